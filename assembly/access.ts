@@ -1,0 +1,176 @@
+// The hot path: a batch of one CPU's accesses, run in one call. A hit in an L1 TLB is a tag compare,
+// one load from the rights table and one generation compare; everything else (STLB, walk, dirty
+// re-walk, faults, oracle events) is out of line.
+import * as L from './layout';
+import {
+  ncpus, cpuBlock, count, batchOff, resultOff, LA_BITS, FRAME_BITS,
+  dtlb4kSets, dtlb4kWays, dtlb4kOff, dtlb2mSets, dtlb2mWays, dtlb2mOff, dtlb1gSets, dtlb1gWays, dtlb1gOff,
+} from './machine';
+import { probe, probeArray, fillArray, tagOf, tlbDropPageOfSize, DROP_PCID_AND_GLOBAL, GLOBAL_MASK } from './tlb';
+import { rightsIndex } from './rights';
+import { walk, walkPa, walkEventsFull, WALK_FAULT } from './walk';
+import { generation, recordEvent } from './oracle';
+import { pageFaultInvalidation } from './invalidation';
+
+const OFF_4K: u64 = 0xfff;
+const OFF_2M: u64 = 0x1fffff;
+const OFF_1G: u64 = 0x3fffffff;
+
+// The physical address of the last completed access, and per-batch tallies flushed at its end.
+let pa: u64 = 0;
+let writes: u64 = 0;
+let fetches: u64 = 0;
+let hits4k: u64 = 0;
+let hits2m: u64 = 0;
+let hits1g: u64 = 0;
+
+function pageFault(cb: usize, la: u64, code: u32, pcid: u32): u32 {
+  store<u32>(cb + L.CPU_VECTOR, L.VEC_PF);
+  store<u32>(cb + L.CPU_ERROR_CODE, code);
+  store<u64>(cb + L.CPU_CR2, la);
+  count(cb, L.C_PAGE_FAULTS);
+  pageFaultInvalidation(cb, la, pcid);
+  return L.ST_PAGE_FAULT;
+}
+
+function walkAndFill(cb: usize, la: u64, kind: u32, index: u32, pcid: u32): u32 {
+  const r = walk(cb, la, kind, index, pcid);
+  if (r != 0) return pageFault(cb, la, r & ~WALK_FAULT, pcid);
+  pa = walkPa;
+  return walkEventsFull ? L.ST_EVENTS_FULL : L.ST_OK;
+}
+
+/** A use whose stamp differs from the frame's generation: report it unless it is a read in a copy window. */
+function staleUse(cb: usize, p: usize, la: u64, kind: u32, index: u32): u32 {
+  const slot = load<u32>(p, L.E_SLOT);
+  const stamp = load<u32>(p, L.E_STAMP);
+  const gen = generation(slot);
+  if (gen == (stamp | L.GEN_COPY_WINDOW) && (kind & L.K_WRITE) == 0) return L.ST_OK;
+  count(cb, L.C_TLB_STALE);
+  const frame = load<u64>(p, L.E_PTE) & FRAME_BITS;
+  return recordEvent(cb, L.EVK_TLB_STALE, index, la, frame, slot, stamp) ? L.ST_EVENTS_FULL : L.ST_OK;
+}
+
+/** A hit the rights table did not simply allow: a fault, or a write through a clean entry. */
+function deniedUse(cb: usize, p: usize, la: u64, kind: u32, index: u32, pcid: u32, verdict: u32): u32 {
+  if (verdict != L.PERM_DIRTY) return pageFault(cb, la, verdict, pcid);
+  // SDM §4.8: the processor sets D in memory, so it walks again and faults if the entry is gone.
+  count(cb, L.C_DIRTY_REWALKS);
+  const size = <u32>(load<u64>(p, L.E_PTE) >> L.SIZE_SHIFT) & 3;
+  tlbDropPageOfSize(cb, la, size, DROP_PCID_AND_GLOBAL, pcid);
+  return walkAndFill(cb, la, kind, index, pcid);
+}
+
+@inline function useEntry(cb: usize, p: usize, la: u64, kind: u32, index: u32, pcid: u32, offMask: u64): u32 {
+  const pte = load<u64>(p, L.E_PTE);
+  const verdict = <u32>load<u8>(cb + L.CPU_PERM + rightsIndex(kind, pte));
+  if (verdict != 0) return deniedUse(cb, p, la, kind, index, pcid, verdict);
+  pa = (pte & FRAME_BITS) | (la & offMask);
+  if (generation(load<u32>(p, L.E_SLOT)) != load<u32>(p, L.E_STAMP)) return staleUse(cb, p, la, kind, index);
+  return L.ST_OK;
+}
+
+/** L1 miss: the STLB arrays, then a walk. */
+function missL1(cb: usize, la: u64, kind: u32, index: u32, pcid: u32): u32 {
+  let p = probeArray(cb, L.A_STLB, la, L.SIZE_4K, pcid);
+  let size: u32 = L.SIZE_4K;
+  let l1 = L.A_DTLB4K;
+  let counter = L.C_STLB4K_HITS;
+  let offMask = OFF_4K;
+  if (p == 0) {
+    p = probeArray(cb, L.A_STLB, la, L.SIZE_2M, pcid);
+    size = L.SIZE_2M;
+    l1 = L.A_DTLB2M;
+    counter = L.C_STLB2M_HITS;
+    offMask = OFF_2M;
+  }
+  if (p == 0) {
+    p = probeArray(cb, L.A_STLB1G, la, L.SIZE_1G, pcid);
+    size = L.SIZE_1G;
+    l1 = L.A_DTLB1G;
+    counter = L.C_STLB1G_HITS;
+    offMask = OFF_1G;
+  }
+  if (p == 0) {
+    count(cb, L.C_TLB_MISSES);
+    return walkAndFill(cb, la, kind, index, pcid);
+  }
+  const global = load<u64>(p, L.E_MASK) == GLOBAL_MASK;
+  fillArray(cb, l1, la, load<u64>(p, L.E_PTE), global, pcid, load<u32>(p, L.E_SLOT), load<u32>(p, L.E_STAMP));
+  count(cb, counter);
+  return useEntry(cb, p, la, kind, index, pcid, offMask);
+}
+
+function generalProtection(cb: usize): u32 {
+  store<u32>(cb + L.CPU_VECTOR, L.VEC_GP);
+  store<u32>(cb + L.CPU_ERROR_CODE, 0);
+  count(cb, L.C_GP_FAULTS);
+  return L.ST_GENERAL_PROTECTION;
+}
+
+@inline function accessOne(cb: usize, la: u64, kind: u32, index: u32, pcid: u32, canon: u64): u32 {
+  if (<i64>(la << canon) >> canon != <i64>la) return generalProtection(cb);
+  const page4k = (la & LA_BITS) >> 12;
+  let p = probe(cb, dtlb4kOff, dtlb4kSets, dtlb4kWays, page4k, tagOf(page4k, pcid));
+  if (p != 0) {
+    hits4k++;
+    return useEntry(cb, p, la, kind, index, pcid, OFF_4K);
+  }
+  const page2m = page4k >> 9;
+  p = probe(cb, dtlb2mOff, dtlb2mSets, dtlb2mWays, page2m, tagOf(page2m, pcid));
+  if (p != 0) {
+    hits2m++;
+    return useEntry(cb, p, la, kind, index, pcid, OFF_2M);
+  }
+  const page1g = page2m >> 9;
+  p = probe(cb, dtlb1gOff, dtlb1gSets, dtlb1gWays, page1g, tagOf(page1g, pcid));
+  if (p != 0) {
+    hits1g++;
+    return useEntry(cb, p, la, kind, index, pcid, OFF_1G);
+  }
+  return missL1(cb, la, kind, index, pcid);
+}
+
+/**
+ * Runs accesses [start, start + n) of the CPU's batch. Returns how many completed; the CPU block's
+ * status says why it stopped (a fault: the access at start + done did not complete). -1: bad call.
+ */
+export function runBatch(cpu: i32, start: i32, n: i32, wantResults: i32): i32 {
+  if (cpu < 0 || cpu >= ncpus || start < 0 || n < 0 || start + n > load<i32>(L.HDR_BATCH_CAP)) return -1;
+  const cb = cpuBlock(cpu);
+  const pcid = load<u32>(cb + L.CPU_PCID);
+  const canon = <u64>load<u32>(cb + L.CPU_CANON_SHIFT);
+  let rec = cb + batchOff + (<usize>start << 4);
+  let res = cb + resultOff + (<usize>start << 3);
+  writes = 0;
+  fetches = 0;
+  hits4k = 0;
+  hits2m = 0;
+  hits1g = 0;
+  let status: u32 = L.ST_OK;
+  let i: i32 = 0;
+  for (; i < n; i++, rec += L.BATCH_RECORD_BYTES, res += L.RESULT_BYTES) {
+    const la = load<u64>(rec);
+    const kind = load<u32>(rec, 8) & 7;
+    writes += <u64>(kind & L.K_WRITE);
+    fetches += <u64>(kind >> 1) & 1;
+    status = accessOne(cb, la, kind, <u32>(start + i), pcid, canon);
+    if (status == L.ST_OK) {
+      if (wantResults != 0) store<u64>(res, pa);
+      continue;
+    }
+    if (status == L.ST_EVENTS_FULL && wantResults != 0) store<u64>(res, pa);
+    break;
+  }
+  const attempted: u64 = i < n ? <u64>i + 1 : <u64>n;
+  count(cb, L.C_ACCESSES, attempted);
+  count(cb, L.C_WRITES, writes);
+  count(cb, L.C_FETCHES, fetches);
+  count(cb, L.C_READS, attempted - writes - fetches);
+  count(cb, L.C_DTLB4K_HITS, hits4k);
+  count(cb, L.C_DTLB2M_HITS, hits2m);
+  count(cb, L.C_DTLB1G_HITS, hits1g);
+  store<u32>(cb + L.CPU_STATUS, status);
+  store<u32>(cb + L.CPU_STOP_INDEX, <u32>(start + i));
+  return status == L.ST_EVENTS_FULL ? i + 1 : i;
+}

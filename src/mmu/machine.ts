@@ -1,0 +1,367 @@
+// The WebAssembly machine as the host sees it: N CPUs over one shared memory. Control operations go
+// through the core's exports; accesses go through the batch areas in memory, one call per batch.
+import * as L from '../../assembly/layout.ts';
+import {
+  ARRAY_NAMES, COUNTER_NAMES, TLB_ARRAYS,
+  type AccessResult, type ArrayName, type Counters, type Geometry, type MachineConfig, type MmuModel,
+  type OracleEvent, type OracleEventKind, type PageSize, type PscEntry, type TlbEntry,
+} from './model.ts';
+import { computeLayout, readLayout, slotOf, writeHeader, WASM_PAGE, MAX_WASM_PAGES, type Layout } from './memory.ts';
+import { compileCore, instantiateCore, type CoreExports } from './loader.ts';
+import { ArgumentError, CpuRangeError, OutOfMemoryError, TableAddressError } from './errors.ts';
+
+const U64 = (1n << 64n) - 1n;
+const FRAME_BITS = 0x000f_ffff_ffff_f000n;
+const SIZES: PageSize[] = ['4K', '2M', '1G'];
+const EVENT_KINDS: Record<number, OracleEventKind> = {
+  [L.EVK_TLB_STALE]: 'tlb-stale',
+  [L.EVK_PSC_STALE]: 'psc-stale',
+  [L.EVK_WRITE_IN_COPY]: 'write-in-copy',
+};
+
+export interface BatchStop {
+  /** How many accesses completed. */
+  done: number;
+  status: 'ok' | 'page-fault' | 'general-protection' | 'events-full';
+  errorCode: number;
+  cr2: bigint;
+}
+
+export class Machine implements MmuModel {
+  readonly layout: Layout;
+  private u8!: Uint8Array;
+  private dv!: DataView;
+  private u32!: Uint32Array;
+  private i64!: BigInt64Array;
+
+  private constructor(readonly core: CoreExports, readonly memory: WebAssembly.Memory, layout: Layout) {
+    this.layout = layout;
+    this.refreshViews();
+  }
+
+  /** A new machine: lays out a fresh shared memory and resets every CPU. */
+  static async create(config: MachineConfig): Promise<Machine> {
+    const layout = computeLayout(config);
+    const bytes = layout.poolBase + layout.poolBytes;
+    const memory = new WebAssembly.Memory({ initial: Math.ceil(bytes / WASM_PAGE), maximum: MAX_WASM_PAGES, shared: true });
+    writeHeader(memory.buffer, layout);
+    const core = await instantiateCore(await compileCore(), memory);
+    const machine = new Machine(core, memory, layout);
+    for (let cpu = 0; cpu < layout.ncpus; cpu++) core.cpuReset(cpu);
+    return machine;
+  }
+
+  /** Attaches to a machine another thread created (the header says how the memory is laid out). */
+  static async attach(memory: WebAssembly.Memory, module?: WebAssembly.Module): Promise<Machine> {
+    const layout = readLayout(memory.buffer);
+    const core = await instantiateCore(module ?? (await compileCore()), memory);
+    return new Machine(core, memory, layout);
+  }
+
+  get ncpus(): number {
+    return this.layout.ncpus;
+  }
+  get geometry(): Geometry {
+    return this.layout.geometry;
+  }
+
+  /** Typed views keep the length they were made with: make new ones after the memory grew. */
+  private refreshViews(): void {
+    const buf = this.memory.buffer;
+    if (this.u8 && this.u8.byteLength === buf.byteLength) return;
+    this.u8 = new Uint8Array(buf);
+    this.dv = new DataView(buf);
+    this.u32 = new Uint32Array(buf);
+    this.i64 = new BigInt64Array(buf);
+  }
+
+  private block(cpu: number): number {
+    if (!Number.isInteger(cpu) || cpu < 0 || cpu >= this.layout.ncpus) throw new CpuRangeError(cpu, this.layout.ncpus);
+    this.refreshViews();
+    return this.layout.cpuBase + cpu * this.layout.cpuStride;
+  }
+
+  private static u64(name: string, v: bigint): bigint {
+    if (typeof v !== 'bigint' || v < 0n || v > U64) throw new ArgumentError(`${name} must be a BigInt in [0, 2^64) (got ${String(v)})`);
+    return v;
+  }
+
+  // ---- registers ----
+  reset(cpu: number): void {
+    this.block(cpu);
+    this.core.cpuReset(cpu);
+  }
+  setPagingLevels(cpu: number, levels: 4 | 5): void {
+    this.block(cpu);
+    if (levels !== 4 && levels !== 5) throw new ArgumentError(`paging levels must be 4 or 5 (got ${levels})`);
+    this.core.setPagingLevels(cpu, levels);
+  }
+  writeCr0(cpu: number, value: bigint): boolean {
+    this.block(cpu);
+    return this.core.writeCr0(cpu, Machine.u64('CR0', value)) === 1;
+  }
+  writeCr3(cpu: number, value: bigint): boolean {
+    this.block(cpu);
+    return this.core.writeCr3(cpu, Machine.u64('CR3', value)) === 1;
+  }
+  writeCr4(cpu: number, value: bigint): boolean {
+    this.block(cpu);
+    return this.core.writeCr4(cpu, Machine.u64('CR4', value)) === 1;
+  }
+  writeEfer(cpu: number, value: bigint): boolean {
+    this.block(cpu);
+    return this.core.writeEfer(cpu, Machine.u64('EFER', value)) === 1;
+  }
+  writeRflags(cpu: number, value: bigint): boolean {
+    this.block(cpu);
+    return this.core.writeRflags(cpu, Machine.u64('RFLAGS', value)) === 1;
+  }
+  writePkru(cpu: number, value: number): boolean {
+    this.block(cpu);
+    if (!Number.isInteger(value) || value < 0 || value > 0xffffffff) throw new ArgumentError(`PKRU must be a u32 (got ${value})`);
+    return this.core.writePkru(cpu, value) === 1;
+  }
+  readCr(cpu: number) {
+    const b = this.block(cpu);
+    const q = (off: number) => this.dv.getBigUint64(b + off, true);
+    return {
+      cr0: q(L.CPU_CR0), cr3: q(L.CPU_CR3), cr4: q(L.CPU_CR4), efer: q(L.CPU_EFER), rflags: q(L.CPU_RFLAGS),
+      pkru: this.dv.getUint32(b + L.CPU_PKRU, true), pcid: this.dv.getUint32(b + L.CPU_PCID, true),
+    };
+  }
+
+  // ---- invalidations ----
+  invlpg(cpu: number, la: bigint): void {
+    this.block(cpu);
+    this.core.invlpg(cpu, Machine.u64('linear address', la));
+  }
+  invpcid(cpu: number, type: number, pcid: number, la: bigint): boolean {
+    this.block(cpu);
+    if (!Number.isInteger(type) || !Number.isInteger(pcid)) throw new ArgumentError('INVPCID type and PCID must be whole numbers');
+    return this.core.invpcid(cpu, type, pcid, Machine.u64('linear address', la)) === 1;
+  }
+
+  // ---- accesses ----
+  /** The batch area of a CPU: records of 4 u32 (LA low, LA high, kind, unused) and u64 results. */
+  batchArea(cpu: number): { records: Uint32Array; results: BigUint64Array; capacity: number } {
+    const b = this.block(cpu);
+    const cap = this.layout.batchCapacity;
+    return {
+      records: new Uint32Array(this.memory.buffer, b + this.layout.batchOff, cap * 4),
+      results: new BigUint64Array(this.memory.buffer, b + this.layout.resultOff, cap),
+      capacity: cap,
+    };
+  }
+
+  /** Runs records [start, start + count) of the CPU's batch area; one call into the core. */
+  runBatch(cpu: number, start: number, count: number, wantResults = false): BatchStop {
+    const b = this.block(cpu);
+    if (!Number.isInteger(start) || !Number.isInteger(count) || start < 0 || count < 0 || start + count > this.layout.batchCapacity) {
+      throw new ArgumentError(`batch range [${start}, ${start + count}) is outside the batch area of ${this.layout.batchCapacity} records`);
+    }
+    const done = this.core.runBatch(cpu, start, count, wantResults ? 1 : 0);
+    return this.stopOf(b, done);
+  }
+
+  private stopOf(b: number, done: number): BatchStop {
+    const st = this.dv.getUint32(b + L.CPU_STATUS, true);
+    const status = st === L.ST_OK ? 'ok' : st === L.ST_PAGE_FAULT ? 'page-fault' : st === L.ST_GENERAL_PROTECTION ? 'general-protection' : 'events-full';
+    return { done, status, errorCode: this.dv.getUint32(b + L.CPU_ERROR_CODE, true), cr2: this.dv.getBigUint64(b + L.CPU_CR2, true) };
+  }
+
+  access(cpu: number, la: bigint, kind: number): AccessResult {
+    return this.accessBatch(cpu, [la], [kind]).results[0];
+  }
+
+  accessBatch(cpu: number, las: readonly bigint[], kinds: readonly number[]): { done: number; results: AccessResult[] } {
+    const b = this.block(cpu);
+    if (las.length !== kinds.length) throw new ArgumentError(`${las.length} addresses but ${kinds.length} kinds`);
+    las.forEach((la, i) => Machine.u64(`linear address [${i}]`, la));
+    kinds.forEach((k, i) => {
+      if (k !== 0 && k !== 1 && k !== 2 && k !== 4 && k !== 5 && k !== 6) throw new ArgumentError(`access kind [${i}] must combine K_WRITE or K_FETCH (not both) with K_SUPERVISOR (got ${k})`);
+    });
+    const results: AccessResult[] = [];
+    const cap = this.layout.batchCapacity;
+    let done = 0;
+    for (let at = 0; at < las.length; ) {
+      const n = Math.min(cap, las.length - at);
+      const rec = (b + this.layout.batchOff) >> 2;
+      for (let i = 0; i < n; i++) {
+        const la = las[at + i];
+        this.u32[rec + 4 * i] = Number(la & 0xffffffffn);
+        this.u32[rec + 4 * i + 1] = Number(la >> 32n);
+        this.u32[rec + 4 * i + 2] = kinds[at + i];
+      }
+      const k = this.core.runBatch(cpu, 0, n, 1);
+      const stop = this.stopOf(b, k);
+      for (let i = 0; i < k; i++) results.push({ status: 'ok', pa: this.dv.getBigUint64(b + this.layout.resultOff + 8 * i, true) });
+      done += k;
+      if (stop.status === 'page-fault') results.push({ status: 'page-fault', errorCode: stop.errorCode, cr2: stop.cr2 });
+      if (stop.status === 'general-protection') results.push({ status: 'general-protection' });
+      // A full event ring stops the batch after the access that filled it, as the contract says.
+      if (stop.status !== 'ok') return { done, results };
+      at += n;
+    }
+    return { done, results };
+  }
+
+  // ---- cached state ----
+  tlbEntries(cpu: number): TlbEntry[] {
+    const b = this.block(cpu);
+    const out: TlbEntry[] = [];
+    TLB_ARRAYS.forEach((array, a) => {
+      const { sets, ways } = this.layout.geometry[array];
+      for (let set = 0; set < sets; set++) {
+        for (let way = 0; way < ways; way++) {
+          const p = b + this.layout.arrayOffsets[a] + (set * ways + way) * L.ENTRY_BYTES;
+          const tag = this.dv.getBigUint64(p + L.E_TAG, true);
+          if ((tag & 1n) === 0n) continue;
+          const pte = this.dv.getBigUint64(p + L.E_PTE, true);
+          out.push({
+            array, set, way,
+            size: SIZES[Number((pte >> BigInt(L.SIZE_SHIFT)) & 3n)],
+            page: tag >> BigInt(L.TAG_PAGE_SHIFT),
+            pcid: Number((tag >> BigInt(L.TAG_PCID_SHIFT)) & 0xfffn),
+            global: this.dv.getBigUint64(p + L.E_MASK, true) !== U64,
+            frame: pte & FRAME_BITS,
+            w: (pte & 2n) !== 0n, u: (pte & 4n) !== 0n, xd: (pte >> 63n) === 1n, d: (pte & 0x40n) !== 0n,
+            pk: Number((pte >> 59n) & 15n),
+            slot: this.dv.getUint32(p + L.E_SLOT, true),
+            stamp: this.dv.getUint32(p + L.E_STAMP, true),
+          });
+        }
+      }
+    });
+    return out;
+  }
+
+  pscEntries(cpu: number): PscEntry[] {
+    const b = this.block(cpu);
+    const out: PscEntry[] = [];
+    ARRAY_NAMES.forEach((array: ArrayName, a) => {
+      if (a < L.N_TLB_ARRAYS) return;
+      const { sets, ways } = this.layout.geometry[array];
+      for (let set = 0; set < sets; set++) {
+        for (let way = 0; way < ways; way++) {
+          const p = b + this.layout.arrayOffsets[a] + (set * ways + way) * L.ENTRY_BYTES;
+          const tag = this.dv.getBigUint64(p + L.P_TAG, true);
+          if ((tag & 1n) === 0n) continue;
+          const entry = this.dv.getBigUint64(p + L.P_ENTRY, true);
+          out.push({
+            array, set, way,
+            page: tag >> BigInt(L.TAG_PAGE_SHIFT),
+            pcid: Number((tag >> BigInt(L.TAG_PCID_SHIFT)) & 0xfffn),
+            table: entry & FRAME_BITS,
+            w: (entry & 2n) !== 0n, u: (entry & 4n) !== 0n, xd: (entry >> 63n) === 1n,
+            src: this.dv.getBigUint64(p + L.P_SRC, true),
+            slot: this.dv.getUint32(p + L.P_SLOT, true),
+            stamp: this.dv.getUint32(p + L.P_STAMP, true),
+          });
+        }
+      }
+    });
+    return out;
+  }
+
+  counters(cpu: number): Counters {
+    const b = this.block(cpu);
+    const c = {} as Counters;
+    COUNTER_NAMES.forEach((name, i) => {
+      c[name] = this.dv.getBigUint64(b + L.CPU_COUNTERS + 8 * i, true);
+    });
+    return c;
+  }
+
+  drainEvents(cpu: number): OracleEvent[] {
+    const b = this.block(cpu);
+    const n = this.dv.getUint32(b + L.CPU_EVENT_COUNT, true);
+    const out: OracleEvent[] = [];
+    for (let i = 0; i < n; i++) {
+      const p = b + this.layout.eventOff + i * L.EVENT_BYTES;
+      out.push({
+        kind: EVENT_KINDS[this.dv.getUint32(p + L.EV_KIND, true)],
+        index: this.dv.getUint32(p + L.EV_INDEX, true),
+        va: this.dv.getBigUint64(p + L.EV_VA, true),
+        pa: this.dv.getBigUint64(p + L.EV_PA, true),
+        slot: this.dv.getUint32(p + L.EV_SLOT, true),
+        stamp: this.dv.getUint32(p + L.EV_STAMP, true),
+      });
+    }
+    this.dv.setUint32(b + L.CPU_EVENT_COUNT, 0, true);
+    return out;
+  }
+
+  // ---- oracle generations ----
+  slotOf(pa: bigint): number {
+    return slotOf(this.layout, Machine.u64('physical address', pa));
+  }
+  readGeneration(slot: number): number {
+    this.checkSlot(slot);
+    this.refreshViews();
+    return Atomics.load(this.u32, (this.layout.genBase >> 2) + slot);
+  }
+  writeGeneration(slot: number, value: number): void {
+    this.checkSlot(slot);
+    if (!Number.isInteger(value) || value < 0 || value > 0xffffffff) throw new ArgumentError(`a generation is a u32 (got ${value})`);
+    this.refreshViews();
+    Atomics.store(this.u32, (this.layout.genBase >> 2) + slot, value);
+  }
+  private checkSlot(slot: number): void {
+    if (!Number.isInteger(slot) || slot < 0 || slot >= this.layout.genSlots) throw new ArgumentError(`generation slot ${slot} is outside 0..${this.layout.genSlots - 1}`);
+  }
+
+  // ---- page-table memory ----
+  /** Physical address range of the table pool. */
+  get pool(): { base: bigint; bytes: bigint } {
+    this.refreshViews();
+    // Another thread may have grown the pool: the header is the truth.
+    this.layout.poolBytes = this.dv.getUint32(L.HDR_POOL_BYTES, true);
+    return { base: BigInt(this.layout.poolBase), bytes: BigInt(this.layout.poolBytes) };
+  }
+
+  private entryIndex(pa: bigint): number {
+    Machine.u64('entry address', pa);
+    const { base, bytes } = this.pool;
+    if ((pa & 7n) !== 0n) throw new TableAddressError(`entry address 0x${pa.toString(16)} is not 8-byte aligned`);
+    if (pa < base || pa >= base + bytes) {
+      throw new TableAddressError(`entry address 0x${pa.toString(16)} is outside the table pool [0x${base.toString(16)}, 0x${(base + bytes).toString(16)})`);
+    }
+    return Number(pa >> 3n);
+  }
+  readEntry(pa: bigint): bigint {
+    return BigInt.asUintN(64, Atomics.load(this.i64, this.entryIndex(pa)));
+  }
+  writeEntry(pa: bigint, value: bigint): void {
+    const i = this.entryIndex(pa);
+    Atomics.store(this.i64, i, BigInt.asIntN(64, Machine.u64('entry value', value)));
+  }
+  /** Atomic compare-and-swap of an entry; returns the value found. */
+  compareExchangeEntry(pa: bigint, expected: bigint, replacement: bigint): bigint {
+    const i = this.entryIndex(pa);
+    return BigInt.asUintN(64, Atomics.compareExchange(this.i64, i, BigInt.asIntN(64, expected), BigInt.asIntN(64, replacement)));
+  }
+  /** A copy of the pool's bytes (for the reference model and for comparisons). */
+  poolBytes(): Uint8Array {
+    void this.pool;
+    return this.u8.slice(this.layout.poolBase, this.layout.poolBase + this.layout.poolBytes);
+  }
+
+  /** Adds `frames` 4 KiB frames at the end of the pool; returns the physical address of the first. */
+  growPool(frames: number): bigint {
+    if (!Number.isInteger(frames) || frames < 1) throw new ArgumentError(`growPool needs a positive number of frames (got ${frames})`);
+    void this.pool;
+    const first = this.layout.poolBase + this.layout.poolBytes;
+    const end = first + frames * 4096;
+    const have = this.memory.buffer.byteLength;
+    if (end > have) {
+      const pages = Math.ceil((end - have) / WASM_PAGE);
+      if (have / WASM_PAGE + pages > MAX_WASM_PAGES) throw new OutOfMemoryError(`the table pool cannot grow by ${frames} frames: the memory would pass 4 GiB`);
+      this.memory.grow(pages);
+    }
+    this.refreshViews();
+    this.dv.setUint32(L.HDR_POOL_BYTES, this.layout.poolBytes + frames * 4096, true);
+    this.layout.poolBytes += frames * 4096;
+    return BigInt(first);
+  }
+}
+
