@@ -65,7 +65,7 @@ export function writeCr3(cb: usize, v: u64): bool {
   if (!pcide) cr3Flush(cb, 0);
   else if ((v & CR3_NOFLUSH) == 0) cr3Flush(cb, <u32>v & 0xfff);
   else {
-    count(cb, L.C_CR3_NOFLUSH);
+    count(cb, L.C_CR3_NO_FLUSH);
   }
   return true;
 }

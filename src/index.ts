@@ -1,0 +1,42 @@
+/**
+ * mmuwasm — an x86-64 MMU for many CPUs in WebAssembly.
+ *
+ * The library API: create a machine of N CPUs over one shared memory, build and edit real x86-64
+ * page tables in it, set control registers, translate one address or a batch, run every
+ * invalidation instruction, and read the counters. The semantics are those of the Intel SDM vol. 3A
+ * chapter 4, with every choice the SDM leaves open fixed in docs/hardware.md.
+ *
+ * @example
+ * ```ts
+ * import { Machine, PageTables, PhysicalMemory, KIND } from 'mmuwasm';
+ * const m = await Machine.create({ ncpus: 2 });
+ * const tables = new PageTables(m);
+ * const frames = new PhysicalMemory(m);
+ * const root = tables.newRoot();
+ * tables.map(root, 0x40000000n, frames.alloc('2M'), '2M');
+ * m.writeCr3(0, root);
+ * m.access(0, 0x40001234n, KIND.write); // { status: 'ok', pa: … }
+ * m.invlpg(0, 0x40000000n);
+ * m.counters(0).walks; // 1n
+ * ```
+ * @packageDocumentation
+ */
+
+/** The WebAssembly machine: CPUs, registers, accesses, invalidations, cached state, counters. */
+export { Machine, type BatchStop } from './mmu/machine.ts';
+/** Building and editing page tables in the machine's table pool. */
+export { PageTables, PTE, type MapFlags, type Translation } from './mmu/builder.ts';
+/** Simulated physical memory for data frames (no contents, generations for the oracle). */
+export { PhysicalMemory } from './mmu/physmem.ts';
+/** The plain TypeScript model of the same hardware, written for clarity (the tests' oracle). */
+// (ReferenceMachine is exported once src/mmu/reference.ts lands)
+/** Threads that run CPUs' batches on the same shared memory. */
+// (CpuWorkers likewise)
+export {
+  KIND, CAPACITY_GEOMETRY, RETENTIVE_GEOMETRY, ARRAY_NAMES, COUNTER_NAMES,
+  type AccessResult, type ArrayName, type ArrayGeometry, type Geometry, type MachineConfig, type MmuModel,
+  type TlbEntry, type PscEntry, type OracleEvent, type OracleEventKind, type Counters, type CounterName, type PageSize,
+} from './mmu/model.ts';
+export { MmuError, CpuRangeError, TableAddressError, ConfigError, ArgumentError, OutOfMemoryError } from './mmu/errors.ts';
+/** Page-fault error-code bits (SDM §4.7) and access-kind bits. */
+export { PF_P, PF_WR, PF_US, PF_RSVD, PF_ID, PF_PK, K_WRITE, K_FETCH, K_SUPERVISOR } from '../assembly/layout.ts';
