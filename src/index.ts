@@ -29,14 +29,14 @@ export { PageTables, PTE, type MapFlags, type Translation } from './mmu/builder.
 /** Simulated physical memory for data frames (no contents, generations for the oracle). */
 export { PhysicalMemory } from './mmu/physmem.ts';
 /** The plain TypeScript model of the same hardware, written for clarity (the tests' oracle). */
-// (ReferenceMachine is exported once src/mmu/reference.ts lands)
+export { ReferenceMachine } from './mmu/reference.ts';
 /** Threads that run CPUs' batches on the same shared memory. */
-// (CpuWorkers likewise)
+export { CpuWorkers, CPU_WORKER_URL, type CpuWorkersOptions } from './mmu/cpu-workers.ts';
 export {
   KIND, CAPACITY_GEOMETRY, RETENTIVE_GEOMETRY, ARRAY_NAMES, COUNTER_NAMES,
   type AccessResult, type ArrayName, type ArrayGeometry, type Geometry, type MachineConfig, type MmuModel,
   type TlbEntry, type PscEntry, type OracleEvent, type OracleEventKind, type Counters, type CounterName, type PageSize,
 } from './mmu/model.ts';
-export { MmuError, CpuRangeError, TableAddressError, ConfigError, ArgumentError, OutOfMemoryError } from './mmu/errors.ts';
+export { MmuError, CpuRangeError, TableAddressError, ConfigError, ArgumentError, OutOfMemoryError, WorkerError } from './mmu/errors.ts';
 /** Page-fault error-code bits (SDM §4.7) and access-kind bits. */
 export { PF_P, PF_WR, PF_US, PF_RSVD, PF_ID, PF_PK, K_WRITE, K_FETCH, K_SUPERVISOR } from '../assembly/layout.ts';

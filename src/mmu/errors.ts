@@ -26,3 +26,11 @@ export class ArgumentError extends MmuError {}
 
 /** The table pool or the simulated physical memory has no free frame left. */
 export class OutOfMemoryError extends MmuError {}
+
+/** A CPU worker thread that could not start, threw, or stopped; the message names the worker and the cause. */
+export class WorkerError extends MmuError {
+  constructor(readonly worker: number, message: string, options?: { cause?: unknown }) {
+    super(message);
+    if (options && 'cause' in options) this.cause = options.cause;
+  }
+}

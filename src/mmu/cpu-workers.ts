@@ -1,0 +1,155 @@
+// The host's side of the CPU threads: worker threads that each instantiate the core against the
+// machine's shared memory and run the batches of the CPUs they are given. comlink carries only
+// control (attach, run records [start, start + count) of a CPU, read counters); the accesses and
+// their results move through the CPUs' batch areas (Machine.batchArea), which the host fills before
+// `run` and reads after it (the port's message queue orders those plain stores and loads with the
+// call and its reply). A round trip costs ~80 µs (~35 µs each when pipelined), so a call should carry
+// a large batch.
+//
+// A CPU's state (registers, TLBs, walk scratch, counters) is not locked: one thread at a time may act
+// on a CPU. `run` refuses a CPU that is running on another worker (calls to one worker are queued and
+// run in order, so several batches of a CPU may be in flight on the same worker); the host must
+// itself not touch a CPU (invalidate, write its registers) while a worker runs it.
+//
+// An idle worker does not keep the process alive (it is unref'd between calls); `close` ends them.
+import { Worker } from 'node:worker_threads';
+import * as Comlink from 'comlink';
+import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
+import type { BatchStop, Machine } from './machine.ts';
+import type { Counters } from './model.ts';
+import type { CpuWorkerApi } from './cpu-worker.ts';
+import { compileCore } from './loader.ts';
+import { ArgumentError, MmuError, WorkerError } from './errors.ts';
+
+/** The worker's entry: a bootstrap that registers tsx, then loads cpu-worker.ts. */
+export const CPU_WORKER_URL = new URL('./cpu-worker.mjs', import.meta.url);
+
+export interface CpuWorkersOptions {
+  /** The script each worker runs (default CPU_WORKER_URL); a build may ship plain JS workers. */
+  entry?: URL;
+}
+
+interface Thread {
+  readonly index: number;
+  readonly worker: Worker;
+  readonly remote: Comlink.Remote<CpuWorkerApi>;
+  /** Rejects once the thread is gone (failed to load, uncaught error, exit): every call races it. */
+  readonly gone: Promise<never>;
+  closing: boolean;
+  pending: number; // calls in flight: while there are any, the worker keeps the process alive
+}
+
+/** "Name: message" of whatever a thread threw (comlink rebuilds errors with their name and message). */
+function explain(err: unknown): string {
+  if (err instanceof Error) return err.name && err.name !== 'Error' ? `${err.name}: ${err.message}` : err.message;
+  return String(err);
+}
+
+function spawn(index: number, entry: URL): Thread {
+  const worker = new Worker(entry, { name: `mmuwasm-cpu-worker-${index}` });
+  let reject!: (err: Error) => void;
+  const gone = new Promise<never>((_, r) => (reject = r));
+  gone.catch(() => {}); // observed by the calls that race it, not an unhandled rejection
+  const thread: Thread = { index, worker, remote: Comlink.wrap<CpuWorkerApi>(nodeEndpoint(worker)), gone, closing: false, pending: 0 };
+  worker.unref();
+  worker.once('error', (err) => reject(new Error(`the thread failed: ${explain(err)}`, { cause: err })));
+  worker.once('exit', (code) => reject(new Error(thread.closing ? 'the workers were closed' : `the thread exited with code ${code}`)));
+  return thread;
+}
+
+export class CpuWorkers {
+  private readonly running = new Map<number, { worker: number; batches: number }>(); // CPUs with batches in flight
+  private closed = false;
+
+  private constructor(
+    readonly machine: Machine,
+    private readonly threads: readonly Thread[],
+  ) {}
+
+  /** Starts `count` worker threads, each attached to the machine's memory with the compiled core. */
+  static async start(machine: Machine, count: number, options: CpuWorkersOptions = {}): Promise<CpuWorkers> {
+    if (!Number.isInteger(count) || count < 1 || count > 256) throw new ArgumentError(`the number of CPU workers must be 1..256 (got ${count})`);
+    if (!(machine.memory.buffer instanceof SharedArrayBuffer)) throw new ArgumentError('CPU workers need a machine over a shared memory');
+    const module = await compileCore();
+    const entry = options.entry ?? CPU_WORKER_URL;
+    const threads: Thread[] = [];
+    const workers = new CpuWorkers(machine, threads);
+    try {
+      for (let i = 0; i < count; i++) threads.push(spawn(i, entry));
+    } catch (err) {
+      await workers.close();
+      throw new WorkerError(threads.length, `CPU worker ${threads.length} failed to start: ${explain(err)}`, { cause: err });
+    }
+    const attached = await Promise.allSettled(threads.map((t) => workers.call(t, 'attach', () => t.remote.attach(machine.memory, module))));
+    const failed = attached.findIndex((r) => r.status === 'rejected');
+    if (failed >= 0) {
+      await workers.close();
+      const cause = ((attached[failed] as PromiseRejectedResult).reason as WorkerError).cause;
+      throw new WorkerError(failed, `CPU worker ${failed} failed to start: ${explain(cause)}`, { cause });
+    }
+    return workers;
+  }
+
+  /** How many worker threads there are. */
+  get size(): number {
+    return this.threads.length;
+  }
+
+  /**
+   * Runs records [start, start + count) of `cpu`'s batch area on worker `workerIndex` and returns how
+   * the batch stopped (Machine.runBatch). With `wantResults`, the PAs are in the batch area's results.
+   */
+  async run(workerIndex: number, cpu: number, start: number, count: number, wantResults = false): Promise<BatchStop> {
+    const t = this.thread(workerIndex);
+    const running = this.running.get(cpu) ?? { worker: workerIndex, batches: 0 };
+    if (running.worker !== workerIndex) {
+      throw new ArgumentError(`CPU ${cpu} is already running on CPU worker ${running.worker}: one thread at a time may run a CPU`);
+    }
+    running.batches++;
+    this.running.set(cpu, running);
+    try {
+      return await this.call(t, `runBatch(cpu ${cpu}, records ${start}..${start + count})`, () => t.remote.runBatch(cpu, start, count, wantResults));
+    } finally {
+      if (--running.batches === 0) this.running.delete(cpu);
+    }
+  }
+
+  /** The CPU's counters as worker `workerIndex` reads them (the host's Machine reads the same memory). */
+  async counters(workerIndex: number, cpu: number): Promise<Counters> {
+    const t = this.thread(workerIndex);
+    return this.call(t, `counters(cpu ${cpu})`, () => t.remote.counters(cpu));
+  }
+
+  /** Terminates every worker; calls still pending reject. Safe to call more than once. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.all(
+      this.threads.map((t) => {
+        t.closing = true;
+        return t.worker.terminate();
+      }),
+    );
+  }
+
+  private thread(workerIndex: number): Thread {
+    if (this.closed) throw new MmuError('the CPU workers are closed');
+    const t = this.threads[workerIndex];
+    if (!Number.isInteger(workerIndex) || t === undefined) {
+      throw new ArgumentError(`CPU worker ${workerIndex} does not exist: there are workers 0..${this.threads.length - 1}`);
+    }
+    return t;
+  }
+
+  /** One call to a worker: it fails with the worker's error, or as soon as the thread is gone. */
+  private async call<T>(t: Thread, what: string, f: () => Promise<T>): Promise<T> {
+    if (t.pending++ === 0) t.worker.ref();
+    try {
+      return await Promise.race([f(), t.gone]);
+    } catch (err) {
+      throw new WorkerError(t.index, `CPU worker ${t.index}: ${what} failed: ${explain(err)}`, { cause: err });
+    } finally {
+      if (--t.pending === 0) t.worker.unref();
+    }
+  }
+}
