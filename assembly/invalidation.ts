@@ -12,8 +12,8 @@ import { pscDrop, pscDropAddress } from './psc';
 }
 
 export function invlpg(cb: usize, la: u64): void {
+  if (!isCanonical(cb, la)) return; // a NOP, not a fault: nothing changes, nothing is counted
   count(cb, L.C_INVLPG);
-  if (!isCanonical(cb, la)) return; // a NOP, not a fault
   const pcid = load<u32>(cb + L.CPU_PCID);
   tlbDropPage(cb, la, DROP_PCID_AND_GLOBAL, pcid);
   pscDrop(cb, false, pcid);

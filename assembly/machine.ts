@@ -15,7 +15,8 @@ export let retentive: bool = false;
 export let batchOff: usize = 0;
 export let resultOff: usize = 0;
 export let eventOff: usize = 0;
-export let eventCap: u32 = 0;
+export let eventCap: u32 = 0; // a batch stops once the ring holds this many events
+export let eventRoom: u32 = 0; // records the ring can hold: eventCap and the room after it
 
 /** Bits M-1:12: the address field of an entry or of CR3. */
 export let addrMask: u64 = 0;
@@ -53,6 +54,7 @@ export function init(): i32 {
   resultOff = load<u32>(L.HDR_RESULT_OFF);
   eventOff = load<u32>(L.HDR_EVENT_OFF);
   eventCap = load<u32>(L.HDR_EVENT_CAP);
+  eventRoom = <u32>((cpuStride - eventOff) / L.EVENT_BYTES); // the ring ends the CPU block
   addrMask = ((<u64>1 << <u64>maxphyaddr) - 1) & ~<u64>0xfff;
   rsvdPhys = maxphyaddr >= 52 ? 0 : (((<u64>1 << 52) - 1) & ~((<u64>1 << <u64>maxphyaddr) - 1));
   dtlb4kSets = arraySets(L.A_DTLB4K);

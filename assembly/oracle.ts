@@ -3,7 +3,7 @@
 // one load and one compare on the hit path. What a mismatch means is the host's business; the
 // hardware only reports it, with the batch index of the access, into the CPU's event ring.
 import * as L from './layout';
-import { genBase, genSlots, zone4k, eventOff, eventCap } from './machine';
+import { genBase, genSlots, zone4k, eventOff, eventCap, eventRoom } from './machine';
 
 /** Slots are per 4 KiB below zone4k and per 2 MiB above (docs/hardware.md, "Oracle stamps"). */
 @inline export function slotOf(pa: u64): u32 {
@@ -16,19 +16,20 @@ import { genBase, genSlots, zone4k, eventOff, eventCap } from './machine';
   return atomic.load<u32>(genBase + (<usize>slot << 2));
 }
 
-/** Appends an event; returns true when the ring is now full (the batch must stop). */
+/**
+ * Appends an event; returns true when the ring is now full (the batch must stop after this access).
+ * The access that fills the ring may add more events: they go to the room after it (memory.ts).
+ */
 export function recordEvent(cb: usize, kind: u32, index: u32, va: u64, pa: u64, slot: u32, stamp: u32): bool {
   const n = load<u32>(cb + L.CPU_EVENT_COUNT);
-  if (n < eventCap) {
-    const p = cb + eventOff + <usize>n * L.EVENT_BYTES;
-    store<u32>(p, kind, L.EV_KIND);
-    store<u32>(p, index, L.EV_INDEX);
-    store<u64>(p, va, L.EV_VA);
-    store<u64>(p, pa, L.EV_PA);
-    store<u32>(p, slot, L.EV_SLOT);
-    store<u32>(p, stamp, L.EV_STAMP);
-    store<u32>(cb + L.CPU_EVENT_COUNT, n + 1);
-    return n + 1 >= eventCap;
-  }
-  return true;
+  if (n >= eventRoom) return true;
+  const p = cb + eventOff + <usize>n * L.EVENT_BYTES;
+  store<u32>(p, kind, L.EV_KIND);
+  store<u32>(p, index, L.EV_INDEX);
+  store<u64>(p, va, L.EV_VA);
+  store<u64>(p, pa, L.EV_PA);
+  store<u32>(p, slot, L.EV_SLOT);
+  store<u32>(p, stamp, L.EV_STAMP);
+  store<u32>(cb + L.CPU_EVENT_COUNT, n + 1);
+  return n + 1 >= eventCap;
 }

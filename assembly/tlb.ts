@@ -26,10 +26,23 @@ export const GLOBAL_MASK: u64 = ~(<u64>0xfff << L.TAG_PCID_SHIFT);
   return 0;
 }
 
-/** Probes array `a` for the page of `la` at `size`. */
+/**
+ * Probes array `a` for an entry of `size` for the page of `la`. The STLB holds 4 KiB and 2 MiB
+ * entries in one array and the tag does not say the size: a 4 KiB entry for page n and a 2 MiB
+ * entry for page n have equal tags, so the size in the entry must match too.
+ */
 export function probeArray(cb: usize, a: i32, la: u64, size: u32, pcid: u32): usize {
+  const sets = arraySets(a);
+  if (sets == 0) return 0;
+  const ways = arrayWays(a);
   const page = (la & LA_BITS) >> pageShift(size);
-  return probe(cb, arrayOff(a), arraySets(a), arrayWays(a), page, tagOf(page, pcid));
+  const key = tagOf(page, pcid);
+  let p = cb + arrayOff(a) + ((<usize>(<u32>page & (sets - 1)) * ways) << 5);
+  const end = p + (<usize>ways << 5);
+  for (; p < end; p += L.ENTRY_BYTES) {
+    if ((key & load<u64>(p, L.E_MASK)) == load<u64>(p, L.E_TAG) && (<u32>(load<u64>(p, L.E_PTE) >> L.SIZE_SHIFT) & 3) == size) return p;
+  }
+  return 0;
 }
 
 /** The way a fill of `page` goes to: the first invalid way of its set, else the CPU's random victim. */

@@ -192,8 +192,18 @@ export class Machine implements MmuModel {
         this.u32[rec + 4 * i + 1] = Number(la >> 32n);
         this.u32[rec + 4 * i + 2] = kinds[at + i];
       }
+      const eventsBefore = this.dv.getUint32(b + L.CPU_EVENT_COUNT, true);
       const k = this.core.runBatch(cpu, 0, n, 1);
       const stop = this.stopOf(b, k);
+      // The core numbers events by their index in this chunk; the caller's index counts from the
+      // start of the call.
+      if (at > 0) {
+        const eventsAfter = this.dv.getUint32(b + L.CPU_EVENT_COUNT, true);
+        for (let e = eventsBefore; e < eventsAfter; e++) {
+          const p = b + this.layout.eventOff + e * L.EVENT_BYTES + L.EV_INDEX;
+          this.dv.setUint32(p, this.dv.getUint32(p, true) + at, true);
+        }
+      }
       for (let i = 0; i < k; i++) results.push({ status: 'ok', pa: this.dv.getBigUint64(b + this.layout.resultOff + 8 * i, true) });
       done += k;
       if (stop.status === 'page-fault') results.push({ status: 'page-fault', errorCode: stop.errorCode, cr2: stop.cr2 });

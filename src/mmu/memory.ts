@@ -34,6 +34,14 @@ export interface Layout {
 const align = (n: number, a: number) => Math.ceil(n / a) * a;
 const isPow2 = (n: number) => n > 0 && (n & (n - 1)) === 0;
 
+/**
+ * Event records laid out after a CPU's ring of eventCapacity: a batch stops after the access that
+ * fills the ring, and that access may add more than one event (psc-stale, again after a walk
+ * restart, then write-in-copy). The core stores into this room (it derives its size from the
+ * layout) so that nothing is lost.
+ */
+export const EVENT_SLACK = 8;
+
 /** Generation slots cover [0, physmem) plus one shared by every frame at or above it. */
 export function slotCount(zone4k: bigint, physmem: bigint): number {
   const below = (physmem < zone4k ? physmem : zone4k) >> 12n;
@@ -94,7 +102,7 @@ export function computeLayout(config: MachineConfig): Layout {
   const resultOff = off;
   off += batchCapacity * L.RESULT_BYTES;
   const eventOff = off;
-  off += eventCapacity * L.EVENT_BYTES;
+  off += (eventCapacity + EVENT_SLACK) * L.EVENT_BYTES;
   const cpuStride = align(off, 4096);
 
   const cpuBase = L.HEADER_BYTES;
