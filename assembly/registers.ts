@@ -11,7 +11,8 @@ import { pscDrop } from './psc';
 import { PTE_XD } from './walk';
 
 const CR3_NOFLUSH: u64 = 1 << 63;
-const CR4_KNOWN: u64 = CR4_PGE | CR4_LA57 | CR4_PCIDE | CR4_SMEP | CR4_SMAP | CR4_PKE;
+const CR4_PAE: u64 = 1 << 5; // implied by IA-32e mode: accepted, not stored
+const CR4_KNOWN: u64 = CR4_PAE | CR4_PGE | CR4_LA57 | CR4_PCIDE | CR4_SMEP | CR4_SMAP | CR4_PKE;
 const RESET_RNG: u32 = 0x9e3779b9;
 
 function derive(cb: usize): void {
@@ -73,6 +74,7 @@ export function writeCr3(cb: usize, v: u64): bool {
 export function writeCr4(cb: usize, v: u64): bool {
   const old = load<u64>(cb + L.CPU_CR4);
   if ((v & ~CR4_KNOWN) != 0) return false;
+  v &= ~CR4_PAE;
   if (((v ^ old) & CR4_LA57) != 0) return false;
   if ((v & CR4_PCIDE) != 0 && (old & CR4_PCIDE) == 0 && (load<u64>(cb + L.CPU_CR3) & 0xfff) != 0) return false;
   const oldPcid = load<u32>(cb + L.CPU_PCID);
