@@ -3,10 +3,10 @@
 // re-walk, faults, oracle events) is out of line.
 import * as L from './layout';
 import {
-  ncpus, cpuBlock, count, batchOff, resultOff, LA_BITS, FRAME_BITS,
+  ncpus, cpuBlock, count, batchOff, resultOff, genBase, stlbSets, stlb1gSets, LA_BITS, FRAME_BITS,
   dtlb4kSets, dtlb4kWays, dtlb4kOff, dtlb2mSets, dtlb2mWays, dtlb2mOff, dtlb1gSets, dtlb1gWays, dtlb1gOff,
 } from './machine';
-import { probe, probeArray, fillArray, tagOf, tlbDropPageOfSize, DROP_PCID_AND_GLOBAL, GLOBAL_MASK } from './tlb';
+import { probeSet, probeArray, fillArray, tlbDropPageOfSize, DROP_PCID_AND_GLOBAL, GLOBAL_MASK } from './tlb';
 import { rightsIndex } from './rights';
 import { walk, walkPa, walkEventsFull, WALK_FAULT } from './walk';
 import { generation, recordEvent } from './oracle';
@@ -15,14 +15,11 @@ import { pageFaultInvalidation } from './invalidation';
 const OFF_4K: u64 = 0xfff;
 const OFF_2M: u64 = 0x1fffff;
 const OFF_1G: u64 = 0x3fffffff;
+const SIZE_2M_TAG: u64 = <u64>L.SIZE_2M << L.TAG_SIZE_SHIFT;
+const SIZE_1G_TAG: u64 = <u64>L.SIZE_1G << L.TAG_SIZE_SHIFT;
 
-// The physical address of the last completed access, and per-batch tallies flushed at its end.
+// The physical address of the last access completed off the fast path.
 let pa: u64 = 0;
-let writes: u64 = 0;
-let fetches: u64 = 0;
-let hits4k: u64 = 0;
-let hits2m: u64 = 0;
-let hits1g: u64 = 0;
 
 function pageFault(cb: usize, la: u64, code: u32, pcid: u32): u32 {
   store<u32>(cb + L.CPU_VECTOR, L.VEC_PF);
@@ -72,21 +69,22 @@ function deniedUse(cb: usize, p: usize, la: u64, kind: u32, index: u32, pcid: u3
 
 /** L1 miss: the STLB arrays, then a walk. */
 function missL1(cb: usize, la: u64, kind: u32, index: u32, pcid: u32): u32 {
+  if (stlbSets == 0 && stlb1gSets == 0) {
+    count(cb, L.C_TLB_MISSES);
+    return walkAndFill(cb, la, kind, index, pcid);
+  }
   let p = probeArray(cb, L.A_STLB, la, L.SIZE_4K, pcid);
-  let size: u32 = L.SIZE_4K;
   let l1 = L.A_DTLB4K;
   let counter = L.C_STLB4K_HITS;
   let offMask = OFF_4K;
   if (p == 0) {
     p = probeArray(cb, L.A_STLB, la, L.SIZE_2M, pcid);
-    size = L.SIZE_2M;
     l1 = L.A_DTLB2M;
     counter = L.C_STLB2M_HITS;
     offMask = OFF_2M;
   }
   if (p == 0) {
     p = probeArray(cb, L.A_STLB1G, la, L.SIZE_1G, pcid);
-    size = L.SIZE_1G;
     l1 = L.A_DTLB1G;
     counter = L.C_STLB1G_HITS;
     offMask = OFF_1G;
@@ -108,29 +106,6 @@ function generalProtection(cb: usize): u32 {
   return L.ST_GENERAL_PROTECTION;
 }
 
-@inline function accessOne(cb: usize, la: u64, kind: u32, index: u32, pcid: u32, canon: u64): u32 {
-  if (<i64>(la << canon) >> canon != <i64>la) return generalProtection(cb);
-  const page4k = (la & LA_BITS) >> 12;
-  let p = probe(cb, dtlb4kOff, dtlb4kSets, dtlb4kWays, page4k, tagOf(page4k, pcid));
-  if (p != 0) {
-    hits4k++;
-    return useEntry(cb, p, la, kind, index, pcid, OFF_4K);
-  }
-  const page2m = page4k >> 9;
-  p = probe(cb, dtlb2mOff, dtlb2mSets, dtlb2mWays, page2m, tagOf(page2m, pcid));
-  if (p != 0) {
-    hits2m++;
-    return useEntry(cb, p, la, kind, index, pcid, OFF_2M);
-  }
-  const page1g = page2m >> 9;
-  p = probe(cb, dtlb1gOff, dtlb1gSets, dtlb1gWays, page1g, tagOf(page1g, pcid));
-  if (p != 0) {
-    hits1g++;
-    return useEntry(cb, p, la, kind, index, pcid, OFF_1G);
-  }
-  return missL1(cb, la, kind, index, pcid);
-}
-
 /**
  * Runs accesses [start, start + n) of the CPU's batch. Returns how many completed; the CPU block's
  * status says why it stopped (a fault: the access at start + done did not complete). -1: bad call.
@@ -139,22 +114,71 @@ export function runBatch(cpu: i32, start: i32, n: i32, wantResults: i32): i32 {
   if (cpu < 0 || cpu >= ncpus || start < 0 || n < 0 || start + n > load<i32>(L.HDR_BATCH_CAP)) return -1;
   const cb = cpuBlock(cpu);
   const pcid = load<u32>(cb + L.CPU_PCID);
+  const pcidBits = (<u64>pcid << L.TAG_PCID_SHIFT) | 1;
   const canon = <u64>load<u32>(cb + L.CPU_CANON_SHIFT);
+  const rights = cb + L.CPU_PERM;
+  const gens = genBase;
+  // The L1 arrays do not change shape during a batch: their geometry lives in locals.
+  const base4k = cb + dtlb4kOff;
+  const mask4k = <u64>(dtlb4kSets - 1);
+  const ways4k = <usize>dtlb4kWays;
+  const set4k = ways4k << 5;
+  const base2m = cb + dtlb2mOff;
+  const mask2m = <u64>(dtlb2mSets - 1);
+  const ways2m = <usize>dtlb2mWays;
+  const set2m = ways2m << 5;
+  const base1g = cb + dtlb1gOff;
+  const mask1g = <u64>(dtlb1gSets - 1);
+  const ways1g = <usize>dtlb1gWays;
+  const set1g = ways1g << 5;
   let rec = cb + batchOff + (<usize>start << 4);
   let res = cb + resultOff + (<usize>start << 3);
-  writes = 0;
-  fetches = 0;
-  hits4k = 0;
-  hits2m = 0;
-  hits1g = 0;
+  let writes: u32 = 0;
+  let fetches: u32 = 0;
+  let hits4k: u32 = 0;
+  let hits2m: u32 = 0;
+  let hits1g: u32 = 0;
   let status: u32 = L.ST_OK;
   let i: i32 = 0;
   for (; i < n; i++, rec += L.BATCH_RECORD_BYTES, res += L.RESULT_BYTES) {
     const la = load<u64>(rec);
     const kind = load<u32>(rec, 8) & 7;
-    writes += <u64>(kind & L.K_WRITE);
-    fetches += <u64>(kind >> 1) & 1;
-    status = accessOne(cb, la, kind, <u32>(start + i), pcid, canon);
+    writes += kind & L.K_WRITE;
+    fetches += (kind >> 1) & 1;
+    const index = <u32>(start + i);
+    if (<i64>(la << canon) >> canon != <i64>la) {
+      status = generalProtection(cb);
+      break;
+    }
+    const page4k = (la & LA_BITS) >> 12;
+    let p: usize = dtlb4kSets != 0 ? probeSet(base4k + <usize>(page4k & mask4k) * set4k, ways4k, (page4k << L.TAG_PAGE_SHIFT) | pcidBits) : 0;
+    let off: u64 = OFF_4K;
+    if (p != 0) hits4k++;
+    else {
+      const page2m = page4k >> 9;
+      p = dtlb2mSets != 0 ? probeSet(base2m + <usize>(page2m & mask2m) * set2m, ways2m, SIZE_2M_TAG | (page2m << L.TAG_PAGE_SHIFT) | pcidBits) : 0;
+      off = OFF_2M;
+      if (p != 0) hits2m++;
+      else {
+        const page1g = page2m >> 9;
+        p = dtlb1gSets != 0 ? probeSet(base1g + <usize>(page1g & mask1g) * set1g, ways1g, SIZE_1G_TAG | (page1g << L.TAG_PAGE_SHIFT) | pcidBits) : 0;
+        off = OFF_1G;
+        if (p != 0) hits1g++;
+      }
+    }
+    if (p != 0) {
+      const pte = load<u64>(p, L.E_PTE);
+      const verdict = <u32>load<u8>(rights + rightsIndex(kind, pte));
+      if (verdict == 0 && atomic.load<u32>(gens + (<usize>load<u32>(p, L.E_SLOT) << 2)) == load<u32>(p, L.E_STAMP)) {
+        if (wantResults != 0) store<u64>(res, (pte & FRAME_BITS) | (la & off));
+        continue;
+      }
+      // Slow uses of a hit: a fault, a dirty re-walk, or a stale stamp.
+      status = verdict != 0 ? deniedUse(cb, p, la, kind, index, pcid, verdict) : staleUse(cb, p, la, kind, index);
+      if (verdict == 0) pa = (pte & FRAME_BITS) | (la & off);
+    } else {
+      status = missL1(cb, la, kind, index, pcid);
+    }
     if (status == L.ST_OK) {
       if (wantResults != 0) store<u64>(res, pa);
       continue;

@@ -66,11 +66,11 @@ export const CPU_CR2 = 64; // u64
 export const CPU_STOP_INDEX = 72; // u32, batch index where the last run stopped
 export const CPU_EVENT_COUNT = 76; // u32, events in the ring
 export const CPU_LEVELS = 80; // u32, 4 or 5
-export const CPU_RSVD = 88; // u64, derived: reserved bits of every entry (51:M, and XD without NXE)
 export const CPU_CANON_SHIFT = 96; // u32, derived: 16 (4-level) or 7 (5-level)
 export const CPU_COUNTERS = 128; // u64 x N_COUNTERS
+export const CPU_RSVD_LEVELS = 416; // u64 x 10, derived: reserved bits of an entry by (level << 1 | PS)
 export const CPU_WALK = 512; // 5 x WALK_REC_BYTES: the entries one walk read, top first
-export const WALK_REC_BYTES = 32; // u64 entry address, u64 value read, u64 accumulated rights, u32 level
+export const WALK_REC_BYTES = 24; // u64 entry address, u64 value read, u64 rights accumulated down to it
 export const CPU_PERM = 1024; // u8 x PERM_BYTES: access check table, rebuilt on register writes
 export const PERM_BYTES = 2048;
 export const CPU_FIXED_BYTES = 4096; // arrays, batch, results and events follow
@@ -107,8 +107,9 @@ export const PF_ID = 16;
 export const PF_PK = 32;
 
 // ---- A TLB entry, 32 bytes ----
-// tag = page number << 13 | PCID << 1 | 1 (valid); a global entry stores PCID 0 and
-// mask = ~0x1FFE so that it matches under any PCID; a non-global entry has mask = ~0.
+// tag = size << 61 | page number << 13 | PCID << 1 | 1 (valid); a global entry stores PCID 0 and
+// mask = ~0x1FFE so that it matches under any PCID; a non-global entry has mask = ~0. The size is in
+// the tag because the STLB holds 4 KiB and 2 MiB entries whose page numbers can be equal.
 // pte = frame | P | W(1) | U(2) | D(6) | G(8) | size(10:9) | PK(62:59) | XD(63): the
 // cached translation in the leaf entry's own format, with the rights accumulated over all levels.
 export const ENTRY_BYTES = 32;
@@ -119,6 +120,7 @@ export const E_SLOT = 24;
 export const E_STAMP = 28;
 export const TAG_PCID_SHIFT = 1;
 export const TAG_PAGE_SHIFT = 13;
+export const TAG_SIZE_SHIFT = 61;
 export const SIZE_SHIFT = 9; // page-size code in pte bits 10:9
 export const SIZE_4K = 0;
 export const SIZE_2M = 1;

@@ -24,6 +24,9 @@ export let addrMask: u64 = 0;
 export let rsvdPhys: u64 = 0;
 
 // The L1 TLB arrays are on the hot path: their geometry lives in globals.
+/** False when every paging-structure cache is absent: walks then skip probing and filling them. */
+export let pscPresent: bool = false;
+
 export let dtlb4kSets: u32 = 0;
 export let dtlb4kWays: u32 = 0;
 export let dtlb4kOff: usize = 0;
@@ -33,6 +36,8 @@ export let dtlb2mOff: usize = 0;
 export let dtlb1gSets: u32 = 0;
 export let dtlb1gWays: u32 = 0;
 export let dtlb1gOff: usize = 0;
+export let stlbSets: u32 = 0;
+export let stlb1gSets: u32 = 0;
 
 export const LA_BITS: u64 = 0x01ff_ffff_ffff_ffff; // LA[56:0]: the bits a tag is made of
 export const FRAME_BITS: u64 = 0x000f_ffff_ffff_f000; // bits 51:12
@@ -66,6 +71,10 @@ export function init(): i32 {
   dtlb1gSets = arraySets(L.A_DTLB1G);
   dtlb1gWays = arrayWays(L.A_DTLB1G);
   dtlb1gOff = arrayOff(L.A_DTLB1G);
+  stlbSets = arraySets(L.A_STLB);
+  stlb1gSets = arraySets(L.A_STLB1G);
+  pscPresent = false;
+  for (let a = L.A_PML5; a <= L.A_PDE; a++) if (arraySets(a) != 0) pscPresent = true;
   return 0;
 }
 

@@ -3,24 +3,42 @@
 // hot path derives from the registers: the PCID, the reserved-bit mask, the canonical shift and the
 // access-rights table.
 import * as L from './layout';
-import { rsvdPhys, maxphyaddr, count } from './machine';
+import { rsvdPhys, maxphyaddr, page1gb, count } from './machine';
 import { buildRightsTable, CR0_WP, CR4_PGE, CR4_LA57, CR4_PCIDE, CR4_SMEP, CR4_SMAP, CR4_PKE, EFER_NXE, RFLAGS_AC } from './rights';
 import { cr3Flush, flushEverything, flushCurrentPcid } from './invalidation';
 import { tlbInitArrays } from './tlb';
 import { pscDrop } from './psc';
-import { PTE_XD } from './walk';
+import { PTE_XD, PTE_PS } from './walk';
 
 const CR3_NOFLUSH: u64 = 1 << 63;
 const CR4_PAE: u64 = 1 << 5; // implied by IA-32e mode: accepted, not stored
 const CR4_KNOWN: u64 = CR4_PAE | CR4_PGE | CR4_LA57 | CR4_PCIDE | CR4_SMEP | CR4_SMAP | CR4_PKE;
 const RESET_RNG: u32 = 0x9e3779b9;
 
+const RSVD_1G_LEAF: u64 = 0x3fffe000; // bits 29:13 of a PDPTE that maps a 1 GiB page
+const RSVD_2M_LEAF: u64 = 0x001fe000; // bits 20:13 of a PDE that maps a 2 MiB page
+
+/** Reserved bits by level and PS (SDM §4.5, tables 4-15 to 4-20), so the walk looks them up. */
+function writeReservedTable(cb: usize, base: u64): void {
+  const t = cb + L.CPU_RSVD_LEVELS;
+  store<u64>(t, base, 0); // PTE (bit 7 is PAT)
+  store<u64>(t, base, 8);
+  store<u64>(t, base, 16); // PDE pointing to a page table
+  store<u64>(t, base | RSVD_2M_LEAF, 24); // PDE mapping a 2 MiB page
+  store<u64>(t, base, 32); // PDPTE pointing to a page directory
+  store<u64>(t, base | (page1gb ? RSVD_1G_LEAF : PTE_PS), 40); // PDPTE mapping a 1 GiB page
+  store<u64>(t, base | PTE_PS, 48); // PML4E: PS is reserved
+  store<u64>(t, base | PTE_PS, 56);
+  store<u64>(t, base | PTE_PS, 64); // PML5E
+  store<u64>(t, base | PTE_PS, 72);
+}
+
 function derive(cb: usize): void {
   const cr4 = load<u64>(cb + L.CPU_CR4);
   const pcid: u32 = (cr4 & CR4_PCIDE) != 0 ? <u32>load<u64>(cb + L.CPU_CR3) & 0xfff : 0;
   store<u32>(cb + L.CPU_PCID, pcid);
   const nxe = (load<u64>(cb + L.CPU_EFER) & EFER_NXE) != 0;
-  store<u64>(cb + L.CPU_RSVD, rsvdPhys | (nxe ? 0 : PTE_XD));
+  writeReservedTable(cb, rsvdPhys | (nxe ? 0 : PTE_XD));
   const levels: u32 = (cr4 & CR4_LA57) != 0 ? 5 : 4;
   store<u32>(cb + L.CPU_LEVELS, levels);
   store<u32>(cb + L.CPU_CANON_SHIFT, levels == 5 ? 7 : 16);

@@ -15,34 +15,39 @@ export const GLOBAL_MASK: u64 = ~(<u64>0xfff << L.TAG_PCID_SHIFT);
   return (page << L.TAG_PAGE_SHIFT) | (<u64>pcid << L.TAG_PCID_SHIFT) | TAG_VALID;
 }
 
-/** The matching way of `page` in an array, or 0. `key` is tagOf(page, current PCID). */
-@inline export function probe(cb: usize, off: usize, sets: u32, ways: u32, page: u64, key: u64): usize {
-  if (sets == 0) return 0;
-  let p = cb + off + ((<usize>(<u32>page & (sets - 1)) * ways) << 5);
-  const end = p + (<usize>ways << 5);
-  for (; p < end; p += L.ENTRY_BYTES) {
-    if ((key & load<u64>(p, L.E_MASK)) == load<u64>(p, L.E_TAG)) return p;
-  }
-  return 0;
+/** A TLB tag also says the page size: the STLB holds 4 KiB and 2 MiB pages whose numbers can be equal. */
+@inline export function tlbTag(page: u64, pcid: u32, size: u32): u64 {
+  return (<u64>size << L.TAG_SIZE_SHIFT) | tagOf(page, pcid);
 }
 
+/** The tag bits that name a page of a size (everything but the PCID and the valid bit). */
+const TAG_PAGE_BITS: u64 = ~(<u64>0x1fff);
+
 /**
- * Probes array `a` for an entry of `size` for the page of `la`. The STLB holds 4 KiB and 2 MiB
- * entries in one array and the tag does not say the size: a 4 KiB entry for page n and a 2 MiB
- * entry for page n have equal tags, so the size in the entry must match too.
+ * The way of the set at `base` whose tag matches `key`, or 0: one AND and one compare per way (a
+ * global entry's mask hides the PCID). Every way is compared and the match selected without a branch,
+ * because which way hits is data: a loop that exits at the hit mispredicts on nearly every access.
+ * Scanning from the last way down leaves the first matching way selected, as the contract says.
  */
-export function probeArray(cb: usize, a: i32, la: u64, size: u32, pcid: u32): usize {
-  const sets = arraySets(a);
-  if (sets == 0) return 0;
-  const ways = arrayWays(a);
-  const page = (la & LA_BITS) >> pageShift(size);
-  const key = tagOf(page, pcid);
-  let p = cb + arrayOff(a) + ((<usize>(<u32>page & (sets - 1)) * ways) << 5);
-  const end = p + (<usize>ways << 5);
-  for (; p < end; p += L.ENTRY_BYTES) {
-    if ((key & load<u64>(p, L.E_MASK)) == load<u64>(p, L.E_TAG) && (<u32>(load<u64>(p, L.E_PTE) >> L.SIZE_SHIFT) & 3) == size) return p;
+@inline export function probeSet(base: usize, ways: usize, key: u64): usize {
+  let found: usize = 0;
+  for (let p = base + (ways << 5); p > base; ) {
+    p -= L.ENTRY_BYTES;
+    found = select<usize>(p, found, (key & load<u64>(p, L.E_MASK)) == load<u64>(p, L.E_TAG));
   }
-  return 0;
+  return found;
+}
+
+/** The matching way of `page` in an array, or 0. `key` is the tag wanted under the current PCID. */
+@inline export function probe(cb: usize, off: usize, sets: u32, ways: u32, page: u64, key: u64): usize {
+  if (sets == 0) return 0;
+  return probeSet(cb + off + ((<usize>(<u32>page & (sets - 1)) * ways) << 5), ways, key);
+}
+
+/** Probes array `a` for an entry of `size` for the page of `la`. */
+export function probeArray(cb: usize, a: i32, la: u64, size: u32, pcid: u32): usize {
+  const page = (la & LA_BITS) >> pageShift(size);
+  return probe(cb, arrayOff(a), arraySets(a), arrayWays(a), page, tlbTag(page, pcid, size));
 }
 
 /** The way a fill of `page` goes to: the first invalid way of its set, else the CPU's random victim. */
@@ -64,7 +69,7 @@ export function fillArray(cb: usize, a: i32, la: u64, pte: u64, global: bool, pc
   const size = <u32>(pte >> L.SIZE_SHIFT) & 3;
   const page = (la & LA_BITS) >> pageShift(size);
   const p = victim(cb, a, page);
-  store<u64>(p, tagOf(page, global ? 0 : pcid), L.E_TAG);
+  store<u64>(p, tlbTag(page, global ? 0 : pcid, size), L.E_TAG);
   store<u64>(p, global ? GLOBAL_MASK : ~<u64>0, L.E_MASK);
   store<u64>(p, pte, L.E_PTE);
   store<u32>(p, slot, L.E_SLOT);
@@ -123,11 +128,11 @@ function dropPageIn(cb: usize, a: i32, la: u64, size: u32, how: u32, pcid: u32):
   if (sets == 0) return;
   const ways = arrayWays(a);
   const page = (la & LA_BITS) >> pageShift(size);
+  const want = tlbTag(page, 0, size) & TAG_PAGE_BITS;
   let p = cb + arrayOff(a) + ((<usize>(<u32>page & (sets - 1)) * ways) << 5);
   for (let w: u32 = 0; w < ways; w++, p += L.ENTRY_BYTES) {
     const tag = load<u64>(p, L.E_TAG);
-    if ((tag & TAG_VALID) == 0 || (tag >> L.TAG_PAGE_SHIFT) != page) continue;
-    if ((<u32>(load<u64>(p, L.E_PTE) >> L.SIZE_SHIFT) & 3) != size) continue;
+    if ((tag & TAG_VALID) == 0 || (tag & TAG_PAGE_BITS) != want) continue;
     if (dropped(p, how, pcid)) clearEntry(p);
   }
 }

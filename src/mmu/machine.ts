@@ -12,6 +12,7 @@ import { ArgumentError, CpuRangeError, OutOfMemoryError, TableAddressError } fro
 
 const U64 = (1n << 64n) - 1n;
 const FRAME_BITS = 0x000f_ffff_ffff_f000n;
+const PAGE_FIELD = (1n << BigInt(L.TAG_SIZE_SHIFT - L.TAG_PAGE_SHIFT)) - 1n; // a TLB tag's page number
 const SIZES: PageSize[] = ['4K', '2M', '1G'];
 const EVENT_KINDS: Record<number, OracleEventKind> = {
   [L.EVK_TLB_STALE]: 'tlb-stale',
@@ -230,7 +231,7 @@ export class Machine implements MmuModel {
           out.push({
             array, set, way,
             size: SIZES[Number((pte >> BigInt(L.SIZE_SHIFT)) & 3n)],
-            page: tag >> BigInt(L.TAG_PAGE_SHIFT),
+            page: (tag >> BigInt(L.TAG_PAGE_SHIFT)) & PAGE_FIELD,
             pcid: Number((tag >> BigInt(L.TAG_PCID_SHIFT)) & 0xfffn),
             global: this.dv.getBigUint64(p + L.E_MASK, true) !== U64,
             frame: pte & FRAME_BITS,
