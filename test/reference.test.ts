@@ -4,6 +4,7 @@ import { describe, it, expect } from 'vitest';
 import * as L from '../assembly/layout.ts';
 import { KIND, type MachineConfig, type PageSize } from '../src/mmu/model.ts';
 import { ReferenceMachine } from '../src/mmu/reference.ts';
+import { ArgumentError, TableAddressError } from '../src/mmu/errors.ts';
 
 // Entry flags (SDM vol. 3A §4.5).
 const P = 1n, RW = 2n, US = 4n, A = 0x20n, D = 0x40n, PS = 0x80n, G = 0x100n, XD = 1n << 63n;
@@ -166,8 +167,8 @@ describe('translation', () => {
     const m = machine(); // CR3 = 0 at reset, below the pool
     expect(m.access(0, 0x1000n, R)).toEqual(pageFault(L.PF_US, 0x1000n));
     expect(m.counters(0).walkLoads).toBe(1n);
-    expect(() => m.readEntry(0n)).toThrow(RangeError);
-    expect(() => m.writeEntry(BASE + BigInt(FRAMES * 4096), 0n)).toThrow(RangeError);
+    expect(() => m.readEntry(0n)).toThrow(TableAddressError);
+    expect(() => m.writeEntry(BASE + BigInt(FRAMES * 4096), 0n)).toThrow(TableAddressError);
   });
 
   it('copies an STLB hit into the L1 array', () => {
@@ -497,7 +498,7 @@ describe('oracle events', () => {
     expect(m.slotOf(18n << 30n)).toBe((1 << 22) + 1024);
     expect(m.slotOf(1n << 45n)).toBe((1 << 22) + 1024);
     expect(m.readGeneration((1 << 22) + 1024)).toBe(0);
-    expect(() => m.readGeneration((1 << 22) + 1025)).toThrow(RangeError);
+    expect(() => m.readGeneration((1 << 22) + 1025)).toThrow(ArgumentError);
   });
 
   it('reports psc-stale when the table a PSC entry points to changes generation', () => {

@@ -24,6 +24,7 @@ import {
   type PscEntry,
   type TlbEntry,
 } from './model.ts';
+import { ArgumentError, ConfigError, CpuRangeError, TableAddressError } from './errors.ts';
 
 // ---- Architectural bits ----
 
@@ -173,17 +174,52 @@ interface ReadEntry {
   rights: Rights;
 }
 
+// Misuse of the model throws the typed errors of errors.ts, checked in the order the WebAssembly
+// Machine checks them (the CPU first, then the arguments in order) and before anything changes, so
+// that a misuse behaves the same on both implementations.
+
+const GiB = 1n << 30n;
+/** Most entries an array may have (the Machine's layout limit). */
+const MAX_ARRAY_ENTRIES = 1 << 20;
+
 function resolveGeometry(config: MachineConfig): Geometry {
   const base = config.mode === 'capacity' ? CAPACITY_GEOMETRY : RETENTIVE_GEOMETRY;
   const geometry = {} as Geometry;
   for (const name of ARRAY_NAMES) {
     const g = config.geometry?.[name] ?? base[name];
     const { sets, ways } = g;
-    if (!Number.isInteger(sets) || sets < 0 || (sets & (sets - 1)) !== 0) throw new RangeError(`geometry ${name}: sets must be 0 or a power of two`);
-    if (!Number.isInteger(ways) || ways < (sets > 0 ? 1 : 0)) throw new RangeError(`geometry ${name}: ways must be at least 1`);
+    if (!Number.isInteger(sets) || !Number.isInteger(ways) || sets < 0 || ways < 0) {
+      throw new ConfigError(`geometry of ${name}: sets and ways must be whole numbers ≥ 0 (got ${sets} × ${ways})`);
+    }
+    if (sets !== 0 && ((sets & (sets - 1)) !== 0 || ways < 1)) {
+      throw new ConfigError(`geometry of ${name}: sets must be a power of two and ways ≥ 1, or sets 0 for no array (got ${sets} × ${ways})`);
+    }
+    if (sets * ways > MAX_ARRAY_ENTRIES) throw new ConfigError(`geometry of ${name}: ${sets * ways} entries is more than 2^20`);
     geometry[name] = { sets, ways };
   }
   return geometry;
+}
+
+/** The configuration checks of the Machine's layout (memory.ts computeLayout), as ConfigErrors. */
+function checkConfig(config: MachineConfig): void {
+  const { ncpus } = config;
+  if (!Number.isInteger(ncpus) || ncpus < 1 || ncpus > 256) throw new ConfigError(`ncpus must be 1..256 (got ${ncpus})`);
+  const maxphyaddr = config.maxphyaddr ?? 46;
+  if (!Number.isInteger(maxphyaddr) || maxphyaddr < 36 || maxphyaddr > 52) throw new ConfigError(`maxphyaddr must be 36..52 (got ${maxphyaddr})`);
+  const physmem = config.physmem ?? 64n * GiB;
+  const zone4k = config.zone4k ?? 16n * GiB;
+  if (typeof physmem !== 'bigint' || physmem < 8n * GiB || physmem > 1n << BigInt(maxphyaddr)) {
+    throw new ConfigError(`physmem must be at least 8 GiB and at most 2^maxphyaddr = ${1n << BigInt(maxphyaddr)} bytes (got ${String(physmem)})`);
+  }
+  if (typeof zone4k !== 'bigint' || zone4k < 4n * GiB || zone4k % GiB !== 0n || zone4k > physmem) {
+    throw new ConfigError(`zone4k must be a multiple of 1 GiB from 4 GiB up to physmem (got ${String(zone4k)})`);
+  }
+  const batchCapacity = config.batchCapacity ?? 4096;
+  const eventCapacity = config.eventCapacity ?? 256;
+  if (!Number.isInteger(batchCapacity) || batchCapacity < 1 || batchCapacity > 1 << 20) throw new ConfigError(`batchCapacity must be 1..2^20 (got ${batchCapacity})`);
+  if (!Number.isInteger(eventCapacity) || eventCapacity < 1 || eventCapacity > 1 << 16) throw new ConfigError(`eventCapacity must be 1..65536 (got ${eventCapacity})`);
+  const poolFrames = config.poolFrames ?? 4096;
+  if (!Number.isInteger(poolFrames) || poolFrames < 1) throw new ConfigError(`poolFrames must be a positive whole number (got ${poolFrames})`);
 }
 
 export class ReferenceMachine implements MmuModel {
@@ -199,7 +235,8 @@ export class ReferenceMachine implements MmuModel {
   private readonly poolBase: bigint;
   private readonly pool: Uint8Array;
   private readonly poolView: DataView;
-  private readonly generations: Uint32Array;
+  /** Generation of every slot that is not 0 (most are: a sparse table, not megabytes of zeros). */
+  private readonly generations = new Map<number, number>();
   /** The slot of every frame at or above physmem (the last one). */
   private readonly sharedSlot: number;
   private readonly cpus: Cpu[];
@@ -207,27 +244,26 @@ export class ReferenceMachine implements MmuModel {
   private readonly addressMask: bigint;
 
   constructor(config: MachineConfig, pool: { base: number; bytes: Uint8Array }) {
-    if (!Number.isInteger(config.ncpus) || config.ncpus < 1 || config.ncpus > 256) throw new RangeError('ncpus must be 1..256');
+    checkConfig(config);
     this.ncpus = config.ncpus;
     this.maxphyaddr = config.maxphyaddr ?? 46;
-    if (!Number.isInteger(this.maxphyaddr) || this.maxphyaddr < 36 || this.maxphyaddr > 52) throw new RangeError('maxphyaddr must be 36..52');
     this.page1gb = config.page1gb ?? true;
     this.retentive = config.mode !== 'capacity';
     this.geometry = resolveGeometry(config);
-    this.physmem = config.physmem ?? 64n << 30n;
-    this.zone4k = config.zone4k ?? 16n << 30n;
+    this.physmem = config.physmem ?? 64n * GiB;
+    this.zone4k = config.zone4k ?? 16n * GiB;
     this.eventCapacity = config.eventCapacity ?? 256;
-    if (!Number.isInteger(this.eventCapacity) || this.eventCapacity < 1) throw new RangeError('eventCapacity must be at least 1');
     this.addressMask = bits(BigInt(this.maxphyaddr) - 1n, 12n);
 
+    // The pool: whole 4 KiB frames at a 4 KiB-aligned physical address.
+    if (!Number.isSafeInteger(pool.base) || pool.base < 0 || pool.base % 4096 !== 0) throw new ConfigError(`the table pool must start at a 4 KiB-aligned physical address (got ${pool.base})`);
+    if (!(pool.bytes instanceof Uint8Array) || pool.bytes.byteLength % 4096 !== 0) throw new ConfigError('the table pool must be a Uint8Array of whole 4 KiB frames');
     this.poolBase = BigInt(pool.base);
     this.pool = new Uint8Array(pool.bytes); // our own copy
     this.poolView = new DataView(this.pool.buffer, this.pool.byteOffset, this.pool.byteLength);
-    if (this.physmem <= 0n || this.zone4k < 0n) throw new RangeError('physmem must be positive and zone4k not negative');
     // Slots cover [0, physmem) (one more than the slot of its last byte), then one shared slot for
     // every frame at or above physmem.
     this.sharedSlot = this.slotBelowPhysmem(this.physmem - 1n) + 1;
-    this.generations = new Uint32Array(this.sharedSlot + 1);
 
     this.cpus = [];
     for (let i = 0; i < this.ncpus; i++) {
@@ -264,8 +300,8 @@ export class ReferenceMachine implements MmuModel {
   }
 
   setPagingLevels(cpu: number, levels: 4 | 5): void {
-    if (levels !== 4 && levels !== 5) throw new RangeError('levels must be 4 or 5');
     const c = this.cpu(cpu);
+    if (levels !== 4 && levels !== 5) throw new ArgumentError(`paging levels must be 4 or 5 (got ${levels})`);
     // CR4.LA57 can change only outside IA-32e mode (§4.1.1); the contract models that as this
     // operation, which leaves every cached translation meaningless, so everything goes.
     c.cr4 = levels === 5 ? c.cr4 | CR4_LA57 : c.cr4 & ~CR4_LA57;
@@ -333,18 +369,21 @@ export class ReferenceMachine implements MmuModel {
   }
 
   writeEfer(cpu: number, value: bigint): boolean {
-    this.cpu(cpu).efer = u64('EFER', value) & EFER_NXE;
+    const c = this.cpu(cpu);
+    c.efer = u64('EFER', value) & EFER_NXE;
     return true;
   }
 
   writeRflags(cpu: number, value: bigint): boolean {
-    this.cpu(cpu).rflags = u64('RFLAGS', value) & RFLAGS_AC;
+    const c = this.cpu(cpu);
+    c.rflags = u64('RFLAGS', value) & RFLAGS_AC;
     return true;
   }
 
   writePkru(cpu: number, value: number): boolean {
-    if (!Number.isInteger(value) || value < 0 || value > 0xffffffff) throw new RangeError(`PKRU must be a u32 (got ${value})`);
-    this.cpu(cpu).pkru = value;
+    const c = this.cpu(cpu);
+    if (!Number.isInteger(value) || value < 0 || value > 0xffffffff) throw new ArgumentError(`PKRU must be a u32 (got ${value})`);
+    c.pkru = value;
     return true;
   }
 
@@ -369,11 +408,13 @@ export class ReferenceMachine implements MmuModel {
 
   invpcid(cpu: number, type: number, pcid: number, la: bigint): boolean {
     const c = this.cpu(cpu);
+    // Host-API misuse: the type and the PCID are register values, whole numbers.
+    if (!Number.isInteger(type) || !Number.isInteger(pcid)) throw new ArgumentError('INVPCID type and PCID must be whole numbers');
     const la64 = u64('linear address', la);
     // INVPCID #GP(0) conditions (vol. 2, INVPCID): type > 3, PCID > 4095, a non-canonical address
     // for type 0; with PCIDE = 0, types 0 and 1 only for PCID 0.
-    if (!Number.isInteger(type) || type < 0 || type > 3) return false;
-    if (!Number.isInteger(pcid) || pcid < 0 || pcid > 4095) return false;
+    if (type < 0 || type > 3) return false;
+    if (pcid < 0 || pcid > 4095) return false;
     if (type === 0 && !this.isCanonical(c, la64)) return false;
     if ((c.cr4 & CR4_PCIDE) === 0n && type <= 1 && pcid !== 0) return false;
     switch (type) {
@@ -408,9 +449,9 @@ export class ReferenceMachine implements MmuModel {
 
   accessBatch(cpu: number, las: readonly bigint[], kinds: readonly number[]): { done: number; results: AccessResult[] } {
     const c = this.cpu(cpu);
-    if (las.length !== kinds.length) throw new RangeError('accessBatch: las and kinds differ in length');
-    for (const la of las) u64('linear address', la);
-    for (const kind of kinds) checkKind(kind);
+    if (las.length !== kinds.length) throw new ArgumentError(`${las.length} addresses but ${kinds.length} kinds`);
+    las.forEach((la, i) => u64(`linear address [${i}]`, la));
+    kinds.forEach((kind, i) => checkKind(kind, i));
     const results: AccessResult[] = [];
     for (let index = 0; index < las.length; index++) {
       const eventsBefore = c.events.length;
@@ -873,7 +914,7 @@ export class ReferenceMachine implements MmuModel {
   // ---- Oracle generations ----
 
   slotOf(pa: bigint): number {
-    if (pa < 0n) throw new RangeError('a physical address is not negative');
+    u64('physical address', pa);
     return pa >= this.physmem ? this.sharedSlot : this.slotBelowPhysmem(pa);
   }
 
@@ -885,21 +926,23 @@ export class ReferenceMachine implements MmuModel {
 
   readGeneration(slot: number): number {
     this.checkSlot(slot);
-    return this.generations[slot]!;
+    return this.genAt(slot);
   }
 
   writeGeneration(slot: number, value: number): void {
     this.checkSlot(slot);
-    if (!Number.isInteger(value) || value < 0 || value > 0xffffffff) throw new RangeError(`a generation is a u32 (got ${value})`);
-    this.generations[slot] = value;
+    if (!Number.isInteger(value) || value < 0 || value > 0xffffffff) throw new ArgumentError(`a generation is a u32 (got ${value})`);
+    if (value === 0) this.generations.delete(slot);
+    else this.generations.set(slot, value);
   }
 
   private genAt(slot: number): number {
-    return this.generations[slot]!;
+    return this.generations.get(slot) ?? 0;
   }
 
+  /** Slots 0..sharedSlot exist: those below physmem, then the shared one. */
   private checkSlot(slot: number): void {
-    if (!Number.isInteger(slot) || slot < 0 || slot >= this.generations.length) throw new RangeError(`generation slot ${slot} out of range`);
+    if (!Number.isInteger(slot) || slot < 0 || slot > this.sharedSlot) throw new ArgumentError(`generation slot ${slot} is outside 0..${this.sharedSlot}`);
   }
 
   private event(c: Cpu, kind: OracleEventKind, index: number, va: bigint, pa: bigint, slot: number, stamp: number): void {
@@ -914,15 +957,27 @@ export class ReferenceMachine implements MmuModel {
   }
 
   writeEntry(pa: bigint, value: bigint): void {
-    this.poolView.setBigUint64(this.poolOffset(pa), u64('entry', value), true);
+    const offset = this.poolOffset(pa);
+    this.poolView.setBigUint64(offset, u64('entry value', value), true);
+  }
+
+  /** A copy of the pool's bytes (as Machine.poolBytes: for comparisons). */
+  poolBytes(): Uint8Array {
+    return this.pool.slice();
   }
 
   private inPool(pa: bigint): boolean {
     return pa >= this.poolBase && pa + 8n <= this.poolBase + BigInt(this.pool.byteLength);
   }
 
+  /** Where the entry at `pa` is in the pool: an 8-byte aligned address inside it, or TableAddressError. */
   private poolOffset(pa: bigint): number {
-    if (!this.inPool(pa)) throw new RangeError(`physical address 0x${pa.toString(16)} is outside the table pool`);
+    u64('entry address', pa);
+    if ((pa & 7n) !== 0n) throw new TableAddressError(`entry address 0x${pa.toString(16)} is not 8-byte aligned`);
+    if (!this.inPool(pa)) {
+      const end = this.poolBase + BigInt(this.pool.byteLength);
+      throw new TableAddressError(`entry address 0x${pa.toString(16)} is outside the table pool [0x${this.poolBase.toString(16)}, 0x${end.toString(16)})`);
+    }
     return Number(pa - this.poolBase);
   }
 
@@ -940,9 +995,8 @@ export class ReferenceMachine implements MmuModel {
   // ---- Small helpers ----
 
   private cpu(cpu: number): Cpu {
-    const c = this.cpus[cpu];
-    if (c === undefined) throw new RangeError(`no CPU ${cpu}`);
-    return c;
+    if (!Number.isInteger(cpu) || cpu < 0 || cpu >= this.ncpus) throw new CpuRangeError(cpu, this.ncpus);
+    return this.cpus[cpu]!;
   }
 
   private count(c: Cpu, counter: number): void {
@@ -971,13 +1025,14 @@ export class ReferenceMachine implements MmuModel {
 
 /** Host-API argument check: addresses and register values are u64. */
 function u64(name: string, v: bigint): bigint {
-  if (typeof v !== 'bigint' || v < 0n || v > U64_MASK) throw new RangeError(`${name} must be a u64 (got ${String(v)})`);
+  if (typeof v !== 'bigint' || v < 0n || v > U64_MASK) throw new ArgumentError(`${name} must be a BigInt in [0, 2^64) (got ${String(v)})`);
   return v;
 }
 
-function checkKind(kind: number): void {
+/** An access kind combines K_WRITE or K_FETCH (not both) with K_SUPERVISOR. */
+function checkKind(kind: number, index: number): void {
   if (!Number.isInteger(kind) || kind < 0 || kind > 7 || (kind & L.K_WRITE && kind & L.K_FETCH)) {
-    throw new RangeError(`invalid access kind ${kind}`);
+    throw new ArgumentError(`access kind [${index}] must combine K_WRITE or K_FETCH (not both) with K_SUPERVISOR (got ${kind})`);
   }
 }
 
@@ -1011,7 +1066,7 @@ function pscLevel(arrayIndex: number): Level {
     case L.A_PDE:
       return PDE;
   }
-  throw new RangeError(`array ${arrayIndex} is not a paging-structure cache`);
+  throw new Error(`array ${arrayIndex} is not a paging-structure cache`);
 }
 
 function pscHitCounter(level: Level): number {
