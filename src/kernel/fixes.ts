@@ -1,0 +1,164 @@
+// The fixes the model knows: each is a difference of behaviour that one upstream commit made, keyed by
+// the first 12 hex digits of its id. The model reads `k.fixes.has(id)` at the place the commit changed,
+// so grepping an id finds every effect of it. `where` names those places for the profiles table.
+
+export interface Fix {
+  id: string;
+  title: string;
+  /** The release whose merge window brought it. */
+  release: string;
+  /** The functions of the model whose behaviour it changes. */
+  where: string;
+  /** What the model does differently with it. */
+  effect: string;
+  /** Fixes it cannot work without (the combination is refused otherwise). */
+  needs?: string[];
+}
+
+export const FIXES: readonly Fix[] = [
+  {
+    id: 'd833352a4338', release: 'v3.6',
+    title: 'mm: hugetlbfs: close race during teardown of hugetlbfs shared page tables',
+    where: 'hugetlbChangeProtection, __unmapHugepageRangeFinal, pageTableShareable',
+    effect: 'mprotect of a hugetlb range flushes before it releases i_mmap_rwsem; a VMA being unmapped stops being a share source',
+  },
+  {
+    id: 'b0579ade7cd8', release: 'v4.14',
+    title: "x86/mm: Track the TLB's tlb_gen and update the flushing algorithm",
+    where: 'flushTlbMmRange, flushTlbFunc, switchMmIrqsOff',
+    effect: 'every flush bumps mm->context.tlb_gen; a CPU catches up to it, partially only when one generation behind',
+  },
+  {
+    id: '10af6235e0d3', release: 'v4.14', needs: ['b0579ade7cd8'],
+    title: 'x86/mm: Implement PCID based optimization: try to preserve old TLB entries using PCID',
+    where: 'switchMmIrqsOff, chooseNewAsid',
+    effect: 'CR4.PCIDE on; six dynamic ASIDs per CPU; a switch to an up-to-date ASID writes CR3 with the no-flush bit',
+  },
+  {
+    id: '3ea277194daa', release: 'v4.13',
+    title: 'mm, mprotect: flush TLB if potentially racing with a parallel reclaim leaving stale TLB entries',
+    where: 'flushTlbBatchedPending (mprotect, munmap, madvise, mremap)',
+    effect: 'syscalls that change PTEs first flush a reclaim flush still deferred for the mm',
+  },
+  {
+    id: '99baac21e458', release: 'v4.13',
+    title: 'mm: fix MADV_[FREE|DONTNEED] TLB flush miss problem',
+    where: 'tlbFinishMmu',
+    effect: 'a gather that ran while another one was pending on the mm (tlb_flush_pending > 1) flushes its whole range',
+  },
+  {
+    id: '369ea8242c0f', release: 'v4.13',
+    title: 'mm/rmap: update to new mmu_notifier semantic v2',
+    where: 'tryToUnmapOne, mmu notifier calls',
+    effect: 'page-table changes are bracketed by invalidate_range_start/end with invalidate_range after the TLB flush; invalidate_page is no longer called',
+  },
+  {
+    id: '5f32b265400d', release: 'v4.13', needs: ['369ea8242c0f'],
+    title: 'mm/mmu_notifier: kill invalidate_page',
+    where: 'mmuNotifierInvalidatePage',
+    effect: 'the invalidate_page callback is gone: devices only hear range start/end and invalidate_range',
+  },
+  {
+    id: '017b1660df89', release: 'v4.19',
+    title: 'mm: migration: fix migration of huge PMD shared pages',
+    where: 'tryToUnmapOne, adjustRangeIfPmdSharingPossible',
+    effect: 'migration first unshares a shared PMD page and flushes the whole PUD range of that mm, then walks on to the other sharers',
+  },
+  {
+    id: 'dff11abe280b', release: 'v4.19',
+    title: 'hugetlb: take PMD sharing into account when flushing tlb/caches',
+    where: 'hugetlbChangeProtection, unmapHugepageRange, __unmapHugepageRange',
+    effect: 'flush and notifier ranges of hugetlb unmap and mprotect are widened to the PUD when PMD sharing is possible',
+  },
+  {
+    id: 'eb66ae030829', release: 'v4.19',
+    title: 'mremap: properly flush TLB before releasing the page',
+    where: 'movePtes',
+    effect: 'mremap flushes the old range before dropping the page-table locks of a moved entry',
+  },
+  {
+    id: 'a31acd3ee8f7', release: 'v4.20', needs: ['b0579ade7cd8'],
+    title: 'x86/mm: Page size aware flush_tlb_mm_range()',
+    where: 'flushTlbMmRange',
+    effect: 'range flushes step by the page size (stride_shift) instead of treating every hugetlb VMA as a full flush',
+  },
+  {
+    id: '016c4d92cd16', release: 'v4.20', needs: ['b0579ade7cd8'],
+    title: 'x86/mm/tlb: Add freed_tables argument to flush_tlb_mm_range',
+    where: 'flushTlbMmRange, nativeFlushTlbMulti',
+    effect: 'flushes say whether page tables were freed; from this series on, lazy CPUs are sent an IPI only when they were',
+  },
+  {
+    id: '75802ca66354', release: 'v5.9', needs: ['017b1660df89'],
+    title: 'mm/hugetlb: fix calculation of adjust_range_if_pmd_sharing_possible',
+    where: 'adjustRangeIfPmdSharingPossible',
+    effect: 'the widened range is the PUD-aligned range clamped to the VMA (the old loop could stop one PUD short)',
+  },
+  {
+    id: 'c0d0381ade79', release: 'v5.7',
+    title: 'hugetlbfs: use i_mmap_rwsem for more pmd sharing synchronization',
+    where: 'hugetlbFault, tryToUnmapOne (rmap callers)',
+    effect: 'faults hold i_mmap_rwsem for read across huge_pte_alloc..install; rmap callers that may unshare hold it for write',
+  },
+  {
+    id: 'a4a118f2eead', release: 'v5.16',
+    title: 'hugetlbfs: flush TLBs correctly after huge_pmd_unshare',
+    where: '__unmapHugepageRange',
+    effect: 'an unshare during zap records the whole PUD range in the mmu_gather and flushes it before i_mmap_rwsem is released',
+  },
+  {
+    id: '40549ba8f8e0', release: 'v6.1',
+    title: 'hugetlb: use new vma_lock for pmd sharing synchronization',
+    where: 'hugetlbFault, hugePmdUnshare callers, hugePmdShare',
+    effect: 'faults hold the hugetlb VMA lock for read; every path that may unshare holds it for write (replaces c0d0381ade79 in faults)',
+  },
+  {
+    id: '6bbd42e2df8f', release: 'v6.6',
+    title: 'mmu_notifiers: call invalidate_range() when invalidating TLBs',
+    where: 'flushTlbMmRange, archTlbbatchAddPending',
+    effect: 'secondary TLBs are invalidated from the architecture flush (arch_invalidate_secondary_tlbs), not from range_end',
+  },
+  {
+    id: '59d9094df3d7', release: 'v6.13',
+    title: 'mm: hugetlb: independent PMD page table shared count',
+    where: 'hugePmdShare, hugePmdUnshare',
+    effect: 'sharing is counted in ptdesc->pt_share_count (0 = not shared) instead of the PMD page refcount',
+  },
+  {
+    id: '3ef938c35035', release: 'v6.15', needs: ['016c4d92cd16'],
+    title: 'x86/mm: Fix flush_tlb_range() when used for zapping normal PMDs',
+    where: 'flushTlbRange',
+    effect: 'flush_tlb_range says freed_tables, so lazy CPUs get the IPI too',
+  },
+  {
+    id: '1013af4f585f', release: 'v6.16',
+    title: 'mm/hugetlb: fix huge_pmd_unshare() vs GUP-fast race',
+    where: 'hugePmdUnshare',
+    effect: 'unshare sends an IPI to every CPU (tlb_remove_table_sync_one) before it drops the share count',
+  },
+];
+
+const BY_ID = new Map(FIXES.map((f) => [f.id, f]));
+
+export function fixById(id: string): Fix | undefined {
+  return BY_ID.get(id);
+}
+
+/** The fixes one replay runs with. */
+export class FixSet {
+  private readonly on: Set<string>;
+  constructor(ids: Iterable<string>) {
+    this.on = new Set(ids);
+  }
+  has(id: string): boolean {
+    if (!BY_ID.has(id)) throw new Error(`internal: the model asks for unknown fix ${id}`);
+    return this.on.has(id);
+  }
+  /** Every known fix with whether it is on, in registry order. */
+  toRecord(): Record<string, boolean> {
+    return Object.fromEntries(FIXES.map((f) => [f.id, this.on.has(f.id)]));
+  }
+  get ids(): string[] {
+    return FIXES.filter((f) => this.on.has(f.id)).map((f) => f.id);
+  }
+}

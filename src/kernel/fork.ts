@@ -1,0 +1,27 @@
+// kernel/fork.c dup_mmap: the child gets a copy of every VMA, placed right after the parent's in the
+// file's i_mmap (so the reverse map visits parent then child) or in the parent's anon_vma; then
+// copy_page_range copies the entries.
+import type { Kernel } from './kernel.ts';
+import { VmArea, type MmStruct } from './mm_types.ts';
+import type { Op, OpGen } from './ops.ts';
+import { copyPageRange } from './memory.ts';
+
+export function* dupMmap(k: Kernel, op: Op, parent: MmStruct, childName: string): OpGen<MmStruct> {
+  yield* parent.mmapLock.downWrite(op);
+  const child = k.mmAlloc(childName);
+  try {
+    for (const v of parent.vmas) {
+      const c = new VmArea(child, v.start, v.end, { ...v.prot }, v.shared, v.file, v.pgoff);
+      child.insertVma(c);
+      if (v.file) v.file.iMmap.splice(v.file.iMmap.indexOf(v) + 1, 0, c);
+      if (v.anonVma) {
+        c.anonVma = v.anonVma;
+        v.anonVma.vmas.push(c);
+      }
+      yield* copyPageRange(k, op, c, v);
+    }
+  } finally {
+    parent.mmapLock.upWrite(op);
+  }
+  return child;
+}

@@ -1,0 +1,62 @@
+// fs/hugetlbfs/inode.c: punching a hole (fallocate, MADV_REMOVE) and truncating a file unmap the
+// range from every mapping through i_mmap (hugetlb_vmdelete_list), each VMA with its own mmu_gather
+// flushed right there, then drop the pages from the page cache. Steps `zap`, `unlock`, `flush` (done
+// inside zap: skipped), `free`.
+import type { Kernel } from './kernel.ts';
+import type { HugetlbFile, MmStruct } from './mm_types.ts';
+import type { Op, OpGen } from './ops.ts';
+import { unmapSingleVma } from './memory.ts';
+import { tlbFinishMmuFlush, tlbFinishMmuFree, tlbGatherMmu } from './mmu_gather.ts';
+import { KernelRefusal } from './mmap.ts';
+
+export function* hugetlbfsPunchHole(k: Kernel, op: Op, file: HugetlbFile, offset: bigint, len: bigint): OpGen<MmStruct[]> {
+  const sz = file.hpageBytes;
+  if (offset % sz !== 0n || len % sz !== 0n) throw new KernelRefusal(`the hole [0x${offset.toString(16)}, +0x${len.toString(16)}) is not aligned to the ${file.pagesize} pages of file ${file.name}`);
+  const end = offset + len;
+  yield { step: 'zap' };
+  yield* file.iMmapRwsem.downWrite(op);
+  const touched: MmStruct[] = [];
+  for (const vma of [...file.iMmap]) {
+    const vStart = vma.pgoff << 12n;
+    const vEnd = vStart + (vma.end - vma.start);
+    if (vEnd <= offset || vStart >= end) continue;
+    const s = vma.start + ((offset > vStart ? offset : vStart) - vStart);
+    const e = vma.start + ((end < vEnd ? end : vEnd) - vStart);
+    const vmaLocked = vma.shared && k.fixes.has('40549ba8f8e0');
+    if (vmaLocked) yield* vma.vmaLock.downWrite(op);
+    const tlb = tlbGatherMmu(vma.mm, s, e);
+    unmapSingleVma(k, op, tlb, vma, s, e);
+    tlbFinishMmuFlush(k, op.cpu, tlb);
+    tlbFinishMmuFree(k, tlb, `hole punch in file ${file.name}`);
+    if (vmaLocked) vma.vmaLock.upWrite(op);
+    if (!touched.includes(vma.mm)) touched.push(vma.mm);
+  }
+  yield { step: 'unlock' };
+  file.iMmapRwsem.upWrite(op);
+  yield { step: 'flush' };
+  yield { step: 'free' };
+  // remove_inode_hugepages
+  for (const [idx, page] of [...file.pages]) {
+    const o = BigInt(idx) * sz;
+    if (o < offset || o >= end) continue;
+    file.pages.delete(idx);
+    page.refcount--;
+    k.putPageIfUnused(page, `hole punch in file ${file.name}`);
+  }
+  return touched;
+}
+
+export function* sysFallocatePunchHole(k: Kernel, op: Op, file: HugetlbFile, offset: bigint, len: bigint): OpGen {
+  const touched = yield* hugetlbfsPunchHole(k, op, file, offset, len);
+  for (const mm of touched) k.observer.opReturned(op, [mm], 0n, 1n << 57n);
+}
+
+export function* sysTruncate(k: Kernel, op: Op, file: HugetlbFile, size: bigint): OpGen {
+  if (size % file.hpageBytes !== 0n) throw new KernelRefusal(`truncate of ${file.name} to 0x${size.toString(16)}: not a multiple of its ${file.pagesize} pages`);
+  const old = file.size;
+  file.size = size;
+  if (size < old) {
+    const touched = yield* hugetlbfsPunchHole(k, op, file, size, old - size);
+    for (const mm of touched) k.observer.opReturned(op, [mm], 0n, 1n << 57n);
+  }
+}

@@ -1,0 +1,233 @@
+// The kernel model's state: the machine it runs on, its address spaces, files, pages and page-table
+// descriptors, the per-CPU TLB state, the notifier chains, and the observer (the oracle) it reports to.
+// The operations themselves live in the files named after the kernel code they model.
+import type { Machine } from '../mmu/machine.ts';
+import { PageTables } from '../mmu/builder.ts';
+import { PhysicalMemory } from '../mmu/physmem.ts';
+import type { FixSet } from './fixes.ts';
+import { AnonVma, HugetlbFile, MmStruct, type Page, type VmArea } from './mm_types.ts';
+import { CpuTlbState, flushTlbBatchedPending, flushTlbRange, switchMmIrqsOff, type FlushStats } from './tlbflush.ts';
+import { MmuNotifiers } from './mmu_notifier.ts';
+import { mkPte, pteToSwpEntry, SWP_MIGRATION_WRITE, _PAGE_PRESENT, _PAGE_RW, _PAGE_TABLE } from './pgtable.ts';
+import type { Op } from './ops.ts';
+
+/** What the kernel tells its observer (the oracle). The default observer ignores everything. */
+export interface KernelObserver {
+  /** Frames and page tables about to be freed: nothing may still cache them. */
+  beforeFree(e: { frames: bigint[]; tables: bigint[]; why: string }): void;
+  /** The kernel wrote an entry into a table that is not part of mm's tables at va. */
+  foreignTableWrite(e: { mm: MmStruct; va: bigint; table: bigint; by: string; freed: boolean }): void;
+  /** A code path ran the way it did before fix `id`: what the fix would have done, where. */
+  missedFix(id: string, e: { mms: MmStruct[]; start: bigint; end: bigint; text: string }): void;
+  /** A page became mapped at va (the oracle tracks fills against it). */
+  mapped(mm: MmStruct, va: bigint, page: Page): void;
+  /** Something the report should say about an operation (a skipped migration, a waited lock). */
+  kernelNote(op: Op, text: string): void;
+  copyBegin(page: Page): void;
+  copyEnd(page: Page): void;
+  /** An operation returned: it promised that [start, end) of these address spaces is coherent. */
+  opReturned(op: Op, mms: MmStruct[], start: bigint, end: bigint): void;
+}
+
+const quietObserver: KernelObserver = {
+  beforeFree() {}, foreignTableWrite() {}, missedFix() {}, mapped() {}, kernelNote() {}, copyBegin() {}, copyEnd() {}, opReturned() {},
+};
+
+export interface PerCpuStats {
+  ipisSent: number;
+  ipisReceived: number;
+  invlpg: number;
+  fullFlushes: number;
+  cr3Writes: number;
+}
+
+export interface KernelOptions {
+  levels?: 4 | 5;
+  /** Overrides the profile's PCID use (the trace header's `pcid: false`). */
+  pcid?: boolean;
+}
+
+// CR0.PG | CR0.WP | CR0.PE; CR4.PAE | CR4.PGE (| CR4.PCIDE); EFER.LME | EFER.LMA | EFER.NXE.
+const CR0 = (1n << 31n) | (1n << 16n) | 1n;
+const CR4_PGE = 1n << 7n;
+const CR4_PAE = 1n << 5n;
+const CR4_PCIDE = 1n << 17n;
+const CR4_LA57 = 1n << 12n;
+const EFER = (1n << 8n) | (1n << 10n) | (1n << 11n);
+
+export class Kernel {
+  readonly tables: PageTables;
+  readonly phys: PhysicalMemory;
+  readonly levels: 4 | 5;
+  readonly usesPcid: boolean;
+  /** The swap-entry layout of the L1TF mitigation (v4.18 on); every profile but v4.4 has it. */
+  readonly l1tfSwapLayout: boolean;
+  readonly initMm: MmStruct;
+  readonly mms = new Map<string, MmStruct>();
+  readonly files = new Map<string, HugetlbFile>();
+  readonly pages = new Map<bigint, Page>();
+  readonly ptdescs = new Map<bigint, import('./mm_types.ts').PtDesc>();
+  readonly cpus: CpuTlbState[];
+  readonly perCpu: PerCpuStats[];
+  readonly notifiers: MmuNotifiers;
+  readonly swap = new Map<bigint, true>();
+  private nextSwapSlot = 1n;
+  observer: KernelObserver = quietObserver;
+  /** The operation being run (notifier callbacks that must know who invalidates read it). */
+  currentOp: Op | undefined;
+  readonly flushStats: FlushStats = { flushes: 0, ipisSent: 0, invlpg: 0, fullFlushes: 0, cr3Switches: 0, cr3NoFlush: 0, lazyLeaves: 0, batchedFlushes: 0, syncIpis: 0 };
+  readonly hugetlbStats = { pmdShares: 0, pmdUnshares: 0, migrations: 0, migrationsSkipped: 0 };
+  readonly vmStats = { faults: 0, segv: 0, cowCopies: 0, swapIns: 0, swapOuts: 0, pagesFreed: 0, tablesFreed: 0 };
+  private flushedPendingThisOp = new WeakSet<MmStruct>();
+
+  constructor(readonly machine: Machine, readonly fixes: FixSet, opts: KernelOptions = {}) {
+    this.tables = new PageTables(machine);
+    this.phys = new PhysicalMemory(machine);
+    this.levels = opts.levels ?? 4;
+    this.usesPcid = (opts.pcid ?? true) && fixes.has('10af6235e0d3');
+    this.l1tfSwapLayout = fixes.has('b0579ade7cd8');
+    this.initMm = new MmStruct('init_mm', this.tables.newRoot());
+    this.notifiers = new MmuNotifiers(this);
+    this.cpus = [];
+    this.perCpu = [];
+    for (let cpu = 0; cpu < machine.ncpus; cpu++) {
+      this.cpus.push(new CpuTlbState(this.initMm));
+      this.perCpu.push({ ipisSent: 0, ipisReceived: 0, invlpg: 0, fullFlushes: 0, cr3Writes: 0 });
+      machine.setPagingLevels(cpu, this.levels);
+      machine.writeEfer(cpu, EFER);
+      machine.writeCr0(cpu, CR0);
+      machine.writeCr4(cpu, CR4_PAE | CR4_PGE | (this.levels === 5 ? CR4_LA57 : 0n));
+      machine.writeCr3(cpu, this.initMm.pgd);
+      if (this.usesPcid) machine.writeCr4(cpu, CR4_PAE | CR4_PGE | CR4_PCIDE | (this.levels === 5 ? CR4_LA57 : 0n));
+      this.cpus[cpu].isLazy = true;
+    }
+  }
+
+  // ---- address spaces ----
+
+  mmAlloc(name: string): MmStruct {
+    const mm = new MmStruct(name, this.tables.newRoot());
+    this.mms.set(name, mm);
+    return mm;
+  }
+
+  /** The CPU now runs a task of `mm` in user mode. */
+  switchTo(cpu: number, mm: MmStruct): void {
+    switchMmIrqsOff(this, cpu, mm);
+    this.cpus[cpu].current = mm;
+  }
+
+  newAnonVma(vma: VmArea): AnonVma {
+    const av = new AnonVma();
+    av.vmas.push(vma);
+    return av;
+  }
+
+  newHugetlbFile(name: string, size: bigint, pagesize: '2M' | '1G', anonymous = false): HugetlbFile {
+    return new HugetlbFile(name, size, pagesize, anonymous);
+  }
+
+  // ---- pages ----
+
+  /** put_page: the last reference frees the frame (the oracle audits it first). */
+  putPage(page: Page, why: string): void {
+    page.refcount--;
+    this.putPageIfUnused(page, why);
+  }
+
+  putPageIfUnused(page: Page, why: string): void {
+    if (page.refcount > 0 || page.mapcount > 0) return;
+    if (!page.isAnon) {
+      const file = page.mapping as HugetlbFile;
+      if (file.pages.get(page.index) === page) return; // the page cache still holds it
+    }
+    this.freePage(page, why);
+  }
+
+  freePage(page: Page, why: string): void {
+    if (!this.pages.has(page.pa)) return;
+    this.observer.beforeFree({ frames: [page.pa], tables: [], why });
+    this.pages.delete(page.pa);
+    this.phys.free(page.pa);
+    this.vmStats.pagesFreed++;
+  }
+
+  allocSwapSlot(): bigint {
+    const slot = this.nextSwapSlot++;
+    this.swap.set(slot, true);
+    return slot;
+  }
+
+  swpOffsetOf(e: bigint): bigint {
+    return pteToSwpEntry(this, e)?.offset ?? 0n;
+  }
+  isWriteMigrationEntry(e: bigint): boolean {
+    return pteToSwpEntry(this, e)?.type === SWP_MIGRATION_WRITE;
+  }
+  mkPteFor(vma: VmArea, page: Page, write: boolean, dirty: boolean): bigint {
+    return mkPte(vma, page, write && vma.prot.w, dirty);
+  }
+
+  // ---- page tables ----
+
+  /** The address spaces whose PUD entries link the PMD page (ground truth, by walking their tables). */
+  sharersOf(pmdPage: bigint): MmStruct[] {
+    const out: MmStruct[] = [];
+    for (const mm of this.mms.values()) {
+      if (mm.exited) continue;
+      for (const vma of mm.vmas) {
+        if (vma.file?.pagesize !== '2M') continue;
+        let found = false;
+        for (let a = vma.start & ~((1n << 30n) - 1n); a < vma.end; a += 1n << 30n) {
+          const pud = this.walkPud(mm, a);
+          if (pud !== undefined && (pud & 0x000f_ffff_ffff_f000n) === pmdPage && (pud & _PAGE_PRESENT) !== 0n) found = true;
+        }
+        if (found) {
+          out.push(mm);
+          break;
+        }
+      }
+    }
+    return out;
+  }
+
+  private walkPud(mm: MmStruct, va: bigint): bigint | undefined {
+    let table = mm.pgd;
+    const shifts = this.levels === 5 ? [48n, 39n, 30n] : [39n, 30n];
+    for (let i = 0; i < shifts.length; i++) {
+      const e = this.machine.readEntry(table + ((va >> shifts[i]) & 511n) * 8n);
+      if (i === shifts.length - 1) return e;
+      if ((e & _PAGE_PRESENT) === 0n) return undefined;
+      table = e & 0x000f_ffff_ffff_f000n;
+    }
+    return undefined;
+  }
+
+  // ---- flush helpers shared by several operations ----
+
+  flushTlbRangeOf(cpu: number, vma: VmArea, start: bigint, end: bigint): void {
+    flushTlbRange(this, cpu, vma.mm, start, end, vma.hugeShift);
+  }
+
+  /** flush_tlb_batched_pending, once per operation and mm (it runs under the first PTL taken). */
+  flushTlbBatchedPendingOnce(cpu: number, mm: MmStruct): void {
+    if (this.flushedPendingThisOp.has(mm)) return;
+    this.flushedPendingThisOp.add(mm);
+    if (!this.fixes.has('3ea277194daa') && mm.tlbFlushBatched) {
+      this.observer.missedFix('3ea277194daa', {
+        mms: [mm], start: 0n, end: 1n << 57n,
+        text: `reclaim had cleared ${mm.name}'s entry and deferred the flush; this operation saw the entry already gone and did not flush; fix 3ea277194daa makes it flush the pending batch first (flush_tlb_batched_pending)`,
+      });
+    }
+    flushTlbBatchedPending(this, cpu, mm);
+  }
+
+  /** Called by the replay as each operation starts. */
+  beginOp(): void {
+    this.flushedPendingThisOp = new WeakSet();
+  }
+
+  /** The table entry value an upper level gets, exported for tests. */
+  static readonly PAGE_TABLE = _PAGE_TABLE;
+  static readonly PAGE_RW = _PAGE_RW;
+}

@@ -1,0 +1,75 @@
+// mm/madvise.c: MADV_DONTNEED and MADV_FREE zap (or clean) a range under mmap_lock for read, so two
+// threads can do it at once — the case of 99baac21e458. MADV_REMOVE punches the range out of the file;
+// MADV_SOFT_OFFLINE migrates the pages away.
+import type { Kernel } from './kernel.ts';
+import type { MmStruct } from './mm_types.ts';
+import type { Op, OpGen } from './ops.ts';
+import { hugetlbZapBegin, unmapSingleVma } from './memory.ts';
+import { tlbFinishMmuFlush, tlbFinishMmuFree, tlbGatherMmu } from './mmu_gather.ts';
+import { KernelRefusal } from './mmap.ts';
+import { hugetlbfsPunchHole } from './hugetlbfs.ts';
+import { migratePage } from './migrate.ts';
+import { hugePteOffset, ptePresent, readEntry, walkTo, PTE_PFN_MASK } from './pgtable.ts';
+
+export type Advice = 'dontneed' | 'free' | 'remove' | 'soft_offline';
+
+function coveredVmas(mm: MmStruct, start: bigint, end: bigint, what: string) {
+  const vmas = mm.vmasIn(start, end);
+  let at = start;
+  for (const v of vmas) {
+    if (v.start > at) break;
+    at = v.end;
+  }
+  if (!vmas.length || at < end) throw new KernelRefusal(`madvise ${what} of [0x${start.toString(16)}, 0x${end.toString(16)}): not all of it is mapped (ENOMEM)`);
+  return vmas;
+}
+
+export function* sysMadvise(k: Kernel, op: Op, mm: MmStruct, start: bigint, len: bigint, advice: Advice): OpGen {
+  if (start % 4096n !== 0n) throw new KernelRefusal(`madvise address 0x${start.toString(16)} is not page aligned`);
+  const end = start + ((len + 4095n) & ~4095n);
+  if (advice === 'free' && !k.fixes.has('b0579ade7cd8')) throw new KernelRefusal('MADV_FREE does not exist in this kernel (it came with v4.5)');
+  const vmas = coveredVmas(mm, start, end, advice);
+  if (advice === 'free' && vmas.some((v) => v.isHugetlb || v.shared)) throw new KernelRefusal('MADV_FREE applies to private anonymous memory only (EINVAL)');
+  if (advice === 'remove') {
+    for (const v of vmas) {
+      if (!v.shared || !v.file || v.file.anonymous) throw new KernelRefusal('MADV_REMOVE needs a shared file mapping (EINVAL)');
+    }
+    const v = vmas[0];
+    const off = (v.linearPageIndex(start) << 12n);
+    yield* hugetlbfsPunchHole(k, op, v.file!, off, end - start);
+    k.observer.opReturned(op, [mm], start, end);
+    return;
+  }
+  if (advice === 'soft_offline') {
+    for (const v of vmas) {
+      const sz = v.isHugetlb ? v.file!.hpageBytes : 4096n;
+      const s = start > v.start ? start : v.start;
+      const e = end < v.end ? end : v.end;
+      for (let a = s & ~(sz - 1n); a < e; a += sz) {
+        const ea = v.isHugetlb ? hugePteOffset(k, mm, a, v.file!.pagesize) : walkTo(k, mm, a, 'pte');
+        const pte = ea === undefined ? 0n : readEntry(k, ea);
+        if (!ptePresent(pte)) continue;
+        const page = k.pages.get(pte & PTE_PFN_MASK & ~(sz - 1n));
+        if (page) yield* migratePage(k, op, page, 'soft_offline');
+      }
+    }
+    k.observer.opReturned(op, [mm], start, end);
+    return;
+  }
+  yield* mm.mmapLock.downRead(op);
+  try {
+    yield { step: 'zap' };
+    const release = yield* hugetlbZapBegin(k, op, vmas);
+    const tlb = tlbGatherMmu(mm, start, end);
+    for (const v of vmas) unmapSingleVma(k, op, tlb, v, start, end, advice === 'free' ? 'free' : 'zap');
+    yield { step: 'unlock' };
+    release();
+    yield { step: 'flush' };
+    tlbFinishMmuFlush(k, op.cpu, tlb);
+    yield { step: 'free' };
+    tlbFinishMmuFree(k, tlb, `MADV_${advice.toUpperCase()} in ${mm.name}`);
+  } finally {
+    mm.mmapLock.upRead(op);
+  }
+  k.observer.opReturned(op, [mm], start, end);
+}

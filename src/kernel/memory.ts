@@ -1,0 +1,275 @@
+// mm/memory.c and the hugetlb zap: faults on anonymous memory (do_anonymous_page, do_wp_page,
+// do_swap_page), unmap_vmas with zap_pte_range and __unmap_hugepage_range, free_pgtables, and
+// copy_page_range for fork.
+import type { Kernel } from './kernel.ts';
+import { AnonVma, Page, type MmStruct, type VmArea } from './mm_types.ts';
+import type { Op, OpGen } from './ops.ts';
+import {
+  _PAGE_PSE, _PAGE_RW, _PAGE_DIRTY, hugePteOffset, isMigrationEntry, levelShift, mkPte, pteDirty, pteNone, ptePresent,
+  pteToSwpEntry, pteWrite, readEntry, setEntry, walkTo, PTE_PFN_MASK, tableOfEntry,
+} from './pgtable.ts';
+import { adjustRangeIfPmdSharingPossible, hugePmdUnshare, hugePteAlloc, pmdShared, PUD_MASK, PUD_SIZE } from './hugetlb.ts';
+import { tlbAdjustRange, tlbRemoveTable, tlbFlushMmuTlbonly, type MmuGather } from './mmu_gather.ts';
+import { flushTlbBatchedPending, flushTlbMm, flushTlbPage } from './tlbflush.ts';
+import type { FaultResult } from './hugetlb.ts';
+
+const PAGE = 4096n;
+
+// ---- faults on private anonymous memory (4 KiB pages) ----
+
+export function* handleAnonFault(k: Kernel, op: Op, mm: MmStruct, vma: VmArea, address: bigint, write: boolean): OpGen<FaultResult> {
+  const va = address & ~(PAGE - 1n);
+  yield { step: 'lookup' };
+  const ptep = walkTo(k, mm, va, 'pte', true)!;
+  let e = readEntry(k, ptep);
+  if (isMigrationEntry(k, e)) {
+    const page = k.pages.get(k.swpOffsetOf(e) << 12n);
+    if (page?.migrating) yield { wait: page.migrating, reason: `the page at 0x${va.toString(16)} is being migrated` };
+    return yield* handleAnonFault(k, op, mm, vma, address, write);
+  }
+  yield { step: 'install' };
+  e = readEntry(k, ptep);
+  vma.anonVma ??= k.newAnonVma(vma);
+  if (pteNone(e)) {
+    // do_anonymous_page: a read maps nothing shared here (no zero page in the model): a fresh page.
+    const page = new Page(k.phys.alloc('4K'), '4K', vma.anonVma, Number(vma.linearPageIndex(va)));
+    k.pages.set(page.pa, page);
+    page.refcount = 1;
+    page.mapcount = 1;
+    const writable = vma.prot.w;
+    setEntry(k, mm, va, 'pte', ptep, mkPte(vma, page, writable, writable && write), 'do_anonymous_page');
+    k.observer.mapped(mm, va, page);
+    return 'done';
+  }
+  const swp = pteToSwpEntry(k, e);
+  if (swp) {
+    // do_swap_page: the data comes back into a new frame.
+    const page = new Page(k.phys.alloc('4K'), '4K', vma.anonVma, Number(vma.linearPageIndex(va)));
+    k.pages.set(page.pa, page);
+    page.refcount = 1;
+    page.mapcount = 1;
+    k.swap.delete(swp.offset);
+    const writable = vma.prot.w && write;
+    setEntry(k, mm, va, 'pte', ptep, mkPte(vma, page, writable, writable), 'do_swap_page');
+    k.vmStats.swapIns++;
+    k.observer.mapped(mm, va, page);
+    return 'done';
+  }
+  if (write && !pteWrite(e)) {
+    if (!vma.prot.w) return 'segv';
+    const old = k.pages.get(e & PTE_PFN_MASK)!;
+    if (old.mapcount === 1) {
+      // do_wp_page reuse: the only mapper gets write access to the page it has.
+      setEntry(k, mm, va, 'pte', ptep, e | _PAGE_RW | _PAGE_DIRTY, 'wp_page_reuse');
+      return 'done';
+    }
+    // wp_page_copy: a private copy, the old entry cleared and flushed before the new one is set.
+    const page = new Page(k.phys.alloc('4K'), '4K', vma.anonVma, old.index);
+    k.pages.set(page.pa, page);
+    page.mapcount = 1;
+    setEntry(k, mm, va, 'pte', ptep, 0n, 'ptep_clear_flush');
+    flushTlbPage(k, op.cpu, mm, va);
+    k.notifiers.invalidateRange(mm, va, va + PAGE);
+    setEntry(k, mm, va, 'pte', ptep, mkPte(vma, page, true, true), 'wp_page_copy');
+    old.mapcount--;
+    k.putPage(old, 'wp_page_copy');
+    k.vmStats.cowCopies++;
+    k.observer.mapped(mm, va, page);
+  }
+  // Otherwise the fault was spurious (a stale TLB entry with fewer rights): the #PF itself dropped it.
+  return 'done';
+}
+
+// ---- zap ----
+
+/** zap_pte_range over one 4 KiB-page VMA range. */
+function zapPteRange(k: Kernel, tlb: MmuGather, vma: VmArea, start: bigint, end: bigint, mode: 'zap' | 'free'): void {
+  const mm = vma.mm;
+  for (let va = start; va < end; va += PAGE) {
+    if ((va & ((1n << 21n) - 1n)) === 0n && walkTo(k, mm, va, 'pmd') !== undefined && pteNone(readEntry(k, walkTo(k, mm, va, 'pmd')!))) {
+      va += (1n << 21n) - PAGE; // no page table here
+      continue;
+    }
+    const ptep = walkTo(k, mm, va, 'pte');
+    if (ptep === undefined) continue;
+    const e = readEntry(k, ptep);
+    if (pteNone(e)) continue;
+    if (!ptePresent(e)) {
+      if (mode === 'zap') {
+        const swp = pteToSwpEntry(k, e);
+        if (swp && !isMigrationEntry(k, e)) k.swap.delete(swp.offset);
+        setEntry(k, mm, va, 'pte', ptep, 0n, 'zap_pte_range');
+      }
+      continue;
+    }
+    const page = k.pages.get(e & PTE_PFN_MASK);
+    if (mode === 'free') {
+      // madvise_free_pte_range: keep the page, make it clean and old so reclaim may drop it.
+      if (!page || page.mapcount !== 1) continue;
+      setEntry(k, mm, va, 'pte', ptep, e & ~(_PAGE_DIRTY | (1n << 5n)), 'madvise_free_pte_range');
+      page.dirty = false;
+      page.lazyfree = true;
+      tlbAdjustRange(tlb, va, PAGE, 12n);
+      continue;
+    }
+    setEntry(k, mm, va, 'pte', ptep, 0n, 'zap_pte_range');
+    tlbAdjustRange(tlb, va, PAGE, 12n);
+    if (!page) continue;
+    if (pteDirty(e)) page.dirty = true;
+    page.mapcount--;
+    tlb.pages.push(page);
+  }
+}
+
+/**
+ * __unmap_hugepage_range: clears the huge entries of [start, end) in one VMA. An unshared PMD page is
+ * not cleared but unlinked; without a4a118f2eead nothing about it reaches the mmu_gather.
+ */
+function unmapHugepageRange(k: Kernel, op: Op, tlb: MmuGather, vma: VmArea, start: bigint, end: bigint): void {
+  const mm = vma.mm;
+  const file = vma.file!;
+  const sz = file.hpageBytes;
+  let [nStart, nEnd] = [start, end];
+  if (k.fixes.has('dff11abe280b')) [nStart, nEnd] = adjustRangeIfPmdSharingPossible(k, vma, start, end);
+  k.notifiers.invalidateRangeStart(mm, nStart, nEnd);
+  let forceFlush = false;
+  for (let addr = start; addr < end; addr += sz) {
+    const ptep = hugePteOffset(k, mm, addr, file.pagesize);
+    if (ptep === undefined) continue;
+    if (hugePmdUnshare(k, op.cpu, mm, vma, addr, ptep)) {
+      const base = addr & PUD_MASK;
+      if (k.fixes.has('a4a118f2eead')) {
+        tlbAdjustRange(tlb, base, PUD_SIZE, 21n);
+        forceFlush = true;
+      } else {
+        k.observer.missedFix('a4a118f2eead', {
+          mms: [mm], start: base, end: base + PUD_SIZE,
+          text: `the zap unshared ${mm.name}'s PMD page for [0x${base.toString(16)}, 0x${(base + PUD_SIZE).toString(16)}) and recorded nothing in its mmu_gather, so that range was never flushed; fix a4a118f2eead records the PUD range and flushes it before i_mmap_rwsem is released`,
+        });
+      }
+      addr = base + PUD_SIZE - sz;
+      continue;
+    }
+    const e = readEntry(k, ptep);
+    if (pteNone(e)) continue;
+    setEntry(k, mm, addr, file.pagesize === '2M' ? 'pmd' : 'pud', ptep, 0n, '__unmap_hugepage_range');
+    if (!ptePresent(e)) continue; // a migration entry: the migration keeps its page
+    tlbAdjustRange(tlb, addr, sz, file.pagesize === '2M' ? 21n : 30n);
+    const page = k.pages.get(e & PTE_PFN_MASK & ~(sz - 1n));
+    if (!page) continue;
+    if (pteDirty(e)) page.dirty = true;
+    page.mapcount--;
+    tlb.pages.push(page);
+  }
+  k.notifiers.invalidateRangeEnd(mm, nStart, nEnd);
+  if (forceFlush) tlbFlushMmuTlbonly(k, op.cpu, tlb);
+}
+
+/** unmap_single_vma over [start, end) ∩ vma; the hugetlb side runs under i_mmap_rwsem (the caller's). */
+export function unmapSingleVma(k: Kernel, op: Op, tlb: MmuGather, vma: VmArea, start: bigint, end: bigint, mode: 'zap' | 'free' = 'zap'): void {
+  const s = start > vma.start ? start : vma.start;
+  const e = end < vma.end ? end : vma.end;
+  if (s >= e) return;
+  k.flushTlbBatchedPendingOnce(op.cpu, vma.mm);
+  if (vma.isHugetlb) unmapHugepageRange(k, op, tlb, vma, s, e);
+  else {
+    k.notifiers.invalidateRangeStart(vma.mm, s, e);
+    zapPteRange(k, tlb, vma, s, e, mode);
+    k.notifiers.invalidateRangeEnd(vma.mm, s, e);
+  }
+}
+
+/**
+ * The locks a zap of hugetlb VMAs takes: i_mmap_rwsem for write (and the VMA lock from v6.1), held
+ * until the trace's `unlock` step. Returns the release.
+ */
+export function* hugetlbZapBegin(k: Kernel, op: Op, vmas: VmArea[]): OpGen<() => void> {
+  const files = [...new Set(vmas.filter((v) => v.isHugetlb).map((v) => v.file!))];
+  const locked = vmas.filter((v) => v.isHugetlb && v.shared && k.fixes.has('40549ba8f8e0'));
+  for (const v of locked) yield* v.vmaLock.downWrite(op);
+  for (const f of files) yield* f.iMmapRwsem.downWrite(op);
+  return () => {
+    for (const f of files) f.iMmapRwsem.upWrite(op);
+    for (const v of locked) v.vmaLock.upWrite(op);
+  };
+}
+
+/**
+ * free_pgtables: page tables left empty under [start, end) that no VMA still needs go to the gather.
+ * A PMD page that is still shared is never freed here: only its last user frees it.
+ */
+export function freePgtables(k: Kernel, tlb: MmuGather, mm: MmStruct, start: bigint, end: bigint): void {
+  const needed = (a: bigint, b: bigint) => mm.vmas.some((v) => v.start < b && v.end > a);
+  const visit = (table: bigint, level: number, base: bigint): boolean => {
+    // level: 0 = pte table ... returns whether the table is now empty
+    const shift = 12n + 9n * BigInt(level);
+    let empty = true;
+    for (let i = 0n; i < 512n; i++) {
+      const ea = table + i * 8n;
+      const e = readEntry(k, ea);
+      if (pteNone(e)) continue;
+      const a = base + (i << shift);
+      const b = a + (1n << shift);
+      if (level === 0 || !ptePresent(e) || (e & _PAGE_PSE) !== 0n || b <= start || a >= end) {
+        empty = false;
+        continue;
+      }
+      const child = e & PTE_PFN_MASK;
+      const d = k.ptdescs.get(child);
+      if (!d) {
+        empty = false;
+        continue;
+      }
+      if (d.level === 'pmd' && pmdShared(k, d)) {
+        empty = false;
+        continue;
+      }
+      const childEmpty = visit(child, level - 1, a);
+      if (childEmpty && !needed(a, b)) {
+        setEntry(k, mm, a, d.level === 'pte' ? 'pmd' : d.level === 'pmd' ? 'pud' : d.level === 'pud' ? (k.levels === 5 ? 'p4d' : 'pgd') : 'pgd', ea, 0n, 'free_pgtables');
+        tlbRemoveTable(tlb, child, a, 1n << shift);
+      } else {
+        empty = false;
+      }
+    }
+    return empty;
+  };
+  visit(mm.pgd, k.levels - 1, 0n);
+}
+
+// ---- fork ----
+
+/** copy_page_range for one VMA: COW for private memory, re-sharing for shared hugetlb. */
+export function* copyPageRange(k: Kernel, op: Op, dst: VmArea, src: VmArea): OpGen {
+  const sz = src.isHugetlb ? src.file!.hpageBytes : PAGE;
+  const level = src.isHugetlb ? (src.file!.pagesize === '2M' ? 'pmd' : 'pud') : 'pte';
+  let cow = false;
+  for (let addr = src.start; addr < src.end; addr += sz) {
+    const sptep = src.isHugetlb ? hugePteOffset(k, src.mm, addr, src.file!.pagesize) : walkTo(k, src.mm, addr, 'pte');
+    if (sptep === undefined) continue;
+    const e = readEntry(k, sptep);
+    if (pteNone(e)) continue;
+    const dptep = src.isHugetlb ? yield* hugePteAlloc(k, op, dst.mm, dst, addr) : walkTo(k, dst.mm, addr, 'pte', true)!;
+    // copy_hugetlb_page_range: the child's walk may already land in the parent's shared PMD page.
+    if (dptep === sptep || tableOfEntry(dptep) === tableOfEntry(sptep)) continue;
+    if (!pteNone(readEntry(k, dptep))) continue; // 5e41540c8a0f: never overwrite a present child entry
+    let ce = e;
+    if (ptePresent(e)) {
+      const page = k.pages.get(e & PTE_PFN_MASK & ~(sz - 1n));
+      if (!src.shared && pteWrite(e)) {
+        setEntry(k, src.mm, addr, level, sptep, e & ~_PAGE_RW, 'ptep_set_wrprotect');
+        ce = e & ~_PAGE_RW;
+        cow = true;
+      }
+      if (page) {
+        page.mapcount++;
+        page.refcount++;
+      }
+    }
+    setEntry(k, dst.mm, addr, level, dptep, ce, 'copy_page_range');
+  }
+  // dup_mmap: the parent's entries lost their write permission; its TLBs must forget it.
+  if (cow) flushTlbMm(k, op.cpu, src.mm);
+}
+
+export { flushTlbBatchedPending, levelShift };

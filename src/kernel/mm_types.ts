@@ -1,0 +1,145 @@
+// The kernel's structures at the level the model needs: struct mm_struct, vm_area_struct, struct page
+// (data pages), struct ptdesc (page-table pages), the hugetlbfs inode with its page cache and i_mmap,
+// and the anon_vma. Names and fields follow include/linux/mm_types.h where they exist.
+import type { PageSize } from '../mmu/model.ts';
+import { RwSem } from './ops.ts';
+
+export interface Prot {
+  r: boolean;
+  w: boolean;
+  x: boolean;
+}
+
+export type TableLevel = 'pgd' | 'p4d' | 'pud' | 'pmd' | 'pte';
+
+/** struct ptdesc: what the kernel keeps beside a page-table page. */
+export class PtDesc {
+  /** page_count of the page: 1 for its owner, +1 per extra sharer of a PMD page before 59d9094df3d7. */
+  refcount = 1;
+  /** ptdesc->pt_share_count (59d9094df3d7): extra sharers, 0 when not shared. */
+  ptShareCount = 0;
+  constructor(readonly pa: bigint, readonly level: TableLevel, readonly owner: MmStruct) {}
+}
+
+/** A data page: a frame of simulated physical memory (no contents) with its mapping state. */
+export class Page {
+  /** Page-table entries that map it (page_mapcount; one entry of a shared PMD page counts once). */
+  mapcount = 0;
+  /** References: the page cache, and one per mapping entry of an anonymous page. */
+  refcount = 1;
+  dirty = false;
+  /** MADV_FREE made it clean: reclaim may drop it without writing it out. */
+  lazyfree = false;
+  /** Being migrated: a fault that finds its migration entry waits for this operation. */
+  migrating: import('./ops.ts').Op | undefined;
+  constructor(
+    readonly pa: bigint,
+    readonly size: PageSize,
+    /** The file and its index (in units of the page size), or the anon_vma and the page offset. */
+    readonly mapping: HugetlbFile | AnonVma,
+    public index: number,
+  ) {}
+  get isAnon(): boolean {
+    return this.mapping instanceof AnonVma;
+  }
+}
+
+/** A hugetlbfs inode: its page cache, its i_mmap (the VMAs that map it, in creation order), its lock. */
+export class HugetlbFile {
+  readonly pages = new Map<number, Page>();
+  readonly iMmap: VmArea[] = [];
+  readonly iMmapRwsem: RwSem;
+  constructor(
+    readonly name: string,
+    public size: bigint,
+    readonly pagesize: '2M' | '1G',
+    /** Anonymous hugetlb memory is an unnamed hugetlbfs file, as the kernel makes it. */
+    readonly anonymous = false,
+  ) {
+    this.iMmapRwsem = new RwSem(`i_mmap_rwsem of ${anonymous ? 'anonymous hugetlb memory' : `file ${name}`}`);
+  }
+  get hpageBytes(): bigint {
+    return this.pagesize === '2M' ? 1n << 21n : 1n << 30n;
+  }
+}
+
+/** The anon_vma of private anonymous memory: every VMA that may map its pages (parent and children). */
+export class AnonVma {
+  readonly vmas: VmArea[] = [];
+}
+
+export class VmArea {
+  /** The hugetlb VMA lock (40549ba8f8e0), for VMAs that may share PMD pages. */
+  readonly vmaLock: RwSem;
+  anonVma: AnonVma | undefined;
+  /** Cleared on a VMA being torn down so it is no longer picked as a share source (d833352a4338). */
+  mayShare: boolean;
+  constructor(
+    readonly mm: MmStruct,
+    public start: bigint,
+    public end: bigint,
+    public prot: Prot,
+    /** VM_SHARED | VM_MAYSHARE. */
+    readonly shared: boolean,
+    readonly file: HugetlbFile | undefined,
+    /** vm_pgoff: the offset of `start` in 4 KiB units (the file's, or start >> 12 for anonymous memory). */
+    public pgoff: bigint,
+  ) {
+    this.mayShare = shared;
+    this.vmaLock = new RwSem(`hugetlb VMA lock of ${mm.name} [0x${start.toString(16)}, 0x${end.toString(16)})`);
+  }
+  get isHugetlb(): boolean {
+    return this.file !== undefined;
+  }
+  get hugeShift(): bigint {
+    return this.file?.pagesize === '1G' ? 30n : this.file ? 21n : 12n;
+  }
+  contains(va: bigint): boolean {
+    return va >= this.start && va < this.end;
+  }
+  /** The page offset (4 KiB units) that `va` maps (linear_page_index). */
+  linearPageIndex(va: bigint): bigint {
+    return ((va - this.start) >> 12n) + this.pgoff;
+  }
+  /** The address at which this VMA maps 4 KiB page offset `pgoff`, if it does (vma_address). */
+  addressOf(pgoff: bigint): bigint | undefined {
+    if (pgoff < this.pgoff) return undefined;
+    const va = this.start + ((pgoff - this.pgoff) << 12n);
+    return va < this.end ? va : undefined;
+  }
+}
+
+let nextCtxId = 1n;
+
+export class MmStruct {
+  vmas: VmArea[] = [];
+  readonly cpumask = new Set<number>();
+  /** mm->context.ctx_id: names the mm in the per-CPU ASID slots (b0579ade7cd8). */
+  readonly ctxId = nextCtxId++;
+  /** mm->context.tlb_gen. */
+  tlbGen = 0n;
+  readonly mmapLock: RwSem;
+  /** mm->tlb_flush_pending: gathers in progress (99baac21e458). */
+  tlbFlushPending = 0;
+  /** A reclaim flush deferred for this mm and not yet done (set_tlb_ubc_flush_pending, 3ea277194daa). */
+  tlbFlushBatched = false;
+  /** Secondary MMUs registered with mmu_notifier_register. */
+  readonly notifiers: import('./mmu_notifier.ts').MmuNotifier[] = [];
+  exited = false;
+  constructor(readonly name: string, readonly pgd: bigint) {
+    this.mmapLock = new RwSem(`mmap_lock of ${name}`);
+  }
+  findVma(va: bigint): VmArea | undefined {
+    return this.vmas.find((v) => v.contains(va));
+  }
+  vmasIn(start: bigint, end: bigint): VmArea[] {
+    return this.vmas.filter((v) => v.start < end && v.end > start);
+  }
+  insertVma(vma: VmArea): void {
+    this.vmas.push(vma);
+    this.vmas.sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
+  }
+  removeVma(vma: VmArea): void {
+    this.vmas = this.vmas.filter((v) => v !== vma);
+  }
+}

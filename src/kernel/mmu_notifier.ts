@@ -1,0 +1,86 @@
+// MMU notifiers (mm/mmu_notifier.c) by API generation. A secondary MMU registers callbacks; which of
+// them the kernel calls, and where, is the profile's:
+//   - up to 4.12: invalidate_page(mm, address) after a single PTE is cleared (the ptl already dropped),
+//     invalidate_range_start/end around range operations;
+//   - 4.13 (369ea8242c0f, 5f32b265400d) to 6.5: start/end bracket every change, invalidate_range(start,
+//     end) runs right after the CPU flush under the ptl, and range_end calls it again;
+//   - 6.6 on (6bbd42e2df8f): the secondary TLB is invalidated from the x86 flush itself
+//     (arch_invalidate_secondary_tlbs), no longer from range_end.
+import type { Kernel } from './kernel.ts';
+import type { MmStruct } from './mm_types.ts';
+
+export interface MmuNotifier {
+  readonly name: string;
+  invalidatePage?(mm: MmStruct, address: bigint): void;
+  invalidateRangeStart?(mm: MmStruct, start: bigint, end: bigint): void;
+  invalidateRangeEnd?(mm: MmStruct, start: bigint, end: bigint): void;
+  /** ->invalidate_range (3.19–6.5) and ->arch_invalidate_secondary_tlbs (6.6 on): hardware TLBs. */
+  invalidateSecondaryTlbs?(mm: MmStruct, start: bigint, end: bigint): void;
+}
+
+export interface NotifierStats {
+  invalidatePage: number;
+  rangeStart: number;
+  rangeEnd: number;
+  invalidateRange: number;
+  archInvalidateSecondaryTlbs: number;
+}
+
+export class MmuNotifiers {
+  readonly stats: NotifierStats = { invalidatePage: 0, rangeStart: 0, rangeEnd: 0, invalidateRange: 0, archInvalidateSecondaryTlbs: 0 };
+  constructor(private readonly k: Kernel) {}
+
+  register(mm: MmStruct, n: MmuNotifier): void {
+    mm.notifiers.push(n);
+  }
+
+  /** mmu_notifier_invalidate_page: gone with 5f32b265400d. */
+  invalidatePage(mm: MmStruct, address: bigint): void {
+    if (this.k.fixes.has('5f32b265400d')) throw new Error('internal: invalidate_page called by a kernel that no longer has it');
+    for (const n of mm.notifiers) {
+      this.stats.invalidatePage++;
+      n.invalidatePage?.(mm, address);
+    }
+  }
+
+  invalidateRangeStart(mm: MmStruct, start: bigint, end: bigint): void {
+    for (const n of mm.notifiers) {
+      this.stats.rangeStart++;
+      n.invalidateRangeStart?.(mm, start, end);
+    }
+  }
+
+  /** mmu_notifier_invalidate_range_end; before 6bbd42e2df8f it calls ->invalidate_range as well. */
+  invalidateRangeEnd(mm: MmStruct, start: bigint, end: bigint, onlyEnd = false): void {
+    for (const n of mm.notifiers) {
+      if (!onlyEnd && !this.k.fixes.has('6bbd42e2df8f')) {
+        this.stats.invalidateRange++;
+        n.invalidateSecondaryTlbs?.(mm, start, end);
+      }
+      this.stats.rangeEnd++;
+      n.invalidateRangeEnd?.(mm, start, end);
+    }
+  }
+
+  /** mmu_notifier_invalidate_range: under the ptl, right after the CPU flush (until 6.6). */
+  invalidateRange(mm: MmStruct, start: bigint, end: bigint): void {
+    if (this.k.fixes.has('6bbd42e2df8f')) return; // the arch flush did it
+    for (const n of mm.notifiers) {
+      this.stats.invalidateRange++;
+      n.invalidateSecondaryTlbs?.(mm, start, end);
+    }
+  }
+
+  /** mmu_notifier_arch_invalidate_secondary_tlbs, from flush_tlb_mm_range (6bbd42e2df8f). */
+  archInvalidateSecondaryTlbs(mm: MmStruct, start: bigint, end: bigint): void {
+    for (const n of mm.notifiers) {
+      this.stats.archInvalidateSecondaryTlbs++;
+      n.invalidateSecondaryTlbs?.(mm, start, end);
+    }
+  }
+
+  /** The API generation's notifier calls for one cleared PTE (try_to_unmap_one and friends). */
+  get hasRangeSemantics(): boolean {
+    return this.k.fixes.has('369ea8242c0f');
+  }
+}

@@ -1,0 +1,142 @@
+// mm/mprotect.c and hugetlb_change_protection: steps `change`, `flush`, `unlock`. Without d833352a4338
+// the hugetlb flush came after i_mmap_rwsem was released, so the steps run `change`, `unlock`, `flush`.
+import type { Kernel } from './kernel.ts';
+import type { MmStruct, Prot, VmArea } from './mm_types.ts';
+import type { Op, OpGen } from './ops.ts';
+import { _PAGE_DIRTY, _PAGE_RW, _PAGE_NX, hugePteOffset, isMigrationEntry, ptePresent, readEntry, setEntry, swpEntryToPte, SWP_MIGRATION_READ, walkTo } from './pgtable.ts';
+import { adjustRangeIfPmdSharingPossible, hugePmdUnshare, PUD_MASK, PUD_SIZE } from './hugetlb.ts';
+import { KernelRefusal, vmasExactly } from './mmap.ts';
+
+function newEntry(e: bigint, prot: Prot): bigint {
+  let n = e;
+  if (!prot.w) n &= ~_PAGE_RW;
+  else if ((e & _PAGE_DIRTY) !== 0n) n |= _PAGE_RW; // a dirty page may be writable at once
+  if (prot.x) n &= ~_PAGE_NX;
+  else n |= _PAGE_NX;
+  return n;
+}
+
+/** change_pte_range over a 4 KiB VMA range; returns the number of entries changed. */
+function changePteRange(k: Kernel, op: Op, vma: VmArea, start: bigint, end: bigint, prot: Prot): number {
+  const mm = vma.mm;
+  k.flushTlbBatchedPendingOnce(op.cpu, mm);
+  let pages = 0;
+  for (let va = start; va < end; va += 4096n) {
+    const ptep = walkTo(k, mm, va, 'pte');
+    if (ptep === undefined) continue;
+    const e = readEntry(k, ptep);
+    if (!ptePresent(e)) continue;
+    const n = newEntry(e, prot);
+    if (n === e) continue;
+    setEntry(k, mm, va, 'pte', ptep, n, 'change_pte_range');
+    pages++;
+  }
+  return pages;
+}
+
+export function* sysMprotect(k: Kernel, op: Op, mm: MmStruct, start: bigint, len: bigint, prot: Prot): OpGen {
+  const end = start + len;
+  yield* mm.mmapLock.downWrite(op);
+  try {
+    const vmas = vmasExactly(mm, start, end);
+    if (!vmas.length || vmas[0].start > start || vmas[vmas.length - 1].end < end) {
+      throw new KernelRefusal(`mprotect of [0x${start.toString(16)}, 0x${end.toString(16)}): not all of it is mapped`);
+    }
+    yield { step: 'change' };
+    const hugetlb = vmas.filter((v) => v.isHugetlb);
+    const anon = vmas.filter((v) => !v.isHugetlb);
+    let anonPages = 0;
+    for (const v of anon) {
+      anonPages += changePteRange(k, op, v, v.start, v.end, prot);
+      v.prot = { ...prot };
+    }
+    // hugetlb_change_protection, one VMA at a time.
+    const flushes: (() => void)[] = [];
+    const unlocks: (() => void)[] = [];
+    for (const v of hugetlb) {
+      const r = yield* hugetlbChangeProtection(k, op, v, prot);
+      flushes.push(r.flush);
+      unlocks.push(r.unlock);
+      v.prot = { ...prot };
+    }
+    if (k.fixes.has('d833352a4338')) {
+      yield { step: 'flush' };
+      for (const f of flushes) f();
+      if (anonPages) for (const v of anon) k.flushTlbRangeOf(op.cpu, v, v.start, v.end);
+      yield { step: 'unlock' };
+      for (const u of unlocks) u();
+    } else {
+      yield { step: 'unlock' };
+      for (const u of unlocks) u();
+      yield { step: 'flush' };
+      for (const f of flushes) f();
+      if (anonPages) for (const v of anon) k.flushTlbRangeOf(op.cpu, v, v.start, v.end);
+    }
+  } finally {
+    mm.mmapLock.upWrite(op);
+  }
+  k.observer.opReturned(op, [mm], start, end);
+}
+
+/**
+ * hugetlb_change_protection: the entries change under i_mmap_rwsem (and the VMA lock from v6.1); a
+ * shared PMD page is unshared instead. Returns the flush (with its notifier call) and the unlock, which
+ * the caller orders as its kernel does.
+ */
+function* hugetlbChangeProtection(k: Kernel, op: Op, vma: VmArea, prot: Prot): OpGen<{ flush: () => void; unlock: () => void }> {
+  const mm = vma.mm;
+  const file = vma.file!;
+  const sz = file.hpageBytes;
+  const { start, end } = vma;
+  let [fStart, fEnd] = [start, end];
+  // dff11abe280b: unsharing unmaps a whole PUD, so the flush and the notifiers must cover it.
+  if (k.fixes.has('dff11abe280b')) [fStart, fEnd] = adjustRangeIfPmdSharingPossible(k, vma, start, end);
+  k.notifiers.invalidateRangeStart(mm, fStart, fEnd);
+  const vmaLocked = vma.shared && k.fixes.has('40549ba8f8e0');
+  if (vmaLocked) yield* vma.vmaLock.downWrite(op);
+  yield* file.iMmapRwsem.downWrite(op);
+  let sharedPmd = false;
+  for (let addr = start; addr < end; addr += sz) {
+    const ptep = hugePteOffset(k, mm, addr, file.pagesize);
+    if (ptep === undefined) continue;
+    if (hugePmdUnshare(k, op.cpu, mm, vma, addr, ptep)) {
+      sharedPmd = true;
+      const base = addr & PUD_MASK;
+      if (!k.fixes.has('dff11abe280b')) {
+        k.observer.missedFix('dff11abe280b', {
+          mms: [mm], start: base, end: base + PUD_SIZE,
+          text: `mprotect unshared ${mm.name}'s PMD page for [0x${base.toString(16)}, 0x${(base + PUD_SIZE).toString(16)}) but invalidated only [0x${start.toString(16)}, 0x${end.toString(16)}); fix dff11abe280b widens the flush and the notifier range to the PUD`,
+        });
+      }
+      addr = base + PUD_SIZE - sz;
+      continue;
+    }
+    const e = readEntry(k, ptep);
+    const level = file.pagesize === '2M' ? 'pmd' : 'pud';
+    if (isMigrationEntry(k, e)) {
+      if (!prot.w) setEntry(k, mm, addr, level, ptep, swpEntryToPte(k, SWP_MIGRATION_READ, k.swpOffsetOf(e)), 'hugetlb_change_protection');
+      continue;
+    }
+    if (!ptePresent(e)) continue;
+    const n = newEntry(e, prot);
+    if (n !== e) setEntry(k, mm, addr, level, ptep, n, 'hugetlb_change_protection');
+  }
+  if (!k.fixes.has('d833352a4338')) {
+    k.observer.missedFix('d833352a4338', {
+      mms: [mm], start: fStart, end: fEnd,
+      text: `mprotect released i_mmap_rwsem before flushing ${mm.name}'s TLBs, so another process could free the page table or pages it still caches; fix d833352a4338 flushes first`,
+    });
+  }
+  const flush = () => {
+    // flush_hugetlb_tlb_range, then mmu_notifier_invalidate_range (under i_mmap in the fixed order).
+    const [a, b] = sharedPmd ? [fStart, fEnd] : [start, end];
+    k.flushTlbRangeOf(op.cpu, vma, a, b);
+    k.notifiers.invalidateRange(mm, a, b);
+    k.notifiers.invalidateRangeEnd(mm, fStart, fEnd, true);
+  };
+  const unlock = () => {
+    file.iMmapRwsem.upWrite(op);
+    if (vmaLocked) vma.vmaLock.upWrite(op);
+  };
+  return { flush, unlock };
+}

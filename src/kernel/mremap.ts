@@ -1,0 +1,71 @@
+// mm/mremap.c for private anonymous memory: move_page_tables / move_ptes, in the trace's steps `move`,
+// `unlock`, `flush`. Before eb66ae030829 the old range was flushed only at the end of
+// move_page_tables, after the page-table locks were dropped: a CPU could keep using the old address
+// while another path freed the page through the new one.
+import type { Kernel } from './kernel.ts';
+import { VmArea, type MmStruct } from './mm_types.ts';
+import type { Op, OpGen } from './ops.ts';
+import { KernelRefusal, vmasExactly } from './mmap.ts';
+import { pteDirty, pteNone, ptePresent, readEntry, setEntry, walkTo } from './pgtable.ts';
+import { freePgtables } from './memory.ts';
+import { tlbFinishMmuFlush, tlbFinishMmuFree, tlbGatherMmu } from './mmu_gather.ts';
+
+export function* sysMremap(k: Kernel, op: Op, mm: MmStruct, oldAddr: bigint, len: bigint, newAddr: bigint, newLen: bigint): OpGen {
+  if (oldAddr % 4096n !== 0n || newAddr % 4096n !== 0n || len % 4096n !== 0n || newLen % 4096n !== 0n) {
+    throw new KernelRefusal('mremap addresses and lengths must be page aligned (EINVAL)');
+  }
+  if (newAddr < oldAddr + len && oldAddr < newAddr + newLen) throw new KernelRefusal('mremap: the new range overlaps the old one (EINVAL)');
+  yield* mm.mmapLock.downWrite(op);
+  try {
+    const vmas = vmasExactly(mm, oldAddr, oldAddr + len);
+    if (vmas.length !== 1 || vmas[0].start !== oldAddr || vmas[0].end !== oldAddr + len) {
+      throw new KernelRefusal(`mremap: [0x${oldAddr.toString(16)}, +0x${len.toString(16)}) is not one mapping (EFAULT)`);
+    }
+    const vma = vmas[0];
+    if (vma.isHugetlb || vma.shared) throw new KernelRefusal('mremap is modelled for private anonymous memory only');
+    if (mm.vmasIn(newAddr, newAddr + newLen).length) throw new KernelRefusal(`mremap: the new range at 0x${newAddr.toString(16)} is in use (MREMAP_FIXED would unmap it; the model refuses)`);
+    const moveLen = newLen < len ? newLen : len;
+    yield { step: 'move' };
+    k.flushTlbBatchedPendingOnce(op.cpu, mm);
+    const nv = new VmArea(mm, newAddr, newAddr + newLen, { ...vma.prot }, false, undefined, vma.pgoff);
+    nv.anonVma = vma.anonVma;
+    if (nv.anonVma) nv.anonVma.vmas.push(nv);
+    mm.insertVma(nv);
+    let forceFlush = false;
+    let needFlush = false;
+    for (let off = 0n; off < moveLen; off += 4096n) {
+      const oldPtep = walkTo(k, mm, oldAddr + off, 'pte');
+      if (oldPtep === undefined) continue;
+      const e = readEntry(k, oldPtep);
+      if (pteNone(e)) continue;
+      setEntry(k, mm, oldAddr + off, 'pte', oldPtep, 0n, 'move_ptes');
+      const newPtep = walkTo(k, mm, newAddr + off, 'pte', true)!;
+      setEntry(k, mm, newAddr + off, 'pte', newPtep, e, 'move_ptes');
+      if (ptePresent(e) && pteDirty(e)) forceFlush = true;
+      needFlush = true;
+    }
+    if (k.fixes.has('eb66ae030829') && forceFlush) {
+      k.flushTlbRangeOf(op.cpu, vma, oldAddr, oldAddr + moveLen);
+      needFlush = false;
+    } else if (!k.fixes.has('eb66ae030829') && forceFlush) {
+      k.observer.missedFix('eb66ae030829', {
+        mms: [mm], start: oldAddr, end: oldAddr + moveLen,
+        text: `mremap moved dirty entries and released the page-table locks before flushing the old range [0x${oldAddr.toString(16)}, 0x${(oldAddr + moveLen).toString(16)}); fix eb66ae030829 flushes it first`,
+      });
+    }
+    // The old VMA goes; its range has no entries left.
+    mm.removeVma(vma);
+    if (vma.anonVma) vma.anonVma.vmas.splice(vma.anonVma.vmas.indexOf(vma), 1);
+    yield { step: 'unlock' };
+    yield { step: 'flush' };
+    if (needFlush) k.flushTlbRangeOf(op.cpu, vma, oldAddr, oldAddr + moveLen);
+    const tlb = tlbGatherMmu(mm, oldAddr, oldAddr + len);
+    freePgtables(k, tlb, mm, oldAddr, oldAddr + len);
+    tlbFinishMmuFlush(k, op.cpu, tlb);
+    tlbFinishMmuFree(k, tlb, `mremap in ${mm.name}`);
+  } finally {
+    mm.mmapLock.upWrite(op);
+  }
+  k.observer.opReturned(op, [mm], oldAddr, oldAddr + len);
+  k.observer.opReturned(op, [mm], newAddr, newAddr + newLen);
+}

@@ -1,0 +1,566 @@
+// The replay: runs a trace's events in file order on one machine and one kernel profile, parking
+// operations between named steps, queueing what must wait, checking expectations, and collecting the
+// report. The report is a function of the trace and the options only.
+import { Machine } from '../mmu/machine.ts';
+import { KIND, type Geometry } from '../mmu/model.ts';
+import { Kernel } from '../kernel/kernel.ts';
+import { resolveFixes, DEFAULT_PROFILE } from '../kernel/profiles.ts';
+import type { FixSet } from '../kernel/fixes.ts';
+import { Op, type OpGen } from '../kernel/ops.ts';
+import type { MmStruct, Prot } from '../kernel/mm_types.ts';
+import { doMmap, exitMmap, KernelRefusal, sysMunmap } from '../kernel/mmap.ts';
+import { sysMprotect } from '../kernel/mprotect.ts';
+import { sysMadvise } from '../kernel/madvise.ts';
+import { sysMremap } from '../kernel/mremap.ts';
+import { sysFallocatePunchHole, sysTruncate } from '../kernel/hugetlbfs.ts';
+import { dupMmap } from '../kernel/fork.ts';
+import { handleMmFault, type Access } from '../kernel/fault.ts';
+import { migratePage } from '../kernel/migrate.ts';
+import { shrinkPage } from '../kernel/vmscan.ts';
+import { enterLazyTlb } from '../kernel/tlbflush.ts';
+import { hugePteOffset, isMigrationEntry, ptePresent, readEntry, walkTo, PTE_PFN_MASK } from '../kernel/pgtable.ts';
+import { makeDevice, type SecondaryMmu, type DeviceKind } from '../devices/secondary-mmu.ts';
+import { Oracle } from '../oracle/oracle.ts';
+import type { Violation, ViolationKind } from '../oracle/violation.ts';
+import { TraceError } from './trace-error.ts';
+import { accessStream } from './patterns.ts';
+
+/** The events the replay runs, as the trace reader gives them (addresses already BigInts). */
+export type ReplayEvent = { op: string; [field: string]: unknown };
+export interface ReplayHeader {
+  cpus: number;
+  kernel?: string;
+  fixes?: Record<string, boolean>;
+  paging?: 4 | 5;
+  pcid?: boolean;
+  physmem?: bigint;
+  tlb?: Partial<Geometry>;
+  seed?: number;
+}
+
+export interface ReplayOptions {
+  kernel?: string;
+  fixes?: Record<string, boolean>;
+}
+
+export interface Expectation {
+  line: number;
+  ok: boolean;
+  /** False when the expectation names a fix this replay runs without (or with). */
+  applies: boolean;
+  text: string;
+}
+
+export interface Report {
+  complete: boolean;
+  kernel: string;
+  fixes: Record<string, boolean>;
+  events: number;
+  accesses: number;
+  violations: Violation[];
+  expectations: Expectation[];
+  segfaults: { line: number; cpu?: number; device?: string; va: string }[];
+  waited: { line: number; behind: number; reason: string }[];
+  notes: { line: number; text: string }[];
+  error?: { file: string; line: number; message: string };
+  stats: Record<string, unknown>;
+}
+
+interface Task {
+  op: Op;
+  gen: OpGen<unknown>;
+  cpu: number | undefined;
+  until: string | undefined;
+  blockedOn?: Op;
+}
+
+const hex = (v: bigint) => `0x${v.toString(16)}`;
+
+export class Replay {
+  readonly kernel: Kernel;
+  readonly oracle: Oracle;
+  readonly fixes: FixSet;
+  readonly profile: string;
+  private readonly parked = new Map<string, Task>();
+  private readonly waiting: Task[] = [];
+  /** Events of a CPU that wait behind one of its events. */
+  private readonly cpuQueue = new Map<number, { line: number; ev: ReplayEvent }[]>();
+  private readonly devices = new Map<string, SecondaryMmu>();
+  private readonly lastSegv = new Map<number, boolean>();
+  private readonly report: Report;
+  private autoId = 0;
+  private accessCount = 0;
+  private eventCount = 0;
+
+  private constructor(readonly machine: Machine, readonly header: ReplayHeader, profile: string, fixes: FixSet, readonly file: string, readonly seed: number) {
+    this.profile = profile;
+    this.fixes = fixes;
+    this.kernel = new Kernel(machine, fixes, { levels: header.paging ?? 4, pcid: header.pcid ?? true });
+    this.oracle = new Oracle(this.kernel);
+    this.kernel.observer = this.oracle;
+    this.report = {
+      complete: false, kernel: profile, fixes: fixes.toRecord(), events: 0, accesses: 0,
+      violations: this.oracle.violations, expectations: [], segfaults: [], waited: [], notes: this.oracle.notes, stats: {},
+    };
+  }
+
+  /** A replay for this header; options (the command line) override the header's kernel and fixes. */
+  static async create(header: ReplayHeader, opts: ReplayOptions = {}, file = 'trace'): Promise<Replay> {
+    const profile = opts.kernel ?? header.kernel ?? DEFAULT_PROFILE;
+    const fixes = resolveFixes(profile, { ...(header.fixes ?? {}), ...(opts.fixes ?? {}) });
+    const machine = await Machine.create({
+      ncpus: header.cpus, mode: 'retentive', geometry: header.tlb, physmem: header.physmem ?? 64n << 30n,
+      maxphyaddr: 46, eventCapacity: 4096,
+    });
+    return new Replay(machine, header, profile, fixes, file, header.seed ?? 0);
+  }
+
+  private fail(line: number, message: string, field?: string): never {
+    throw new TraceError(this.file, line, field, message);
+  }
+
+  // ---- names ----
+
+  private mmNamed(line: number, name: unknown, field = 'mm'): MmStruct {
+    const mm = this.kernel.mms.get(String(name));
+    if (!mm) this.fail(line, `no address space named '${String(name)}'`, field);
+    return mm;
+  }
+
+  private currentMm(line: number, cpu: number, ev: ReplayEvent): MmStruct {
+    if (ev.mm !== undefined) return this.mmNamed(line, ev.mm);
+    const mm = this.kernel.cpus[cpu].current;
+    if (!mm) this.fail(line, `CPU ${cpu} runs no address space (switch it to one first, or name "mm")`, 'cpu');
+    return mm;
+  }
+
+  private fileNamed(line: number, name: unknown) {
+    const f = this.kernel.files.get(String(name));
+    if (!f) this.fail(line, `no hugetlbfs file named '${String(name)}'`, 'file');
+    return f;
+  }
+
+  // ---- running events ----
+
+  /** Runs one event of the trace. */
+  run(line: number, ev: ReplayEvent): void {
+    this.eventCount++;
+    this.report.events = this.eventCount;
+    const cpu = typeof ev.cpu === 'number' ? ev.cpu : undefined;
+    if (cpu !== undefined && cpu >= this.kernel.cpus.length) this.fail(line, `CPU ${cpu} does not exist (the header says ${this.kernel.cpus.length} CPUs)`, 'cpu');
+    if (cpu !== undefined && this.cpuQueue.has(cpu)) {
+      this.cpuQueue.get(cpu)!.push({ line, ev });
+      return;
+    }
+    this.dispatch(line, ev);
+  }
+
+  private dispatch(line: number, ev: ReplayEvent): void {
+    this.oracle.line = line;
+    this.kernel.beginOp();
+    try {
+      this.dispatchInner(line, ev);
+    } catch (err) {
+      if (err instanceof KernelRefusal) this.fail(line, `the kernel refuses this: ${err.message}`);
+      throw err;
+    }
+  }
+
+  private dispatchInner(line: number, ev: ReplayEvent): void {
+    const k = this.kernel;
+    const cpu = ev.cpu as number;
+    switch (ev.op) {
+      case 'mm':
+        if (k.mms.has(String(ev.mm))) this.fail(line, `an address space named '${String(ev.mm)}' exists already`, 'mm');
+        k.mmAlloc(String(ev.mm));
+        return;
+      case 'switch': {
+        const mm = this.mmNamed(line, ev.mm);
+        k.switchTo(cpu, mm);
+        return;
+      }
+      case 'idle':
+        enterLazyTlb(k, cpu);
+        return;
+      case 'hugetlbfs': {
+        if (k.files.has(String(ev.file))) this.fail(line, `a file named '${String(ev.file)}' exists already`, 'file');
+        const pagesize = ev.pagesize as '2M' | '1G';
+        const size = ev.size as bigint;
+        if (size % (pagesize === '2M' ? 1n << 21n : 1n << 30n) !== 0n) this.fail(line, `size ${hex(size)} is not a multiple of the ${pagesize} page size`, 'size');
+        k.files.set(String(ev.file), k.newHugetlbFile(String(ev.file), size, pagesize));
+        return;
+      }
+      case 'mmap': {
+        const mm = this.currentMm(line, cpu, ev);
+        doMmap(k, mm, {
+          va: ev.va as bigint, len: ev.len as bigint, prot: ev.prot as Prot, shared: ev.flags === 'shared',
+          file: ev.file !== undefined ? this.fileNamed(line, ev.file) : undefined, offset: (ev.offset as bigint | undefined) ?? 0n,
+          hugetlb: ev.hugetlb as '2M' | '1G' | undefined,
+        });
+        return;
+      }
+      case 'attach': {
+        const mm = this.mmNamed(line, ev.mm);
+        const name = String(ev.device);
+        if (this.devices.has(name)) this.fail(line, `a device named '${name}' exists already`, 'device');
+        const d = makeDevice(ev.kind as DeviceKind, name, mm, k);
+        this.devices.set(name, d);
+        this.oracle.devices.push(d);
+        k.notifiers.register(mm, d);
+        return;
+      }
+      case 'expect':
+        if (ev.segv && typeof ev.cpu === 'number' && this.cpuQueue.has(ev.cpu)) {
+          this.cpuQueue.get(ev.cpu)!.push({ line, ev });
+          return;
+        }
+        this.expect(line, ev);
+        return;
+      case 'resume': {
+        const task = this.parked.get(String(ev.id));
+        if (!task) this.fail(line, `no operation is parked with id '${String(ev.id)}'`, 'id');
+        this.parked.delete(String(ev.id));
+        task.until = ev.until as string | undefined;
+        this.drive(task, line);
+        return;
+      }
+      default:
+        this.startTask(line, ev);
+    }
+  }
+
+  /** Events that run as kernel operations (or as accesses that may fault). */
+  private startTask(line: number, ev: ReplayEvent): void {
+    const k = this.kernel;
+    const cpu = ev.cpu as number | undefined;
+    const id = ev.id !== undefined ? String(ev.id) : `#${++this.autoId}`;
+    if (ev.id !== undefined && this.parked.has(id)) this.fail(line, `an operation with id '${id}' is still parked`, 'id');
+    const op = new Op(id, String(ev.op === 'madvise' ? `madvise(${String(ev.advice)})` : ev.op), cpu ?? -1, line);
+    let gen: OpGen<unknown>;
+    switch (ev.op) {
+      case 'munmap': gen = sysMunmap(k, op, this.currentMm(line, cpu!, ev), ev.va as bigint, ev.len as bigint); break;
+      case 'mprotect': gen = sysMprotect(k, op, this.currentMm(line, cpu!, ev), ev.va as bigint, ev.len as bigint, ev.prot as Prot); break;
+      case 'madvise': gen = sysMadvise(k, op, this.currentMm(line, cpu!, ev), ev.va as bigint, ev.len as bigint, ev.advice as never); break;
+      case 'mremap': gen = sysMremap(k, op, this.currentMm(line, cpu!, ev), ev.va as bigint, ev.len as bigint, ev.newva as bigint, (ev.newlen as bigint | undefined) ?? (ev.len as bigint)); break;
+      case 'fallocate': gen = sysFallocatePunchHole(k, op, this.fileNamed(line, ev.file), ev.offset as bigint, ev.len as bigint); break;
+      case 'truncate': gen = sysTruncate(k, op, this.fileNamed(line, ev.file), ev.size as bigint); break;
+      case 'exit': {
+        const mm = this.currentMm(line, cpu!, ev);
+        gen = this.exitTask(op, mm, cpu!);
+        break;
+      }
+      case 'fork': {
+        if (k.mms.has(String(ev.child))) this.fail(line, `an address space named '${String(ev.child)}' exists already`, 'child');
+        gen = dupMmap(k, op, this.currentMm(line, cpu!, ev), String(ev.child));
+        break;
+      }
+      case 'migrate': gen = this.pageTask(line, op, ev, 'migrate'); break;
+      case 'reclaim': gen = this.pageTask(line, op, ev, 'reclaim'); break;
+      case 'access': gen = this.accessTask(line, op, cpu!, ev.va as bigint, ev.rw as Access, ev.user !== false); break;
+      case 'accesses': gen = this.streamTask(line, op, cpu!, ev); break;
+      case 'device_access': {
+        const d = this.devices.get(String(ev.device));
+        if (!d) this.fail(line, `no device named '${String(ev.device)}'`, 'device');
+        gen = this.deviceTask(line, op, d, ev.va as bigint, ev.rw as Access);
+        break;
+      }
+      default:
+        this.fail(line, `the replay has no handler for op '${ev.op}'`, 'op');
+    }
+    this.drive({ op, gen, cpu, until: ev.until as string | undefined }, line);
+  }
+
+  private *exitTask(op: Op, mm: MmStruct, cpu: number): OpGen {
+    yield* exitMmap(this.kernel, op, mm);
+    for (const [name, d] of this.devices) if (d.mm === mm) this.devices.delete(name);
+    this.kernel.cpus[cpu].current = undefined;
+  }
+
+  /** Runs a task until it completes, parks at its `until` step, or has to wait. */
+  private drive(task: Task, line: number): void {
+    const k = this.kernel;
+    for (;;) {
+      k.currentOp = task.op;
+      let r: IteratorResult<unknown, unknown>;
+      try {
+        r = task.gen.next();
+      } catch (err) {
+        if (err instanceof KernelRefusal) this.fail(task.op.line, `the kernel refuses this: ${err.message}`);
+        throw err;
+      } finally {
+        k.currentOp = undefined;
+      }
+      if (r.done) break;
+      const y = r.value as { step?: string; wait?: Op; reason?: string };
+      if (y.step !== undefined) {
+        if (task.until !== undefined && y.step === task.until) {
+          task.until = undefined;
+          this.parked.set(task.op.id, task);
+          return;
+        }
+        continue;
+      }
+      // It must wait for another operation: queue it, and its CPU's later events behind it.
+      task.blockedOn = y.wait!;
+      this.waiting.push(task);
+      this.report.waited.push({ line: task.op.line, behind: y.wait!.line, reason: y.reason! });
+      if (task.cpu !== undefined && task.cpu >= 0 && !this.cpuQueue.has(task.cpu)) this.cpuQueue.set(task.cpu, []);
+      return;
+    }
+    task.op.done = true;
+    this.wake(line);
+  }
+
+  /** After an operation completed: the tasks waiting for it run, in the order they were written. */
+  private wake(line: number): void {
+    for (;;) {
+      const i = this.waiting.findIndex((t) => t.blockedOn!.done);
+      if (i < 0) break;
+      const [t] = this.waiting.splice(i, 1);
+      t.blockedOn = undefined;
+      this.oracle.line = line;
+      this.drive(t, line);
+      if (t.cpu !== undefined && !this.waiting.some((w) => w.cpu === t.cpu)) this.releaseCpu(t.cpu);
+    }
+  }
+
+  private releaseCpu(cpu: number): void {
+    const q = this.cpuQueue.get(cpu);
+    if (!q) return;
+    this.cpuQueue.delete(cpu);
+    while (q.length) {
+      const { line, ev } = q.shift()!;
+      if (this.cpuQueue.has(cpu)) {
+        this.cpuQueue.get(cpu)!.push({ line, ev });
+        continue;
+      }
+      this.dispatch(line, ev);
+    }
+  }
+
+  // ---- accesses ----
+
+  private *accessTask(line: number, op: Op, cpu: number, va: bigint, rw: Access, user: boolean): OpGen {
+    const k = this.kernel;
+    const mm = k.cpus[cpu].current;
+    if (!mm) this.fail(line, `CPU ${cpu} runs no address space (switch it to one first)`, 'cpu');
+    const kind = (rw === 'w' ? KIND.write : rw === 'x' ? KIND.fetch : KIND.read) | (user ? 0 : KIND.supervisor);
+    this.accessCount++;
+    this.report.accesses = this.accessCount;
+    for (let attempt = 0; attempt < 8; attempt++) {
+      const res = this.machine.access(cpu, va, kind);
+      this.drainHardware(cpu, mm, () => line);
+      if (res.status === 'ok') {
+        this.lastSegv.set(cpu, false);
+        return;
+      }
+      if (res.status === 'general-protection') break;
+      const r = yield* handleMmFault(k, op, mm, va, rw);
+      if (r === 'segv') break;
+    }
+    this.segv(line, cpu, undefined, va);
+  }
+
+  private segv(line: number, cpu: number | undefined, device: string | undefined, va: bigint): void {
+    this.kernel.vmStats.segv++;
+    if (cpu !== undefined) this.lastSegv.set(cpu, true);
+    this.report.segfaults.push({ line, ...(cpu !== undefined ? { cpu } : {}), ...(device ? { device } : {}), va: hex(va) });
+  }
+
+  private drainHardware(cpu: number, mm: MmStruct, lineOf: (i: number) => number): void {
+    const events = this.machine.drainEvents(cpu);
+    if (events.length) this.oracle.hardwareEvents(cpu, mm, events, lineOf);
+  }
+
+  /** A generated stream of accesses, run in batches through the CPU's batch area. */
+  private *streamTask(line: number, op: Op, cpu: number, ev: ReplayEvent): OpGen {
+    const k = this.kernel;
+    const mm = k.cpus[cpu].current;
+    if (!mm) this.fail(line, `CPU ${cpu} runs no address space (switch it to one first)`, 'cpu');
+    const { records, capacity } = this.machine.batchArea(cpu);
+    const stream = accessStream(ev, this.seed, line);
+    let pending: { va: bigint; write: boolean }[] = [];
+    const fill = () => {
+      while (pending.length < capacity) {
+        const n = stream.next();
+        if (n.done) break;
+        pending.push(n.value);
+      }
+    };
+    fill();
+    while (pending.length) {
+      const n = pending.length;
+      for (let i = 0; i < n; i++) {
+        const { va, write } = pending[i];
+        records[i * 4] = Number(va & 0xffffffffn);
+        records[i * 4 + 1] = Number(va >> 32n);
+        records[i * 4 + 2] = write ? KIND.write : KIND.read;
+      }
+      const stop = this.machine.runBatch(cpu, 0, n);
+      this.drainHardware(cpu, mm, () => line);
+      this.accessCount += stop.done;
+      this.report.accesses = this.accessCount;
+      let next = stop.done;
+      if (stop.status === 'page-fault') {
+        const { va, write } = pending[stop.done];
+        const r = yield* handleMmFault(k, op, mm, va, write ? 'w' : 'r');
+        if (r === 'segv') {
+          this.accessCount++;
+          this.segv(line, cpu, undefined, va);
+          next = stop.done + 1;
+        }
+      } else if (stop.status === 'general-protection') {
+        this.accessCount++;
+        this.segv(line, cpu, undefined, pending[stop.done].va);
+        next = stop.done + 1;
+      }
+      pending = pending.slice(next);
+      fill();
+    }
+  }
+
+  /** A device translates va through its TLB, filling it from the page tables (faulting in if needed). */
+  private *deviceTask(line: number, op: Op, d: SecondaryMmu, va: bigint, rw: Access): OpGen {
+    const k = this.kernel;
+    d.stats.accesses++;
+    const write = rw === 'w';
+    for (let attempt = 0; attempt < 8; attempt++) {
+      const hit = d.lookup(va);
+      if (hit && (!write || hit.writable)) {
+        d.stats.hits++;
+        this.oracle.deviceUse(d, va, write);
+        return;
+      }
+      const blocker = d.blockedBy(va);
+      if (blocker && !blocker.done && blocker !== op) {
+        yield { wait: blocker, reason: `device ${d.name} may not fill 0x${va.toString(16)} while an invalidation of it is in progress` };
+        continue;
+      }
+      const t = k.tables.lookup(d.mm.pgd, va, k.levels);
+      if (t && (!write || (t.leaf & 2n) !== 0n)) {
+        const size = t.size;
+        const base = va & ~((size === '4K' ? 1n << 12n : size === '2M' ? 1n << 21n : 1n << 30n) - 1n);
+        const frame = t.pa - (va - base);
+        const slot = this.machine.slotOf(frame);
+        d.fill({ va: base, size, pa: frame, writable: (t.leaf & 2n) !== 0n, slot, stamp: (this.machine.readGeneration(slot) & 0x7fffffff) >>> 0, line });
+        continue;
+      }
+      d.stats.faults++;
+      const r = yield* handleMmFault(k, op, d.mm, va, rw);
+      if (r === 'segv') break;
+    }
+    this.segv(line, undefined, d.name, va);
+  }
+
+  // ---- migrate and reclaim by address ----
+
+  private *pageTask(line: number, op: Op, ev: ReplayEvent, what: 'migrate' | 'reclaim'): OpGen {
+    const k = this.kernel;
+    let page;
+    if (ev.file !== undefined) {
+      const f = this.fileNamed(line, ev.file);
+      const off = ev.offset as bigint;
+      if (off % f.hpageBytes !== 0n) this.fail(line, `offset ${hex(off)} is not aligned to the ${f.pagesize} pages of file ${f.name}`, 'offset');
+      page = f.pages.get(Number(off / f.hpageBytes));
+    } else {
+      const mm = this.currentMm(line, ev.cpu as number, ev);
+      const va = ev.va as bigint;
+      const vma = mm.findVma(va);
+      if (vma) {
+        const size = vma.file?.pagesize ?? '4K';
+        const ea = vma.file ? hugePteOffset(k, mm, va, vma.file.pagesize) : walkTo(k, mm, va, 'pte');
+        const e = ea === undefined ? 0n : readEntry(k, ea);
+        if (ptePresent(e)) page = k.pages.get(e & PTE_PFN_MASK & ~((size === '4K' ? 1n << 12n : size === '2M' ? 1n << 21n : 1n << 30n) - 1n));
+        else if (isMigrationEntry(k, e)) k.observer.kernelNote(op, `the page at ${hex(va)} is being migrated already`);
+      }
+    }
+    if (!page) {
+      this.oracle.notes.push({ line, text: `${what}: no page is present there; the kernel skips it` });
+      return;
+    }
+    if (what === 'migrate') yield* migratePage(k, op, page, 'migrate');
+    else yield* shrinkPage(k, op, page);
+  }
+
+  // ---- expectations ----
+
+  private expect(line: number, ev: ReplayEvent): void {
+    const withFix = ev.with as string | undefined;
+    const withoutFix = ev.without as string | undefined;
+    let applies = true;
+    const known = (id: string, field: string) => {
+      if (!(id in this.report.fixes)) this.fail(line, `unknown fix ${id} (run 'mmuwasm profiles' for the list)`, field);
+    };
+    if (withFix) {
+      known(withFix, 'with');
+      applies = this.fixes.ids.includes(withFix);
+    }
+    if (withoutFix) {
+      known(withoutFix, 'without');
+      applies = !this.fixes.ids.includes(withoutFix);
+    }
+    let ok = true;
+    let text: string;
+    if (ev.violations !== undefined) {
+      text = `${String(ev.violations)} violations so far`;
+      ok = this.oracle.violations.length === ev.violations;
+    } else if (ev.violation !== undefined) {
+      const kind = ev.violation as ViolationKind;
+      const va = ev.va as bigint | undefined;
+      text = `a ${kind} violation${ev.cpu !== undefined ? ` on CPU ${String(ev.cpu)}` : ''}${ev.device !== undefined ? ` of device ${String(ev.device)}` : ''}${ev.mm !== undefined ? ` in ${String(ev.mm)}` : ''}${va !== undefined ? ` at ${hex(va)}` : ''}`;
+      ok = this.oracle.violations.some((v) => v.kind === kind
+        && (ev.cpu === undefined || v.cpu === ev.cpu)
+        && (ev.device === undefined || v.device === ev.device)
+        && (ev.mm === undefined || v.mm === ev.mm)
+        && (va === undefined || sameVa(BigInt(v.va), va)));
+    } else {
+      text = `the last access of CPU ${String(ev.cpu)} ended in a segmentation fault`;
+      ok = this.lastSegv.get(ev.cpu as number) === true;
+    }
+    this.report.expectations.push({ line, ok: applies ? ok : true, applies, text });
+  }
+
+  // ---- the end ----
+
+  /** Ends the trace: an operation still parked, or an event still waiting, is an error. */
+  finish(lastLine: number): void {
+    for (const t of this.parked.values()) this.fail(t.op.line, `operation '${t.op.id}' (${t.op.name}) is still parked at the end of the trace (add a resume)`, 'until');
+    if (this.waiting.length) this.fail(this.waiting[0].op.line, `this event still waits for the ${this.waiting[0].blockedOn!.describe()} at the end of the trace`);
+    this.report.complete = true;
+    void lastLine;
+  }
+
+  /** The report so far (complete after finish()). */
+  result(): Report {
+    const k = this.kernel;
+    const counters = Array.from({ length: k.cpus.length }, (_, c) => this.machine.counters(c));
+    const sum = (name: keyof (typeof counters)[number]) => counters.reduce((s, c) => s + c[name], 0n);
+    this.report.stats = {
+      cpus: k.cpus.length,
+      tlb: {
+        accesses: Number(sum('accesses')), walks: Number(sum('walks')), tlbMisses: Number(sum('tlbMisses')),
+        pageFaults: Number(sum('pageFaults')), invlpg: Number(sum('invlpg')), cr3Flush: Number(sum('cr3Flush')), cr3NoFlush: Number(sum('cr3NoFlush')),
+      },
+      flush: { ...k.flushStats },
+      notifiers: { ...k.notifiers.stats },
+      hugetlb: { ...k.hugetlbStats },
+      vm: { ...k.vmStats },
+      perCpu: k.perCpu.map((p, c) => ({ cpu: c, ...p, accesses: Number(counters[c].accesses), walks: Number(counters[c].walks) })),
+      devices: [...this.oracle.devices].map((d) => ({ device: d.name, kind: d.kind, mm: d.mm.name, ...d.stats })),
+    };
+    return this.report;
+  }
+
+  /** True when every expectation held (a trace without expectations: no violation). */
+  passed(): boolean {
+    const ex = this.report.expectations;
+    if (ex.length === 0) return this.oracle.violations.length === 0;
+    return ex.every((e) => e.ok);
+  }
+}
+
+function sameVa(v: bigint, want: bigint): boolean {
+  if (v >> 12n === want >> 12n) return true;
+  // A huge-page translation is reported at its base: any address inside it matches.
+  return v % (1n << 21n) === 0n && want >= v && want < v + (1n << 21n);
+}
