@@ -5,7 +5,7 @@ import type { Machine } from '../mmu/machine.ts';
 import { PageTables } from '../mmu/builder.ts';
 import { PhysicalMemory } from '../mmu/physmem.ts';
 import type { FixSet } from './fixes.ts';
-import { AnonVma, HugetlbFile, MmStruct, type Page, type VmArea } from './mm_types.ts';
+import { AnonVma, HugetlbFile, MmStruct, PtDesc, type Page, type VmArea } from './mm_types.ts';
 import { CpuTlbState, flushTlbBatchedPending, flushTlbRange, switchMmIrqsOff, type FlushStats } from './tlbflush.ts';
 import { MmuNotifiers } from './mmu_notifier.ts';
 import { mkPte, pteToSwpEntry, SWP_MIGRATION_WRITE, _PAGE_PRESENT, _PAGE_RW, _PAGE_TABLE } from './pgtable.ts';
@@ -66,7 +66,7 @@ export class Kernel {
   readonly mms = new Map<string, MmStruct>();
   readonly files = new Map<string, HugetlbFile>();
   readonly pages = new Map<bigint, Page>();
-  readonly ptdescs = new Map<bigint, import('./mm_types.ts').PtDesc>();
+  readonly ptdescs = new Map<bigint, PtDesc>();
   readonly cpus: CpuTlbState[];
   readonly perCpu: PerCpuStats[];
   readonly notifiers: MmuNotifiers;
@@ -107,6 +107,7 @@ export class Kernel {
 
   mmAlloc(name: string): MmStruct {
     const mm = new MmStruct(name, this.tables.newRoot());
+    this.ptdescs.set(mm.pgd, new PtDesc(mm.pgd, 'pgd', mm));
     this.mms.set(name, mm);
     return mm;
   }

@@ -227,7 +227,7 @@ export function freePgtables(k: Kernel, tlb: MmuGather, mm: MmStruct, start: big
       const childEmpty = visit(child, level - 1, a);
       if (childEmpty && !needed(a, b)) {
         setEntry(k, mm, a, d.level === 'pte' ? 'pmd' : d.level === 'pmd' ? 'pud' : d.level === 'pud' ? (k.levels === 5 ? 'p4d' : 'pgd') : 'pgd', ea, 0n, 'free_pgtables');
-        tlbRemoveTable(tlb, child, a, 1n << shift);
+        tlbRemoveTable(tlb, child, a);
       } else {
         empty = false;
       }

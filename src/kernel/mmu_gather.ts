@@ -34,10 +34,11 @@ export function tlbAdjustRange(tlb: MmuGather, addr: bigint, size: bigint, shift
   if (tlb.clearedShift === 0n || shift < tlb.clearedShift) tlb.clearedShift = shift;
 }
 
-export function tlbRemoveTable(tlb: MmuGather, table: bigint, addr: bigint, span: bigint): void {
+/** pte_free_tlb / pmd_free_tlb / pud_free_tlb: the table waits for the flush, which widens by one page only. */
+export function tlbRemoveTable(tlb: MmuGather, table: bigint, addr: bigint): void {
   tlb.tables.push(table);
   tlb.freedTables = true;
-  tlbAdjustRange(tlb, addr, span, 12n);
+  tlbAdjustRange(tlb, addr, 4096n, 12n);
 }
 
 /** tlb_flush_mmu_tlbonly: flush what was recorded (nothing recorded: no flush). */

@@ -23,7 +23,7 @@ import { makeDevice, type SecondaryMmu, type DeviceKind } from '../devices/secon
 import { Oracle } from '../oracle/oracle.ts';
 import type { Violation, ViolationKind } from '../oracle/violation.ts';
 import { TraceError } from './trace-error.ts';
-import { accessStream } from './patterns.ts';
+import { accessStream, type StreamSpec } from './patterns.ts';
 
 /** The events the replay runs, as the trace reader gives them (addresses already BigInts). */
 export type ReplayEvent = { op: string; [field: string]: unknown };
@@ -378,7 +378,7 @@ export class Replay {
     const mm = k.cpus[cpu].current;
     if (!mm) this.fail(line, `CPU ${cpu} runs no address space (switch it to one first)`, 'cpu');
     const { records, capacity } = this.machine.batchArea(cpu);
-    const stream = accessStream(ev, this.seed, line);
+    const stream = accessStream(ev as StreamSpec, this.seed, line);
     let pending: { va: bigint; write: boolean }[] = [];
     const fill = () => {
       while (pending.length < capacity) {

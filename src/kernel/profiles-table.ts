@@ -1,0 +1,29 @@
+// `mmuwasm profiles`: every fix as a row, every profile as a column, with what the fix changes.
+import { FIXES } from './fixes.ts';
+import { PROFILES, PROFILE_NAMES } from './profiles.ts';
+
+export function renderProfiles(): string {
+  const lines: string[] = [];
+  const head = ['fix         ', ...PROFILE_NAMES.map((p) => p.padEnd(6)), 'release', 'title'];
+  lines.push(head.join(' '));
+  for (const f of FIXES) {
+    const cols = PROFILE_NAMES.map((p) => (PROFILES[p].includes(f.id) ? '  ●   ' : '  ·   '));
+    lines.push([f.id, ...cols, f.release.padEnd(7), f.title].join(' '));
+  }
+  lines.push('');
+  lines.push('What each fix changes in the model:');
+  for (const f of FIXES) {
+    lines.push(`  ${f.id}  ${f.effect}`);
+    lines.push(`                where: ${f.where}${f.needs ? `; needs ${f.needs.join(', ')}` : ''}`);
+  }
+  lines.push('');
+  lines.push('Switch any fix over any profile: --fix ID=on|off (or "fixes" in the trace header).');
+  return lines.join('\n') + '\n';
+}
+
+export function profilesJson(): unknown {
+  return {
+    profiles: Object.fromEntries(PROFILE_NAMES.map((p) => [p, [...PROFILES[p]]])),
+    fixes: FIXES.map((f) => ({ ...f })),
+  };
+}
