@@ -6,7 +6,15 @@ import { MmuError } from './mmu/errors.ts';
 const USAGE = `usage: mmuwasm <command> [options]
 
 commands:
-  demo                       a short demonstration of the emulated hardware (npm start)
+  start                      the main job (npm start): the founding bug under v4.4 and v4.19 side
+                             by side, then a generated database workload with its statistics
+  replay TRACE [--kernel PROFILE] [--fix ID=on|off]... [--workers N] [--json FILE|-] [--quiet]
+                             replay a trace (JSON Lines, or .jsonl.gz) and report every stale
+                             translation; exit 0 clean, 1 a finding, 2 bad input
+  scenarios [DIR] [--kernel P[,P...]] [--fix ID=on|off]... [--json FILE|-]
+                             replay the scenario library under every profile: a verdict table
+  profiles [--json]          the kernel profiles and the fixes each one carries
+  demo                       a short demonstration of the emulated hardware alone
   bench [--json FILE|-] [--quick] [--filter NAME]
                              benchmarks: TLB hits and page walks per second, WebAssembly against
                              the TypeScript reference model and a native C walker
@@ -18,6 +26,25 @@ export async function main(argv: string[]): Promise<number> {
   const [command = 'help', ...rest] = argv;
   try {
     switch (command) {
+      case 'start': {
+        if (rest.length) return usage(`start takes no options (got ${rest.join(' ')})`);
+        const { runMainJob } = await import('./main-job.ts');
+        return await runMainJob();
+      }
+      case 'replay': {
+        const { runReplay } = await import('./replay/replay-cli.ts');
+        return await runReplay(rest);
+      }
+      case 'scenarios': {
+        const { runScenariosCommand } = await import('./replay/scenarios-cli.ts');
+        return await runScenariosCommand(rest);
+      }
+      case 'profiles': {
+        const { renderProfiles, profilesJson } = await import('./kernel/profiles-table.ts');
+        if (rest.length && !(rest.length === 1 && rest[0] === '--json')) return usage(`profiles takes only --json (got ${rest.join(' ')})`);
+        process.stdout.write(rest[0] === '--json' ? JSON.stringify(profilesJson(), null, 2) + '\n' : renderProfiles());
+        return 0;
+      }
       case 'demo': {
         if (rest.length) return usage(`demo takes no options (got ${rest.join(' ')})`);
         const { runDemo } = await import('./demo.ts');

@@ -60,8 +60,6 @@ export class Kernel {
   readonly phys: PhysicalMemory;
   readonly levels: 4 | 5;
   readonly usesPcid: boolean;
-  /** The swap-entry layout of the L1TF mitigation (v4.18 on); every profile but v4.4 has it. */
-  readonly l1tfSwapLayout: boolean;
   readonly initMm: MmStruct;
   readonly mms = new Map<string, MmStruct>();
   readonly files = new Map<string, HugetlbFile>();
@@ -85,7 +83,6 @@ export class Kernel {
     this.phys = new PhysicalMemory(machine);
     this.levels = opts.levels ?? 4;
     this.usesPcid = (opts.pcid ?? true) && fixes.has('10af6235e0d3');
-    this.l1tfSwapLayout = fixes.has('b0579ade7cd8');
     this.initMm = new MmStruct('init_mm', this.tables.newRoot());
     this.notifiers = new MmuNotifiers(this);
     this.cpus = [];

@@ -34,26 +34,21 @@ export const SWP_MIGRATION_WRITE = 31;
 const SWP_TYPE_BITS = 5n;
 
 /**
- * __swp_entry_to_pte. Since the L1TF mitigation of v4.18 the type sits in bits 63:59 and the offset
- * is stored inverted in bits 58:9 (so a non-present entry never points at real memory); before it the
- * type was in bits 13:9 and the offset from bit 15. Both keep P, PSE and the protnone bit 8 clear.
+ * __swp_entry_to_pte in the layout of the L1TF mitigation (v4.18, backported to the stable v4.4
+ * series): the type in bits 63:59 and the offset stored inverted in bits 58:9, so a non-present entry
+ * never points at real memory; P, PSE and the protnone bit 8 stay clear. Every profile writes this
+ * layout: the older one differs only in where the bits sit, which no walk or flush looks at.
  */
-export function swpEntryToPte(k: Kernel, type: number, offset: bigint): bigint {
-  if (k.l1tfSwapLayout) {
-    const inv = (~offset << 14n) & U64;
-    return ((inv >> SWP_TYPE_BITS) & ((1n << 59n) - 1n) & ~0x1ffn) | (BigInt(type) << 59n);
-  }
-  return (BigInt(type) << 9n) | (offset << 15n);
+export function swpEntryToPte(_k: Kernel, type: number, offset: bigint): bigint {
+  const inv = (~offset << 14n) & U64;
+  return ((inv >> SWP_TYPE_BITS) & ((1n << 59n) - 1n) & ~0x1ffn) | (BigInt(type) << 59n);
 }
 
-export function pteToSwpEntry(k: Kernel, e: bigint): { type: number; offset: bigint } | undefined {
+export function pteToSwpEntry(_k: Kernel, e: bigint): { type: number; offset: bigint } | undefined {
   if (pteNone(e) || ptePresent(e)) return undefined;
-  if (k.l1tfSwapLayout) {
-    const type = Number(e >> 59n);
-    const offset = ((~e & U64) << SWP_TYPE_BITS & U64) >> 14n;
-    return { type, offset };
-  }
-  return { type: Number((e >> 9n) & 31n), offset: e >> 15n };
+  const type = Number(e >> 59n);
+  const offset = (((~e & U64) << SWP_TYPE_BITS) & U64) >> 14n;
+  return { type, offset };
 }
 
 export function isMigrationEntry(k: Kernel, e: bigint): boolean {

@@ -23,6 +23,7 @@ import { makeDevice, type SecondaryMmu, type DeviceKind } from '../devices/secon
 import { Oracle } from '../oracle/oracle.ts';
 import type { Violation, ViolationKind } from '../oracle/violation.ts';
 import { TraceError } from './trace-error.ts';
+import { STEPS } from './trace.ts';
 import { accessStream, type StreamSpec } from './patterns.ts';
 
 /** The events the replay runs, as the trace reader gives them (addresses already BigInts). */
@@ -72,6 +73,9 @@ interface Task {
   cpu: number | undefined;
   until: string | undefined;
   blockedOn?: Op;
+  /** The operation's named steps, and the one it is parked before. */
+  steps?: readonly string[];
+  at?: string;
 }
 
 const hex = (v: bigint) => `0x${v.toString(16)}`;
@@ -141,6 +145,11 @@ export class Replay {
   }
 
   // ---- running events ----
+
+  /** Accesses replayed so far (CPU and device). */
+  get accesses(): number {
+    return this.accessCount;
+  }
 
   /** Runs one event of the trace. */
   run(line: number, ev: ReplayEvent): void {
@@ -220,7 +229,12 @@ export class Replay {
         const task = this.parked.get(String(ev.id));
         if (!task) this.fail(line, `no operation is parked with id '${String(ev.id)}'`, 'id');
         this.parked.delete(String(ev.id));
-        task.until = ev.until as string | undefined;
+        const until = ev.until as string | undefined;
+        if (until !== undefined && task.steps && task.at !== undefined) {
+          if (!task.steps.includes(until)) this.fail(line, `"${until}" is not a step of ${task.op.name} (steps: ${task.steps.join(', ')})`, 'until');
+          if (task.steps.indexOf(until) <= task.steps.indexOf(task.at)) this.fail(line, `operation '${task.op.id}' is parked before "${task.at}": it can only run on to a later step`, 'until');
+        }
+        task.until = until;
         this.drive(task, line);
         return;
       }
@@ -267,7 +281,7 @@ export class Replay {
       default:
         this.fail(line, `the replay has no handler for op '${ev.op}'`, 'op');
     }
-    this.drive({ op, gen, cpu, until: ev.until as string | undefined }, line);
+    this.drive({ op, gen, cpu, until: ev.until as string | undefined, steps: STEPS[ev.op === 'madvise' ? `madvise ${String(ev.advice)}` : ev.op] }, line);
   }
 
   private *exitTask(op: Op, mm: MmStruct, cpu: number): OpGen {
@@ -295,6 +309,7 @@ export class Replay {
       if (y.step !== undefined) {
         if (task.until !== undefined && y.step === task.until) {
           task.until = undefined;
+          task.at = y.step;
           this.parked.set(task.op.id, task);
           return;
         }
@@ -308,6 +323,12 @@ export class Replay {
       return;
     }
     task.op.done = true;
+    // It finished before reaching its `until` step (the kernel skipped the work, e.g. no page was
+    // present to migrate): it counts as parked at the end, so the trace's `resume` still finds it.
+    if (task.until !== undefined && !task.op.id.startsWith('#')) {
+      task.until = undefined;
+      this.parked.set(task.op.id, task);
+    }
     this.wake(line);
   }
 

@@ -1,0 +1,43 @@
+// `npm start`: the founding bug replayed under v4.4 and v4.19 side by side, then a generated
+// database-style workload under the default profile with its statistics.
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { replayFile } from './replay/replay-cli.ts';
+import { renderSummary, styleFor } from './replay/report.ts';
+import { SCENARIO_DIR } from './replay/scenarios-cli.ts';
+import { databaseWorkload, DATABASE_DEFAULTS } from './replay/generate.ts';
+import { DEFAULT_PROFILE } from './kernel/profiles.ts';
+
+export async function runMainJob(): Promise<number> {
+  const s = styleFor(process.stdout);
+  const founding = join(SCENARIO_DIR, 'b1-shared-pmd-migration.jsonl');
+  process.stdout.write(s.bold('The founding case: migrating a hugetlb page whose PMD page is shared (fix 017b1660df89)\n\n'));
+  let status = 0;
+  for (const kernel of ['v4.4', 'v4.19']) {
+    const r = await replayFile(founding, { kernel });
+    process.stdout.write(renderSummary(`scenarios/b1-shared-pmd-migration.jsonl`, r.report, s) + '\n');
+    if (r.status !== 0) status = 1;
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'mmuwasm-'));
+  try {
+    const path = join(dir, 'database.jsonl');
+    writeFileSync(path, [...databaseWorkload(DATABASE_DEFAULTS)].join('\n') + '\n');
+    const o = DATABASE_DEFAULTS;
+    process.stdout.write(s.bold(`A generated database workload: ${o.processes} processes share a ${o.gib} GiB hugetlbfs segment on ${o.cpus} CPUs, with migrations and a hole punch (kernel ${DEFAULT_PROFILE})\n\n`));
+    const started = Date.now();
+    const r = await replayFile(path, {});
+    const secs = (Date.now() - started) / 1000;
+    process.stdout.write(renderSummary('generated database workload', r.report, s));
+    const st = r.report.stats as { perCpu: { cpu: number; accesses: number; walks: number; ipisReceived: number; invlpg: number; fullFlushes: number }[] };
+    process.stdout.write('  cpu  accesses    walks  IPIs in  INVLPG  full flushes\n');
+    for (const c of st.perCpu) {
+      process.stdout.write(`  ${String(c.cpu).padStart(3)}  ${String(c.accesses).padStart(8)}  ${String(c.walks).padStart(7)}  ${String(c.ipisReceived).padStart(7)}  ${String(c.invlpg).padStart(6)}  ${String(c.fullFlushes).padStart(12)}\n`);
+    }
+    process.stdout.write(s.dim(`  replayed in ${secs.toFixed(2)} s\n`));
+    if (r.status !== 0) status = 1;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return status;
+}

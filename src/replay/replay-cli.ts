@@ -1,0 +1,135 @@
+// `mmuwasm replay TRACE [--kernel PROFILE] [--fix ID=on|off]... [--workers N] [--json FILE|-] [--quiet]`
+// (TRACE-FORMAT "Command line"). Exit 0: every expectation held (no expectation: no violation);
+// 1: an expectation failed (or a violation was found); 2: bad input or usage — the message names the
+// file and line, and the JSON report still holds everything replayed before it ("complete": false).
+import { writeFileSync } from 'node:fs';
+import { readTrace } from './trace.ts';
+import { Replay, type Report } from './engine.ts';
+import { renderSummary, styleFor } from './report.ts';
+import { ProfileError } from '../kernel/profiles.ts';
+import { Progress } from './progress.ts';
+
+export interface ReplayArgs {
+  trace: string;
+  kernel?: string;
+  fixes: Record<string, boolean>;
+  workers?: number;
+  json?: string;
+  quiet: boolean;
+}
+
+export class UsageError extends Error {}
+
+export function parseReplayArgs(argv: string[]): ReplayArgs {
+  const a: ReplayArgs = { trace: '', fixes: {}, quiet: false };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    const value = () => {
+      const v = argv[++i];
+      if (v === undefined) throw new UsageError(`${arg} needs a value`);
+      return v;
+    };
+    if (arg === '--kernel') a.kernel = value();
+    else if (arg === '--fix') {
+      const v = value();
+      const m = /^([0-9a-f]{12})=(on|off)$/.exec(v);
+      if (!m) throw new UsageError(`--fix takes ID=on or ID=off with a 12-hex-digit commit id (got '${v}')`);
+      a.fixes[m[1]] = m[2] === 'on';
+    } else if (arg === '--workers') {
+      const v = value();
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 1 || n > 256) throw new UsageError(`--workers takes a whole number from 1 to 256 (got '${v}')`);
+      a.workers = n;
+    } else if (arg === '--json') a.json = value();
+    else if (arg === '--quiet') a.quiet = true;
+    else if (arg.startsWith('-')) throw new UsageError(`unknown option '${arg}'`);
+    else if (!a.trace) a.trace = arg;
+    else throw new UsageError(`one trace at a time (got '${a.trace}' and '${arg}')`);
+  }
+  if (!a.trace) throw new UsageError('replay needs a trace file');
+  return a;
+}
+
+interface Located {
+  file: string;
+  line: number;
+  message: string;
+}
+
+const located = (e: unknown): e is Located =>
+  e instanceof Error && typeof (e as unknown as Located).line === 'number' && typeof (e as unknown as Located).file === 'string';
+
+/** Replays one trace; returns the report and whether it passed (both also when it stopped early). */
+export async function replayFile(path: string, opts: { kernel?: string; fixes?: Record<string, boolean>; onEvent?: (r: Replay, line: number, bytes: number) => void } = {}): Promise<{ report: Report; status: 0 | 1 | 2; replay?: Replay }> {
+  let replay: Replay | undefined;
+  let lastLine = 0;
+  try {
+    for await (const item of readTrace(path)) {
+      lastLine = item.line;
+      if (item.kind === 'header') {
+        try {
+          replay = await Replay.create(item.header, opts, path);
+        } catch (err) {
+          if (err instanceof ProfileError) throw Object.assign(new Error(err.message), { file: path, line: item.line });
+          throw err;
+        }
+        continue;
+      }
+      replay!.run(item.line, item.event as never);
+      opts.onEvent?.(replay!, item.line, item.bytes);
+    }
+    if (!replay) throw Object.assign(new Error('the trace has no header line'), { file: path, line: lastLine });
+    replay.finish(lastLine);
+    const report = replay.result();
+    return { report, status: replay.passed() ? 0 : 1, replay };
+  } catch (err) {
+    if (!located(err)) throw err;
+    const report: Report = replay ? replay.result() : emptyReport(opts.kernel);
+    report.complete = false;
+    const message = err.message.startsWith(`${err.file}:`) ? err.message.slice(`${err.file}:${err.line}: `.length) : err.message;
+    report.error = { file: err.file, line: err.line, message };
+    return { report, status: 2, replay };
+  }
+}
+
+function emptyReport(kernel = 'v6.18'): Report {
+  return { complete: false, kernel, fixes: {}, events: 0, accesses: 0, violations: [], expectations: [], segfaults: [], waited: [], notes: [], stats: {} };
+}
+
+export function reportJson(report: Report): string {
+  return JSON.stringify(report, (_k, v) => (typeof v === 'bigint' ? Number(v) : v), 2) + '\n';
+}
+
+export async function runReplay(argv: string[]): Promise<number> {
+  let args: ReplayArgs;
+  try {
+    args = parseReplayArgs(argv);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      console.error(`mmuwasm replay: ${err.message}\nusage: mmuwasm replay TRACE [--kernel PROFILE] [--fix ID=on|off]... [--workers N] [--json FILE|-] [--quiet]`);
+      return 2;
+    }
+    throw err;
+  }
+  const progress = !args.quiet && process.stderr.isTTY ? new Progress(args.trace) : undefined;
+  let interrupted = false;
+  const onSigint = () => {
+    interrupted = true;
+  };
+  process.once('SIGINT', onSigint);
+  const { report, status } = await replayFile(args.trace, {
+    kernel: args.kernel,
+    fixes: args.fixes,
+    onEvent: (r, line, bytes) => {
+      progress?.tick(line, r.accesses, bytes);
+      if (interrupted) throw Object.assign(new Error('interrupted (Ctrl-C): the report holds what was replayed before'), { file: args.trace, line });
+    },
+  });
+  process.off('SIGINT', onSigint);
+  progress?.done();
+  if (!args.quiet) process.stdout.write(renderSummary(args.trace, report, styleFor(process.stdout)));
+  if (report.error) console.error(`mmuwasm replay: ${report.error.file}:${report.error.line}: ${report.error.message}`);
+  if (args.json === '-') process.stdout.write(reportJson(report));
+  else if (args.json) writeFileSync(args.json, reportJson(report));
+  return status;
+}

@@ -1,0 +1,343 @@
+// The streaming reader of JSON Lines traces (TRACE-FORMAT "File", "Values", "Header", "Events"):
+// one line at a time, plain or gzip, every field checked against the op's schema before the replay
+// sees it. A bad line throws a TraceError naming the file, the line and the field; the events before
+// it have already been handed out, so the replay keeps what it did.
+import { createReadStream, type ReadStream } from 'node:fs';
+import { createGunzip } from 'node:zlib';
+import { createInterface } from 'node:readline';
+import { TraceError } from './trace-error.ts';
+import { describe, parseAmount, parseProt } from './values.ts';
+import { PROFILE_NAMES } from '../kernel/profiles.ts';
+import { fixById } from '../kernel/fixes.ts';
+import { VIOLATION_KINDS } from '../oracle/violation.ts';
+import { ARRAY_NAMES } from '../mmu/model.ts';
+import type { ReplayEvent, ReplayHeader } from './engine.ts';
+
+export type TraceItem =
+  | { kind: 'header'; line: number; header: ReplayHeader; bytes: number }
+  | { kind: 'event'; line: number; event: ReplayEvent; bytes: number };
+
+/** The named steps of each operation, in order (TRACE-FORMAT "Interleaving inside a kernel operation"). */
+export const STEPS: Readonly<Record<string, readonly string[]>> = {
+  migrate: ['unmap', 'copy', 'remap', 'free'],
+  'madvise soft_offline': ['unmap', 'copy', 'remap', 'free'],
+  munmap: ['zap', 'unlock', 'flush', 'free'],
+  exit: ['zap', 'unlock', 'flush', 'free'],
+  'madvise dontneed': ['zap', 'unlock', 'flush', 'free'],
+  'madvise free': ['zap', 'unlock', 'flush', 'free'],
+  'madvise remove': ['zap', 'unlock', 'flush', 'free'],
+  fallocate: ['zap', 'unlock', 'flush', 'free'],
+  truncate: ['zap', 'unlock', 'flush', 'free'],
+  mprotect: ['change', 'flush', 'unlock'],
+  mremap: ['move', 'unlock', 'flush'],
+  reclaim: ['unmap', 'flush', 'free'],
+  access: ['lookup', 'install'],
+};
+
+type FieldType =
+  | 'cpu' | 'name' | 'amount' | 'prot' | 'bool' | 'count' | 'fraction' | 'positive' | 'int'
+  | readonly string[];
+
+interface Schema {
+  required: Readonly<Record<string, FieldType>>;
+  optional?: Readonly<Record<string, FieldType>>;
+  /** The operation can be parked (`id`, `until`). */
+  parks?: boolean;
+}
+
+const RW = ['r', 'w', 'x'] as const;
+const SCHEMAS: Readonly<Record<string, Schema>> = {
+  mm: { required: { mm: 'name' } },
+  fork: { required: { cpu: 'cpu', child: 'name' } },
+  exit: { required: { cpu: 'cpu' }, parks: true },
+  switch: { required: { cpu: 'cpu', mm: 'name' } },
+  idle: { required: { cpu: 'cpu' } },
+  hugetlbfs: { required: { file: 'name', size: 'amount', pagesize: ['2M', '1G'] } },
+  mmap: {
+    required: { cpu: 'cpu', va: 'amount', len: 'amount', prot: 'prot', flags: ['shared', 'private'] },
+    optional: { mm: 'name', file: 'name', offset: 'amount', hugetlb: ['2M', '1G'] },
+  },
+  munmap: { required: { cpu: 'cpu', va: 'amount', len: 'amount' }, optional: { mm: 'name' }, parks: true },
+  mprotect: { required: { cpu: 'cpu', va: 'amount', len: 'amount', prot: 'prot' }, optional: { mm: 'name' }, parks: true },
+  madvise: {
+    required: { cpu: 'cpu', va: 'amount', len: 'amount', advice: ['dontneed', 'free', 'remove', 'soft_offline'] },
+    optional: { mm: 'name' }, parks: true,
+  },
+  mremap: { required: { cpu: 'cpu', va: 'amount', len: 'amount', newva: 'amount' }, optional: { mm: 'name', newlen: 'amount' }, parks: true },
+  fallocate: { required: { cpu: 'cpu', file: 'name', offset: 'amount', len: 'amount', mode: ['punch_hole'] }, parks: true },
+  truncate: { required: { cpu: 'cpu', file: 'name', size: 'amount' }, parks: true },
+  migrate: { required: { cpu: 'cpu' }, optional: { va: 'amount', mm: 'name', file: 'name', offset: 'amount' }, parks: true },
+  reclaim: { required: { cpu: 'cpu', va: 'amount' }, optional: { mm: 'name' }, parks: true },
+  access: { required: { cpu: 'cpu', va: 'amount', rw: RW }, optional: { user: 'bool' }, parks: true },
+  accesses: {
+    required: { cpu: 'cpu', va: 'amount', len: 'amount', count: 'count', pattern: ['random', 'sequential', 'stride', 'zipf'] },
+    optional: { write: 'fraction', stride: 'amount', theta: 'positive', seed: 'int' },
+  },
+  attach: { required: { mm: 'name', device: 'name', kind: ['iommu', 'kvm', 'odp'] } },
+  device_access: { required: { device: 'name', va: 'amount', rw: RW } },
+  resume: { required: { id: 'name' }, optional: { until: 'name' } },
+  expect: {
+    required: {},
+    optional: {
+      violations: 'count', violation: VIOLATION_KINDS, segv: 'bool', cpu: 'cpu', device: 'name', mm: 'name', va: 'amount',
+      with: 'name', without: 'name',
+    },
+  },
+};
+
+const HEADER_FIELDS = new Set(['format', 'version', 'cpus', 'kernel', 'fixes', 'paging', 'pcid', 'physmem', 'tlb', 'seed']);
+export const MAX_CPUS = 256;
+
+/**
+ * Reads a trace file (`.jsonl`, or gzip when the name ends in `.gz`) as its header and then its events,
+ * each with its line number and the bytes of the file read so far (for a progress estimate).
+ */
+export async function* readTrace(path: string): AsyncGenerator<TraceItem> {
+  let raw: ReadStream;
+  try {
+    raw = createReadStream(path);
+    await new Promise<void>((resolve, reject) => {
+      raw.once('open', () => resolve());
+      raw.once('error', reject);
+    });
+  } catch (err) {
+    throw new TraceError(path, 0, undefined, `cannot read the trace: ${(err as Error).message}`);
+  }
+  const gz = path.endsWith('.gz');
+  const text = gz ? raw.pipe(createGunzip()) : raw;
+  if (gz) raw.on('error', (err) => text.destroy(err));
+  const lines = createInterface({ input: text, crlfDelay: Infinity });
+  const parser = new TraceParser(path);
+  let lineNo = 0;
+  try {
+    for await (const line of lines) {
+      lineNo++;
+      const item = parser.line(lineNo, line, raw.bytesRead);
+      if (item) yield item;
+    }
+  } catch (err) {
+    if (err instanceof TraceError) throw err;
+    throw new TraceError(path, lineNo + 1, undefined, `cannot read the trace${gz ? ' (is it valid gzip?)' : ''}: ${(err as Error).message}`);
+  } finally {
+    lines.close();
+    raw.destroy();
+  }
+  parser.end(lineNo);
+}
+
+/** Reads a trace held in memory as lines (generated workloads, tests). */
+export function* parseTrace(lines: Iterable<string>, file = 'trace'): Generator<TraceItem> {
+  const parser = new TraceParser(file);
+  let lineNo = 0;
+  for (const line of lines) {
+    const item = parser.line(++lineNo, line, 0);
+    if (item) yield item;
+  }
+  parser.end(lineNo);
+}
+
+/** The line-by-line state of a reader: whether the header has been seen. */
+class TraceParser {
+  private header: ReplayHeader | undefined;
+  constructor(private readonly file: string) {}
+
+  private fail(line: number, field: string | undefined, reason: string): never {
+    throw new TraceError(this.file, line, field, reason);
+  }
+
+  line(lineNo: number, text: string, bytes: number): TraceItem | undefined {
+    const t = (lineNo === 1 ? text.replace(/^\uFEFF/, '') : text).trim();
+    if (t === '' || t.startsWith('#') || t.startsWith('//')) return undefined;
+    let obj: unknown;
+    try {
+      obj = JSON.parse(t);
+    } catch (err) {
+      this.fail(lineNo, undefined, `not valid JSON (${(err as Error).message})`);
+    }
+    if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) this.fail(lineNo, undefined, `a line must be one JSON object, not ${describe(obj)}`);
+    const rec = obj as Record<string, unknown>;
+    if (!this.header) {
+      this.header = this.parseHeader(lineNo, rec);
+      return { kind: 'header', line: lineNo, header: this.header, bytes };
+    }
+    return { kind: 'event', line: lineNo, event: this.parseEvent(lineNo, rec), bytes };
+  }
+
+  end(lastLine: number): void {
+    if (!this.header) this.fail(lastLine, undefined, 'the trace has no header line ({"format":"mmuwasm-trace","version":1,"cpus":N})');
+  }
+
+  private parseHeader(line: number, h: Record<string, unknown>): ReplayHeader {
+    if (h.format !== 'mmuwasm-trace') {
+      if ('op' in h) this.fail(line, 'format', 'the first line must be the header ({"format":"mmuwasm-trace","version":1,"cpus":N}), not an event');
+      this.fail(line, 'format', `expected "mmuwasm-trace", not ${describe(h.format)}`);
+    }
+    for (const k of Object.keys(h)) if (!HEADER_FIELDS.has(k)) this.fail(line, k, `unknown header field (the header knows ${[...HEADER_FIELDS].join(', ')})`);
+    if (h.version !== 1) this.fail(line, 'version', `this reader knows version 1, not ${describe(h.version)}`);
+    const out: ReplayHeader = { cpus: this.int(line, 'cpus', h.cpus, 1, MAX_CPUS) };
+    if (h.kernel !== undefined) {
+      if (typeof h.kernel !== 'string' || !PROFILE_NAMES.includes(h.kernel)) this.fail(line, 'kernel', `unknown profile ${describe(h.kernel)} (profiles: ${PROFILE_NAMES.join(', ')})`);
+      out.kernel = h.kernel;
+    }
+    if (h.fixes !== undefined) {
+      if (typeof h.fixes !== 'object' || h.fixes === null || Array.isArray(h.fixes)) this.fail(line, 'fixes', `expected an object of fix id → true/false, not ${describe(h.fixes)}`);
+      const fixes: Record<string, boolean> = {};
+      for (const [id, on] of Object.entries(h.fixes)) {
+        this.fixId(line, `fixes.${id}`, id);
+        if (typeof on !== 'boolean') this.fail(line, `fixes.${id}`, `expected true or false, not ${describe(on)}`);
+        fixes[id] = on;
+      }
+      out.fixes = fixes;
+    }
+    if (h.paging !== undefined) {
+      if (h.paging !== 4 && h.paging !== 5) this.fail(line, 'paging', `expected 4 or 5 (levels), not ${describe(h.paging)}`);
+      out.paging = h.paging;
+    }
+    if (h.pcid !== undefined) {
+      if (typeof h.pcid !== 'boolean') this.fail(line, 'pcid', `expected true or false, not ${describe(h.pcid)}`);
+      out.pcid = h.pcid;
+    }
+    if (h.physmem !== undefined) {
+      const p = this.amount(line, 'physmem', h.physmem);
+      if (p < 1n << 30n || p & 0x3fff_ffffn) this.fail(line, 'physmem', 'expected a whole number of GiB, at least "1G"');
+      if (p > 1n << 46n) this.fail(line, 'physmem', 'at most "64T" (MAXPHYADDR 46)');
+      out.physmem = p;
+    }
+    if (h.tlb !== undefined) out.tlb = this.tlb(line, h.tlb);
+    if (h.seed !== undefined) out.seed = this.int(line, 'seed', h.seed, 0, 2 ** 32 - 1);
+    return out;
+  }
+
+  private tlb(line: number, v: unknown): ReplayHeader['tlb'] {
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) this.fail(line, 'tlb', `expected an object of array name → {"sets":S,"ways":W}, not ${describe(v)}`);
+    const out: Record<string, { sets: number; ways: number }> = {};
+    for (const [name, g] of Object.entries(v)) {
+      const f = `tlb.${name}`;
+      if (!(ARRAY_NAMES as readonly string[]).includes(name)) this.fail(line, f, `unknown array (arrays: ${ARRAY_NAMES.join(', ')})`);
+      if (typeof g !== 'object' || g === null || Array.isArray(g)) this.fail(line, f, `expected {"sets":S,"ways":W}, not ${describe(g)}`);
+      const gg = g as Record<string, unknown>;
+      for (const k of Object.keys(gg)) if (k !== 'sets' && k !== 'ways') this.fail(line, `${f}.${k}`, 'unknown field (an array has "sets" and "ways")');
+      const sets = this.int(line, `${f}.sets`, gg.sets, 0, 1 << 16);
+      const ways = this.int(line, `${f}.ways`, gg.ways, 0, 64);
+      if (sets & (sets - 1)) this.fail(line, `${f}.sets`, `expected a power of two (or 0 for no such array), not ${sets}`);
+      out[name] = { sets, ways };
+    }
+    return out as ReplayHeader['tlb'];
+  }
+
+  private parseEvent(line: number, e: Record<string, unknown>): ReplayEvent {
+    if (e.format !== undefined) this.fail(line, 'format', 'a second header: the header is the first non-comment line only');
+    if (typeof e.op !== 'string') this.fail(line, 'op', e.op === undefined ? 'every event needs an "op"' : `expected a string, not ${describe(e.op)}`);
+    const op = e.op;
+    const schema = Object.hasOwn(SCHEMAS, op) ? SCHEMAS[op] : undefined;
+    if (!schema) this.fail(line, 'op', `unknown op "${op}" (ops: ${Object.keys(SCHEMAS).join(', ')})`);
+    const out: ReplayEvent = { op };
+    for (const [name, type] of Object.entries(schema.required)) {
+      if (e[name] === undefined) this.fail(line, name, `"${op}" needs this field`);
+      out[name] = this.value(line, name, type, e[name]);
+    }
+    for (const [name, v] of Object.entries(e)) {
+      if (name === 'op' || name in schema.required) continue;
+      const type = schema.optional?.[name];
+      if (type !== undefined) out[name] = this.value(line, name, type, v);
+      else if (schema.parks && (name === 'id' || name === 'until')) out[name] = this.value(line, name, 'name', v);
+      else this.fail(line, name, `unknown field for "${op}"${schema.parks ? '' : ' (this op cannot be parked: it has no steps)'}`);
+    }
+    this.crossCheck(line, op, out);
+    return out;
+  }
+
+  /** The rules that involve more than one field. */
+  private crossCheck(line: number, op: string, e: ReplayEvent): void {
+    if (e.cpu !== undefined && (e.cpu as number) >= this.header!.cpus) this.fail(line, 'cpu', `CPU ${e.cpu as number} does not exist (the header says ${this.header!.cpus} CPUs, numbered from 0)`);
+    if (e.until !== undefined) {
+      const steps = STEPS[op === 'madvise' ? `madvise ${e.advice as string}` : op];
+      if (!steps.includes(e.until as string)) this.fail(line, 'until', `"${e.until as string}" is not a step of ${op === 'madvise' ? `madvise ${e.advice as string}` : op} (steps: ${steps.join(', ')})`);
+    }
+    if (e.until !== undefined && e.id === undefined) this.fail(line, 'id', `a parked operation needs an "id" to resume it by`);
+    switch (op) {
+      case 'mmap':
+        if (e.offset !== undefined && e.file === undefined) this.fail(line, 'offset', 'an offset needs a "file"');
+        if (e.hugetlb !== undefined && e.file !== undefined) this.fail(line, 'hugetlb', 'anonymous hugetlb maps no file: give "hugetlb" or "file", not both');
+        break;
+      case 'migrate':
+        if (e.file !== undefined) {
+          if (e.offset === undefined) this.fail(line, 'offset', 'migrating a file page needs its "offset"');
+          if (e.va !== undefined || e.mm !== undefined) this.fail(line, e.va !== undefined ? 'va' : 'mm', 'give either "va" (a page of an address space) or "file" and "offset", not both');
+        } else if (e.va === undefined) this.fail(line, 'va', 'migrate needs "va", or "file" and "offset"');
+        else if (e.offset !== undefined) this.fail(line, 'offset', 'an offset needs a "file"');
+        break;
+      case 'accesses':
+        if (e.pattern === 'stride' && e.stride === undefined) this.fail(line, 'stride', 'the "stride" pattern needs a "stride"');
+        if (e.pattern !== 'stride' && e.stride !== undefined) this.fail(line, 'stride', `only the "stride" pattern takes a stride (this is "${e.pattern as string}")`);
+        if (e.pattern === 'zipf' && e.theta === undefined) this.fail(line, 'theta', 'the "zipf" pattern needs a "theta"');
+        if (e.pattern !== 'zipf' && e.theta !== undefined) this.fail(line, 'theta', `only the "zipf" pattern takes a theta (this is "${e.pattern as string}")`);
+        if ((e.len as bigint) < 8n) this.fail(line, 'len', 'an access stream needs at least 8 bytes');
+        if (e.stride !== undefined && (e.stride as bigint) === 0n) this.fail(line, 'stride', 'a stride of 0 would touch one address only; use "count" with one access instead');
+        break;
+      case 'expect': {
+        const given = ['violations', 'violation', 'segv'].filter((k) => e[k] !== undefined);
+        if (given.length !== 1) this.fail(line, given[1] ?? 'violation', 'an expectation says exactly one of "violations", "violation" or "segv"');
+        if (e.segv !== undefined) {
+          if (e.segv !== true) this.fail(line, 'segv', 'only "segv": true can be expected');
+          if (e.cpu === undefined) this.fail(line, 'cpu', 'a segv expectation names the CPU');
+          for (const k of ['device', 'mm', 'va']) if (e[k] !== undefined) this.fail(line, k, 'a segv expectation names only the CPU');
+        }
+        if (e.violations !== undefined) for (const k of ['cpu', 'device', 'mm', 'va']) if (e[k] !== undefined) this.fail(line, k, '"violations" counts them all; to match fields, expect one "violation" kind');
+        if (e.cpu !== undefined && e.device !== undefined) this.fail(line, 'device', 'a violation is either a CPU\'s or a device\'s');
+        if (e.with !== undefined && e.without !== undefined) this.fail(line, 'without', 'give "with" or "without", not both');
+        if (e.with !== undefined) this.fixId(line, 'with', e.with as string);
+        if (e.without !== undefined) this.fixId(line, 'without', e.without as string);
+        break;
+      }
+    }
+  }
+
+  private fixId(line: number, field: string, id: string): void {
+    if (!/^[0-9a-f]{12}$/.test(id)) this.fail(line, field, `a fix is named by its 12 lower-case hex digits, not "${id}"`);
+    if (!fixById(id)) this.fail(line, field, `unknown fix ${id} (run 'mmuwasm profiles' for the list)`);
+  }
+
+  private value(line: number, field: string, type: FieldType, v: unknown): unknown {
+    if (Array.isArray(type)) {
+      if (typeof v !== 'string' || !type.includes(v)) this.fail(line, field, `expected one of ${type.map((t) => `"${t}"`).join(', ')}, not ${describe(v)}`);
+      return v;
+    }
+    switch (type) {
+      case 'cpu': return this.int(line, field, v, 0, MAX_CPUS - 1);
+      case 'name':
+        if (typeof v !== 'string' || v === '') this.fail(line, field, `expected a non-empty string, not ${describe(v)}`);
+        return v;
+      case 'amount': return this.amount(line, field, v);
+      case 'prot': {
+        const p = parseProt(v);
+        if (!p.ok) this.fail(line, field, p.reason);
+        return p.value;
+      }
+      case 'bool':
+        if (typeof v !== 'boolean') this.fail(line, field, `expected true or false, not ${describe(v)}`);
+        return v;
+      case 'count': return this.int(line, field, v, 0, Number.MAX_SAFE_INTEGER);
+      case 'int': return this.int(line, field, v, 0, 2 ** 32 - 1);
+      case 'fraction':
+        if (typeof v !== 'number' || !(v >= 0 && v <= 1)) this.fail(line, field, `expected a fraction from 0 to 1, not ${describe(v)}`);
+        return v;
+      case 'positive':
+        if (typeof v !== 'number' || !(v > 0) || !Number.isFinite(v)) this.fail(line, field, `expected a positive number, not ${describe(v)}`);
+        return v;
+    }
+    return this.fail(line, field, `unknown field type`);
+  }
+
+  private amount(line: number, field: string, v: unknown): bigint {
+    const p = parseAmount(v);
+    if (!p.ok) this.fail(line, field, p.reason);
+    return p.value;
+  }
+
+  private int(line: number, field: string, v: unknown, min: number, max: number): number {
+    if (typeof v !== 'number' || !Number.isInteger(v)) this.fail(line, field, `expected a whole number, not ${describe(v)}`);
+    if (v < min || v > max) this.fail(line, field, `expected ${min} to ${max}, not ${v}`);
+    return v;
+  }
+}
