@@ -241,7 +241,7 @@ class TraceParser {
       const type = schema.optional?.[name];
       if (type !== undefined) out[name] = this.value(line, name, type, v);
       else if (schema.parks && (name === 'id' || name === 'until')) out[name] = this.value(line, name, 'name', v);
-      else this.fail(line, name, `unknown field for "${op}"${schema.parks ? '' : ' (this op cannot be parked: it has no steps)'}`);
+      else this.fail(line, name, `unknown field for "${op}"${name === 'id' || name === 'until' ? ' (this op cannot be parked: it has no steps)' : ''}`);
     }
     this.crossCheck(line, op, out);
     return out;
@@ -250,11 +250,12 @@ class TraceParser {
   /** The rules that involve more than one field. */
   private crossCheck(line: number, op: string, e: ReplayEvent): void {
     if (e.cpu !== undefined && (e.cpu as number) >= this.header!.cpus) this.fail(line, 'cpu', `CPU ${e.cpu as number} does not exist (the header says ${this.header!.cpus} CPUs, numbered from 0)`);
-    if (e.until !== undefined) {
+    // A resume's step is checked by the replay, which knows the parked operation.
+    if (e.until !== undefined && op !== 'resume') {
       const steps = STEPS[op === 'madvise' ? `madvise ${e.advice as string}` : op];
       if (!steps.includes(e.until as string)) this.fail(line, 'until', `"${e.until as string}" is not a step of ${op === 'madvise' ? `madvise ${e.advice as string}` : op} (steps: ${steps.join(', ')})`);
     }
-    if (e.until !== undefined && e.id === undefined) this.fail(line, 'id', `a parked operation needs an "id" to resume it by`);
+    if (e.until !== undefined && op !== 'resume' && e.id === undefined) this.fail(line, 'id', `a parked operation needs an "id" to resume it by`);
     switch (op) {
       case 'mmap':
         if (e.offset !== undefined && e.file === undefined) this.fail(line, 'offset', 'an offset needs a "file"');

@@ -1,0 +1,173 @@
+// The replay and its command line (TRACE-FORMAT "Interleaving", "Expectations", "Command line"):
+// parking and waiting, what a bad trace does to the report and the exit status, and the founding
+// scenario through `mmuwasm replay` as a user runs it.
+import { describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { replayFile } from '../src/replay/replay-cli.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'mmuwasm-replay-'));
+let n = 0;
+function trace(...lines: object[]): string {
+  const path = join(dir, `t${++n}.jsonl`);
+  writeFileSync(path, [{ format: 'mmuwasm-trace', version: 1, cpus: 3 }, ...lines].map((l) => JSON.stringify(l)).join('\n') + '\n');
+  return path;
+}
+
+// Two processes sharing one GiB of a hugetlbfs file at a PUD-aligned address, both touched.
+const SHARED = [
+  { op: 'hugetlbfs', file: 'F', size: '1G', pagesize: '2M' },
+  { op: 'mm', mm: 'A' },
+  { op: 'mm', mm: 'B' },
+  { op: 'switch', cpu: 0, mm: 'A' },
+  { op: 'switch', cpu: 1, mm: 'B' },
+  { op: 'mmap', cpu: 0, va: '0x40000000', len: '1G', prot: 'rw', flags: 'shared', file: 'F', offset: 0 },
+  { op: 'mmap', cpu: 1, va: '0x40000000', len: '1G', prot: 'rw', flags: 'shared', file: 'F', offset: 0 },
+  { op: 'access', cpu: 0, va: '0x40000000', rw: 'w' },
+  { op: 'access', cpu: 1, va: '0x40000000', rw: 'w' },
+]; // lines 2..10
+
+describe('replay', () => {
+  it('an access to a page under migration waits for it, and the CPU\'s later events wait behind it', async () => {
+    const { report, status } = await replayFile(trace(
+      ...SHARED,
+      { op: 'migrate', cpu: 0, va: '0x40000000', id: 'm', until: 'copy' }, // 11
+      { op: 'access', cpu: 1, va: '0x40000000', rw: 'w' }, // 12: waits (v6.18 flushed B)
+      { op: 'access', cpu: 1, va: '0x40200000', rw: 'w' }, // 13: behind 12
+      { op: 'access', cpu: 2, va: '0x40200000', rw: 'r' }, // 14: CPU 2 runs nothing: a bad trace? no — runs now
+      { op: 'resume', id: 'm' }, // 15
+    ), { kernel: 'v6.18' });
+    expect(report.error?.message).toBe('field "cpu": CPU 2 runs no address space (switch it to one first)');
+    expect(report.error?.line).toBe(14);
+    expect(status).toBe(2);
+    expect(report.waited).toEqual([{ line: 12, behind: 11, reason: 'the page at 0x40000000 is being migrated' }]);
+  });
+
+  it('runs waiting events inside the resume that completes the operation, in written order', async () => {
+    const { report, status } = await replayFile(trace(
+      ...SHARED,
+      { op: 'migrate', cpu: 0, va: '0x40000000', id: 'm', until: 'copy' }, // 11
+      { op: 'access', cpu: 1, va: '0x40000000', rw: 'w' }, // 12
+      { op: 'access', cpu: 1, va: '0x40200000', rw: 'w' }, // 13
+      { op: 'resume', id: 'm' }, // 14
+      { op: 'expect', violations: 0 }, // 15
+    ), { kernel: 'v6.18' });
+    expect(status).toBe(0);
+    expect(report.complete).toBe(true);
+    expect(report.waited.map((w) => w.line)).toEqual([12]);
+    expect(report.accesses).toBe(4);
+    expect(report.expectations).toEqual([{ line: 15, ok: true, applies: true, text: '0 violations so far' }]);
+  });
+
+  it('a trace without expectations that finds a violation exits 1', async () => {
+    const { report, status } = await replayFile(trace(
+      ...SHARED,
+      { op: 'migrate', cpu: 0, va: '0x40000000', id: 'm', until: 'remap' },
+      { op: 'access', cpu: 1, va: '0x40000000', rw: 'w' },
+      { op: 'resume', id: 'm' },
+    ), { kernel: 'v4.4' });
+    expect(status).toBe(1);
+    expect(report.violations.map((v) => [v.kind, v.cpu, v.mm, v.va, v.line, v.fix])).toEqual([
+      ['lost-write', 1, 'B', '0x40000000', 12, '017b1660df89'],
+      ['stale-tlb', 1, 'B', '0x40000000', 13, '017b1660df89'],
+    ]);
+  });
+
+  it('a failed expectation exits 1 and says which', async () => {
+    const { report, status } = await replayFile(trace(...SHARED, { op: 'expect', violation: 'lost-write' }), { kernel: 'v4.4' });
+    expect(status).toBe(1);
+    expect(report.expectations).toEqual([{ line: 11, ok: false, applies: true, text: 'a lost-write violation' }]);
+  });
+
+  it.each([
+    [[{ op: 'switch', cpu: 0, mm: 'Z' }], 2, 'mm', "no address space named 'Z'"],
+    [[{ op: 'mm', mm: 'A' }, { op: 'mm', mm: 'A' }], 3, 'mm', "an address space named 'A' exists already"],
+    [[{ op: 'resume', id: 'x' }], 2, 'id', "no operation is parked with id 'x'"],
+    [[...SHARED, { op: 'munmap', cpu: 0, va: '0x40001000', len: '2M' }], 11, undefined, 'the kernel refuses this'],
+    [[...SHARED, { op: 'migrate', cpu: 0, va: '0x40000000', id: 'm', until: 'remap' }], 11, 'until', "operation 'm' (migrate) is still parked at the end of the trace (add a resume)"],
+    [[...SHARED, { op: 'migrate', cpu: 0, va: '0x40000000', id: 'm', until: 'remap' }, { op: 'resume', id: 'm', until: 'copy' }], 12, 'until', "operation 'm' is parked before \"remap\": it can only run on to a later step"],
+    [[{ op: 'device_access', device: 'nic', va: 0, rw: 'r' }], 2, 'device', "no device named 'nic'"],
+  ])('bad trace %#: exit 2 naming the line, the report keeps what ran before', async (events, line, field, message) => {
+    const path = trace(...(events as object[]));
+    const { report, status } = await replayFile(path, { kernel: 'v6.18' });
+    expect(status).toBe(2);
+    expect(report.complete).toBe(false);
+    expect(report.error?.file).toBe(path);
+    expect(report.error?.line).toBe(line);
+    expect(report.error?.message).toContain(message);
+    if (field) expect(report.error?.message.startsWith(`field "${field}": `)).toBe(true);
+    expect(report.events).toBe(events.length < 2 ? events.length : (line as number) - 1);
+  });
+
+  it('migrating where nothing is mapped is no error: the kernel skips it, the report notes it, a resume still finds it', async () => {
+    const { report, status } = await replayFile(trace(
+      ...SHARED,
+      { op: 'migrate', cpu: 0, va: '0x40400000', id: 'm', until: 'copy' },
+      { op: 'resume', id: 'm' },
+      { op: 'expect', violations: 0 },
+    ), { kernel: 'v4.19' });
+    expect(status).toBe(0);
+    expect(report.notes).toContainEqual({ line: 11, text: 'migrate: no page is present there; the kernel skips it' });
+  });
+
+  it('refuses a fix combination the kernel cannot have, naming the header line', async () => {
+    const { report, status } = await replayFile(trace({ op: 'mm', mm: 'A' }), { kernel: 'v4.4', fixes: { '5f32b265400d': true } });
+    expect(status).toBe(2);
+    expect(report.error).toEqual({
+      file: join(dir, `t${n}.jsonl`), line: 1,
+      message: 'fix 5f32b265400d (mm/mmu_notifier: kill invalidate_page) needs fix 369ea8242c0f (mm/rmap: update to new mmu_notifier semantic v2), which is off in this replay',
+    });
+  });
+});
+
+describe('mmuwasm replay (the command)', () => {
+  const bin = join(import.meta.dirname, '..', 'bin', 'mmuwasm.mjs');
+  const run = (...args: string[]) => spawnSync(process.execPath, [bin, 'replay', ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+  const founding = join(import.meta.dirname, '..', 'scenarios', 'b1-shared-pmd-migration.jsonl');
+
+  it('v4.4: reports the lost write with its explanation, and the expectation holds (exit 0)', () => {
+    const out = join(dir, 'v44.json');
+    const r = run(founding, '--kernel', 'v4.4', '--json', out);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('lost-write line 23, CPU 1, B 0x40000000 [fix 017b1660df89: mm: migration: fix migration of huge PMD shared pages]');
+    const report = JSON.parse(readFileSync(out, 'utf8'));
+    expect(report).toMatchObject({ complete: true, kernel: 'v4.4', events: 14, accesses: 3 });
+    expect(report.fixes['017b1660df89']).toBe(false);
+    expect(report.violations[0]).toMatchObject({ kind: 'lost-write', cpu: 1, mm: 'B', va: '0x40000000', line: 23, fix: '017b1660df89' });
+    expect(report.violations[0].detail).toMatch(/while migration \(line 22\) was copying that frame: the new copy will not have the write\. Why: .*fix 017b1660df89/);
+    expect(report.expectations.map((e: { line: number; ok: boolean }) => [e.line, e.ok])).toEqual([[25, true], [26, true]]);
+  });
+
+  it('v4.19 reports nothing; --fix 017b1660df89=off brings the bug back', () => {
+    const clean = run(founding, '--kernel', 'v4.19', '--json', '-', '--quiet');
+    expect(clean.status).toBe(0);
+    expect(JSON.parse(clean.stdout).violations).toEqual([]);
+    const without = run(founding, '--kernel', 'v4.19', '--fix', '017b1660df89=off', '--json', '-', '--quiet');
+    expect(without.status).toBe(0);
+    expect(JSON.parse(without.stdout).violations.map((v: { kind: string }) => v.kind)).toContain('lost-write');
+  });
+
+  it('a bad line: exit 2, the message names file, line and field, the JSON report is partial', () => {
+    const path = join(dir, 'bad.jsonl');
+    writeFileSync(path, readFileSync(founding, 'utf8').replace('{"op":"resume","id":"m"}', '{"op":"resume","id":"m","when":"now"}'));
+    const out = join(dir, 'bad.json');
+    const r = run(path, '--kernel', 'v4.4', '--json', out, '--quiet');
+    expect(r.status).toBe(2);
+    expect(r.stderr.trim()).toBe(`mmuwasm replay: ${path}:24: field "when": unknown field for "resume"`);
+    const report = JSON.parse(readFileSync(out, 'utf8'));
+    expect(report.complete).toBe(false);
+    expect(report.events).toBe(11);
+    expect(report.violations.map((v: { kind: string }) => v.kind)).toEqual(['lost-write']);
+    expect(report.error).toEqual({ file: path, line: 24, message: 'field "when": unknown field for "resume"' });
+  });
+
+  it('usage errors exit 2', () => {
+    expect(run().status).toBe(2);
+    expect(run(founding, '--kernel', 'v9.9').stderr).toContain("unknown kernel profile 'v9.9'");
+    expect(run(founding, '--fix', '017b1660df89').status).toBe(2);
+    expect(run(founding, '--frobnicate').stderr).toContain("unknown option '--frobnicate'");
+  });
+});
