@@ -8,17 +8,22 @@ import { renderSummary, styleFor } from './replay/report.ts';
 import { SCENARIO_DIR } from './replay/scenarios-cli.ts';
 import { databaseWorkload, DATABASE_DEFAULTS } from './replay/generate.ts';
 import { DEFAULT_PROFILE } from './kernel/profiles.ts';
+import type { Report } from './replay/engine.ts';
+import type { Style } from './replay/report.ts';
 
 export async function runMainJob(): Promise<number> {
   const s = styleFor(process.stdout);
   const founding = join(SCENARIO_DIR, 'b1-shared-pmd-migration.jsonl');
   process.stdout.write(s.bold('The founding case: migrating a hugetlb page whose PMD page is shared (fix 017b1660df89)\n\n'));
   let status = 0;
+  const reports: Report[] = [];
   for (const kernel of ['v4.4', 'v4.19']) {
     const r = await replayFile(founding, { kernel });
     process.stdout.write(renderSummary(`scenarios/b1-shared-pmd-migration.jsonl`, r.report, s) + '\n');
+    reports.push(r.report);
     if (r.status !== 0) status = 1;
   }
+  process.stdout.write(sideBySide(reports, s) + '\n');
   const dir = mkdtempSync(join(tmpdir(), 'mmuwasm-'));
   try {
     const path = join(dir, 'database.jsonl');
@@ -40,4 +45,22 @@ export async function runMainJob(): Promise<number> {
     rmSync(dir, { recursive: true, force: true });
   }
   return status;
+}
+
+/** The figures that differ between the two kernels on the founding case, one column per kernel. */
+function sideBySide(reports: Report[], s: Style): string {
+  type St = { flush: Record<string, number>; hugetlb: Record<string, number>; notifiers: Record<string, number> };
+  const rows: [string, (r: Report) => string][] = [
+    ['fix 017b1660df89', (r) => (r.fixes['017b1660df89'] ? 'yes' : 'no')],
+    ['violations', (r) => (r.violations.length ? r.violations.map((v) => v.kind).join(', ') : 'none')],
+    ['CPU 1 write after the copy', (r) => (r.waited.length ? 'waited for the migration' : r.violations.some((v) => v.kind === 'lost-write') ? 'lost (went to the old page)' : 'no wait')],
+    ['PMD unshares', (r) => String((r.stats as St).hugetlb.pmdUnshares)],
+    ['flush_tlb_mm_range calls', (r) => String((r.stats as St).flush.flushes)],
+    ['IPIs sent', (r) => String((r.stats as St).flush.ipisSent)],
+  ];
+  const w0 = Math.max(...rows.map(([n]) => n.length));
+  const cells = rows.map(([, f]) => reports.map(f));
+  const w = reports.map((_, i) => Math.max(reports[i].kernel.length, ...cells.map((c) => c[i].length)));
+  const line = (a: string, b: string[]) => `  ${a.padEnd(w0)}  ${b.map((x, i) => x.padEnd(w[i])).join('  ')}`.trimEnd();
+  return [s.bold(line('side by side', reports.map((r) => r.kernel))), ...rows.map(([n], j) => line(n, cells[j]))].join('\n') + '\n';
 }
