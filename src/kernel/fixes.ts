@@ -131,6 +131,12 @@ export const FIXES: readonly Fix[] = [
     effect: 'flush_tlb_range says freed_tables, so lazy CPUs get the IPI too',
   },
   {
+    id: '081056dc00a2', release: 'v6.16',
+    title: 'mm/hugetlb: unshare page tables during VMA split, not before',
+    where: 'hugetlbSplit (munmap and mprotect splitting a hugetlb VMA)',
+    effect: 'splitting a VM_MAYSHARE hugetlb VMA inside a PUD-sized region unshares that region\'s PMD page and flushes the whole PUD range, under the VMA lock and i_mmap_rwsem (b30c14cd6102, v6.3, had unshared before taking them); without it the halves keep the shared page and later unshares flush only their own part',
+  },
+  {
     id: '1013af4f585f', release: 'v6.16',
     title: 'mm/hugetlb: fix huge_pmd_unshare() vs GUP-fast race',
     where: 'hugePmdUnshare',

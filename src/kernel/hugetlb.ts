@@ -7,10 +7,11 @@ import type { MmStruct, PtDesc, VmArea } from './mm_types.ts';
 import type { Op, OpGen } from './ops.ts';
 import { Page } from './mm_types.ts';
 import {
-  _PAGE_TABLE, PTE_PFN_MASK, hugePteOffset, isMigrationEntry, mkPte, pteNone, ptePresent, pteToSwpEntry, pteWrite,
+  _PAGE_DIRTY, _PAGE_RW, _PAGE_TABLE, PTE_PFN_MASK, hugePteOffset, isMigrationEntry, mkPte, pteNone, ptePresent, pteToSwpEntry, pteWrite,
   setEntry, tableOfEntry, walkTo, readEntry,
 } from './pgtable.ts';
 import { tlbRemoveTableSyncOne } from './tlbflush.ts';
+import { fixById } from './fixes.ts';
 
 export const PMD_SIZE = 1n << 21n;
 export const PUD_SIZE = 1n << 30n;
@@ -108,11 +109,49 @@ export function hugePmdUnshare(k: Kernel, cpu: number, mm: MmStruct, vma: VmArea
   if (!d || !pmdShared(k, d)) return false;
   const pudEa = walkTo(k, mm, addr, 'pud')!;
   setEntry(k, mm, addr, 'pud', pudEa, 0n, 'huge_pmd_unshare');
+  k.currentOp?.unshared.push({ mm, start: addr & PUD_MASK, end: (addr & PUD_MASK) + PUD_SIZE });
   // 1013af4f585f: wait out GUP-fast walkers that may still be inside the PMD page.
   if (k.fixes.has('1013af4f585f')) tlbRemoveTableSyncOne(k, cpu);
   pmdSharePut(k, d);
   k.hugetlbStats.pmdUnshares++;
   return true;
+}
+
+/**
+ * hugetlb_split (081056dc00a2), called before a VMA is split at addr: a split inside a PUD-sized
+ * region makes it unshareable for both halves, so its PMD page is unshared now (hugetlb_unshare_pmds)
+ * and the whole PUD range flushed, under the VMA lock and i_mmap_rwsem. Without the fix the halves
+ * keep linking the shared page, and a later unshare from one of them flushes only that half.
+ */
+export function* hugetlbSplit(k: Kernel, op: Op, vma: VmArea, addr: bigint): OpGen {
+  if (!vma.shared || vma.file?.pagesize !== '2M' || (addr & ~PUD_MASK) === 0n || addr % PMD_SIZE !== 0n) return;
+  const floor = addr & PUD_MASK;
+  const ceil = floor + PUD_SIZE;
+  if (floor < vma.start || ceil > vma.end) return;
+  const mm = vma.mm;
+  if (!k.fixes.has('081056dc00a2')) {
+    const ptep = hugePteOffset(k, mm, floor, '2M');
+    const d = ptep === undefined ? undefined : k.ptdescs.get(tableOfEntry(ptep));
+    if (d && pmdShared(k, d)) {
+      k.observer.missedFix('081056dc00a2', {
+        mms: [mm], start: floor, end: ceil,
+        text: `${mm.name}'s hugetlb VMA was split at 0x${addr.toString(16)} inside [0x${floor.toString(16)}, 0x${ceil.toString(16)}) while its PMD page there was shared; the halves kept it, so a later unshare flushed only the half it ran for; fix 081056dc00a2 unshares and flushes the whole PUD range at the split`,
+      });
+    }
+    return;
+  }
+  const file = vma.file;
+  k.notifiers.invalidateRangeStart(mm, floor, ceil);
+  const vmaLocked = k.fixes.has('40549ba8f8e0');
+  if (vmaLocked) yield* vma.vmaLock.downWrite(op);
+  yield* file.iMmapRwsem.downWrite(op);
+  const ptep = hugePteOffset(k, mm, floor, '2M');
+  if (ptep !== undefined) hugePmdUnshare(k, op.cpu, mm, vma, floor, ptep);
+  // flush_hugetlb_tlb_range over the PUD range (it also reaches the secondary TLBs).
+  k.flushTlbRangeOf(op.cpu, vma, floor, ceil);
+  file.iMmapRwsem.upWrite(op);
+  if (vmaLocked) vma.vmaLock.upWrite(op);
+  k.notifiers.invalidateRangeEnd(mm, floor, ceil);
 }
 
 /** adjust_range_if_pmd_sharing_possible (017b1660df89, rewritten by 75802ca66354). */
@@ -179,9 +218,25 @@ export function* hugetlbFault(k: Kernel, op: Op, mm: MmStruct, vma: VmArea, addr
     return yield* hugetlbFault(k, op, mm, vma, address, write);
   }
   yield { step: 'install' };
+  if (vma.shared && !vmaLock && !immap && walkTo(k, mm, haddr, level) !== ptep) {
+    // B5: nothing kept huge_pmd_unshare away since the lookup, and the entry found there is in a PMD
+    // page mm no longer links. Both fixes close this; name the one of the release line the replay
+    // looks like (a fix from v6.1 on: the VMA lock that replaced the fault side of c0d0381ade79).
+    const id = k.fixes.ids.some((f) => /^v(6\.[1-9]|[7-9]\.)/.test(fixById(f)!.release)) ? '40549ba8f8e0' : 'c0d0381ade79';
+    const base = haddr & PUD_MASK;
+    k.observer.missedFix(id, {
+      mms: [mm], start: base, end: base + PUD_SIZE,
+      text: `${mm.name}'s fault looked up its entry in a shared PMD page, then huge_pmd_unshare unlinked that page from ${mm.name} before the fault installed the entry; fix c0d0381ade79 (v5.7) holds i_mmap_rwsem for read across the fault, and fix 40549ba8f8e0 (v6.1) the hugetlb VMA lock that replaced it`,
+    });
+  }
   entry = readEntry(k, ptep);
   const idx = Number(vma.linearPageIndex(haddr) / (hsize >> 12n));
   if (!ptePresent(entry)) {
+    // hugetlb_no_page: a page at or past the file's end (after a truncate) is SIGBUS.
+    if (!file.anonymous && BigInt(idx) * hsize >= file.size) {
+      unlock();
+      return 'segv';
+    }
     const cached = findOrAllocHugePage(k, vma, idx);
     let page = cached;
     if (!vma.shared && (write || file.anonymous)) {
@@ -190,6 +245,8 @@ export function* hugetlbFault(k: Kernel, op: Op, mm: MmStruct, vma: VmArea, addr
       page = file.anonymous ? cached : new Page(k.phys.alloc(file.pagesize), file.pagesize, file, idx);
       if (page !== cached) k.pages.set(page.pa, page);
       if (file.anonymous) file.pages.delete(idx);
+      // Not in the page cache: the only references are the mappings' (taken below).
+      page.refcount = 0;
     }
     const writable = vma.prot.w && (vma.shared || page !== cached || file.anonymous);
     setEntry(k, mm, haddr, level, ptep, mkPte(vma, page, writable, writable), 'hugetlb_fault');
@@ -197,13 +254,21 @@ export function* hugetlbFault(k: Kernel, op: Op, mm: MmStruct, vma: VmArea, addr
     page.refcount++;
     k.observer.mapped(mm, haddr, page);
   } else if (write && !pteWrite(entry)) {
-    if (vma.shared || !vma.prot.w) {
+    if (!vma.prot.w) {
       unlock();
       return 'segv';
+    }
+    if (vma.shared) {
+      // hugetlb_wp of a MAP_SHARED mapping (made writable again by mprotect): set_huge_ptep_writable.
+      // More rights only: the stale read-only translation went with the #PF.
+      setEntry(k, mm, haddr, level, ptep, entry | _PAGE_RW | _PAGE_DIRTY, 'set_huge_ptep_writable');
+      unlock();
+      return 'done';
     }
     // hugetlb_cow: a private copy replaces the shared page cache page.
     const old = k.pages.get(entry & PTE_PFN_MASK & ~(hsize - 1n))!;
     const page = new Page(k.phys.alloc(file.pagesize), file.pagesize, file, idx);
+    page.refcount = 0; // a private copy: only the mapping below holds it
     k.pages.set(page.pa, page);
     setEntry(k, mm, haddr, level, ptep, 0n, 'huge_ptep_clear_flush');
     k.flushTlbRangeOf(op.cpu, vma, haddr, haddr + hsize);

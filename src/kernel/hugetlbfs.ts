@@ -16,6 +16,31 @@ export function* hugetlbfsPunchHole(k: Kernel, op: Op, file: HugetlbFile, offset
   yield { step: 'zap' };
   yield* file.iMmapRwsem.downWrite(op);
   const touched: MmStruct[] = [];
+  yield* hugetlbVmdeleteList(k, op, file, offset, end, touched);
+  yield { step: 'unlock' };
+  file.iMmapRwsem.upWrite(op);
+  yield { step: 'flush' };
+  yield { step: 'free' };
+  // remove_inode_hugepages
+  for (const [idx, page] of [...file.pages]) {
+    const o = BigInt(idx) * sz;
+    if (o < offset || o >= end) continue;
+    if (page.mapcount > 0) {
+      // Faulted in again after the unmap above (the page was still in the page cache): unmap it
+      // again, under i_mmap_rwsem, before it leaves the page cache.
+      yield* file.iMmapRwsem.downWrite(op);
+      yield* hugetlbVmdeleteList(k, op, file, o, o + sz, touched);
+      file.iMmapRwsem.upWrite(op);
+    }
+    file.pages.delete(idx);
+    page.refcount--;
+    k.putPageIfUnused(page, `hole punch in file ${file.name}`);
+  }
+  return touched;
+}
+
+/** hugetlb_vmdelete_list: unmap file range [offset, end) from every VMA that maps it (i_mmap_rwsem held). */
+function* hugetlbVmdeleteList(k: Kernel, op: Op, file: HugetlbFile, offset: bigint, end: bigint, touched: MmStruct[]): OpGen {
   for (const vma of [...file.iMmap]) {
     const vStart = vma.pgoff << 12n;
     const vEnd = vStart + (vma.end - vma.start);
@@ -31,19 +56,6 @@ export function* hugetlbfsPunchHole(k: Kernel, op: Op, file: HugetlbFile, offset
     if (vmaLocked) vma.vmaLock.upWrite(op);
     if (!touched.includes(vma.mm)) touched.push(vma.mm);
   }
-  yield { step: 'unlock' };
-  file.iMmapRwsem.upWrite(op);
-  yield { step: 'flush' };
-  yield { step: 'free' };
-  // remove_inode_hugepages
-  for (const [idx, page] of [...file.pages]) {
-    const o = BigInt(idx) * sz;
-    if (o < offset || o >= end) continue;
-    file.pages.delete(idx);
-    page.refcount--;
-    k.putPageIfUnused(page, `hole punch in file ${file.name}`);
-  }
-  return touched;
 }
 
 export function* sysFallocatePunchHole(k: Kernel, op: Op, file: HugetlbFile, offset: bigint, len: bigint): OpGen {

@@ -18,7 +18,8 @@ export interface KernelObserver {
   /** The kernel wrote an entry into a table that is not part of mm's tables at va. */
   foreignTableWrite(e: { mm: MmStruct; va: bigint; table: bigint; by: string; freed: boolean }): void;
   /** A code path ran the way it did before fix `id`: what the fix would have done, where. */
-  missedFix(id: string, e: { mms: MmStruct[]; start: bigint; end: bigint; text: string }): void;
+  /** `who`: the fix concerns only CPU translations or only secondary MMUs' (default: both). */
+  missedFix(id: string, e: { mms: MmStruct[]; start: bigint; end: bigint; text: string; who?: 'cpu' | 'device' }): void;
   /** A page became mapped at va (the oracle tracks fills against it). */
   mapped(mm: MmStruct, va: bigint, page: Page): void;
   /** Something the report should say about an operation (a skipped migration, a waited lock). */

@@ -147,6 +147,13 @@ function unmapHugepageRange(k: Kernel, op: Op, tlb: MmuGather, vma: VmArea, star
           text: `the zap unshared ${mm.name}'s PMD page for [0x${base.toString(16)}, 0x${(base + PUD_SIZE).toString(16)}) and recorded nothing in its mmu_gather, so that range was never flushed; fix a4a118f2eead records the PUD range and flushes it before i_mmap_rwsem is released`,
         });
       }
+      if (!k.fixes.has('dff11abe280b') && (nStart > base || nEnd < base + PUD_SIZE)) {
+        // Recorded after the gather's: for a device, the notifier range is the cause.
+        k.observer.missedFix('dff11abe280b', {
+          mms: [mm], start: base, end: base + PUD_SIZE, who: 'device',
+          text: `the zap unshared ${mm.name}'s PMD page for [0x${base.toString(16)}, 0x${(base + PUD_SIZE).toString(16)}) but told ${mm.name}'s secondary MMUs only of [0x${nStart.toString(16)}, 0x${nEnd.toString(16)}); fix dff11abe280b widens the notifier range to the PUD`,
+        });
+      }
       addr = base + PUD_SIZE - sz;
       continue;
     }

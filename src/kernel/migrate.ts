@@ -26,11 +26,16 @@ export function* migratePage(k: Kernel, op: Op, page: Page, why: 'migrate' | 'so
   k.observer.copyBegin(page);
   yield { step: 'remap' };
   k.observer.copyEnd(page);
+  let inCache = false;
   if (!page.isAnon) {
     const file = page.mapping as import('./mm_types.ts').HugetlbFile;
-    if (file.pages.get(page.index) === page) file.pages.set(page.index, fresh);
+    if (file.pages.get(page.index) === page) {
+      file.pages.set(page.index, fresh);
+      inCache = true;
+    }
   }
-  fresh.refcount = page.isAnon ? 0 : 1;
+  // The page cache's reference, if the page was in it (not for private copies or anonymous hugetlb).
+  fresh.refcount = inCache ? 1 : 0;
   removeMigrationPtes(k, page, fresh);
   page.migrating = undefined;
   k.hugetlbStats.migrations++;

@@ -7,7 +7,7 @@ import { freePgtables, hugetlbZapBegin, unmapSingleVma } from './memory.ts';
 import { tlbFinishMmuFlush, tlbFinishMmuFree, tlbGatherMmu } from './mmu_gather.ts';
 import { switchMmIrqsOff, enterLazyTlb } from './tlbflush.ts';
 import { freeTable, readEntry, ptePresent, PTE_PFN_MASK, _PAGE_PSE } from './pgtable.ts';
-import { pmdShared } from './hugetlb.ts';
+import { hugetlbSplit, pmdShared } from './hugetlb.ts';
 
 const pmdIsShared = (k: Kernel, pa: bigint) => pmdShared(k, k.ptdescs.get(pa)!);
 
@@ -75,6 +75,20 @@ export function vmasExactly(mm: MmStruct, start: bigint, end: bigint): VmArea[] 
   return mm.vmasIn(start, end);
 }
 
+/** vmasExactly, running hugetlb_split (081056dc00a2) first for each hugetlb VMA about to be split. */
+export function* vmasExactlySplitting(k: Kernel, op: Op, mm: MmStruct, start: bigint, end: bigint): OpGen<VmArea[]> {
+  const aligned = mm.vmasIn(start, end).every((v) => {
+    const align = v.file ? v.file.hpageBytes : 4096n;
+    return !((start > v.start && start % align !== 0n) || (end < v.end && end % align !== 0n));
+  });
+  if (aligned) {
+    for (const v of mm.vmasIn(start, end)) {
+      for (const a of [start, end]) if (v.isHugetlb && a > v.start && a < v.end) yield* hugetlbSplit(k, op, v, a);
+    }
+  }
+  return vmasExactly(mm, start, end);
+}
+
 function detachVma(vma: VmArea): void {
   vma.mm.removeVma(vma);
   if (vma.file) vma.file.iMmap.splice(vma.file.iMmap.indexOf(vma), 1);
@@ -107,7 +121,7 @@ export function* sysMunmap(k: Kernel, op: Op, mm: MmStruct, start: bigint, len: 
   const end = start + ((len + 4095n) & ~4095n);
   yield* mm.mmapLock.downWrite(op);
   try {
-    const vmas = vmasExactly(mm, start, end);
+    const vmas = yield* vmasExactlySplitting(k, op, mm, start, end);
     yield* unmapRegion(k, op, mm, vmas, start, end, false);
   } finally {
     mm.mmapLock.upWrite(op);

@@ -5,7 +5,7 @@ import type { MmStruct, Prot, VmArea } from './mm_types.ts';
 import type { Op, OpGen } from './ops.ts';
 import { _PAGE_DIRTY, _PAGE_RW, _PAGE_NX, hugePteOffset, isMigrationEntry, ptePresent, readEntry, setEntry, swpEntryToPte, SWP_MIGRATION_READ, walkTo } from './pgtable.ts';
 import { adjustRangeIfPmdSharingPossible, hugePmdUnshare, PUD_MASK, PUD_SIZE } from './hugetlb.ts';
-import { KernelRefusal, vmasExactly } from './mmap.ts';
+import { KernelRefusal, vmasExactlySplitting } from './mmap.ts';
 
 function newEntry(e: bigint, prot: Prot): bigint {
   let n = e;
@@ -38,7 +38,7 @@ export function* sysMprotect(k: Kernel, op: Op, mm: MmStruct, start: bigint, len
   const end = start + len;
   yield* mm.mmapLock.downWrite(op);
   try {
-    const vmas = vmasExactly(mm, start, end);
+    const vmas = yield* vmasExactlySplitting(k, op, mm, start, end);
     if (!vmas.length || vmas[0].start > start || vmas[vmas.length - 1].end < end) {
       throw new KernelRefusal(`mprotect of [0x${start.toString(16)}, 0x${end.toString(16)}): not all of it is mapped`);
     }
@@ -102,7 +102,10 @@ function* hugetlbChangeProtection(k: Kernel, op: Op, vma: VmArea, prot: Prot): O
     if (hugePmdUnshare(k, op.cpu, mm, vma, addr, ptep)) {
       sharedPmd = true;
       const base = addr & PUD_MASK;
-      if (!k.fixes.has('dff11abe280b')) {
+      // Only where the fix would have widened the range: mprotect works on a VMA split to exactly its
+      // range, and adjust_range_if_pmd_sharing_possible widens only to PUDs inside the VMA.
+      const [wStart, wEnd] = adjustRangeIfPmdSharingPossible(k, vma, start, end);
+      if (!k.fixes.has('dff11abe280b') && (start > base || end < base + PUD_SIZE) && wStart <= base && wEnd >= base + PUD_SIZE) {
         k.observer.missedFix('dff11abe280b', {
           mms: [mm], start: base, end: base + PUD_SIZE,
           text: `mprotect unshared ${mm.name}'s PMD page for [0x${base.toString(16)}, 0x${(base + PUD_SIZE).toString(16)}) but invalidated only [0x${start.toString(16)}, 0x${end.toString(16)}); fix dff11abe280b widens the flush and the notifier range to the PUD`,

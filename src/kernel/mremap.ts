@@ -4,8 +4,8 @@
 // while another path freed the page through the new one.
 import type { Kernel } from './kernel.ts';
 import { VmArea, type MmStruct } from './mm_types.ts';
-import type { Op, OpGen } from './ops.ts';
-import { KernelRefusal, vmasExactly } from './mmap.ts';
+import { runToEnd, type Op, type OpGen } from './ops.ts';
+import { KernelRefusal, unmapRegion, vmasExactly } from './mmap.ts';
 import { pteDirty, pteNone, ptePresent, readEntry, setEntry, walkTo } from './pgtable.ts';
 import { freePgtables } from './memory.ts';
 import { tlbFinishMmuFlush, tlbFinishMmuFree, tlbGatherMmu } from './mmu_gather.ts';
@@ -26,7 +26,12 @@ export function* sysMremap(k: Kernel, op: Op, mm: MmStruct, oldAddr: bigint, len
     if (mm.vmasIn(newAddr, newAddr + newLen).length) throw new KernelRefusal(`mremap: the new range at 0x${newAddr.toString(16)} is in use (MREMAP_FIXED would unmap it; the model refuses)`);
     const moveLen = newLen < len ? newLen : len;
     yield { step: 'move' };
+    // mremap to a smaller size first unmaps the tail that does not move (do_munmap), as its own
+    // unmap_region: flushed, and its pages freed, before the move starts.
+    if (newLen < len) runToEnd(unmapRegion(k, op, mm, vmasExactly(mm, oldAddr + newLen, oldAddr + len), oldAddr + newLen, oldAddr + len, false));
     k.flushTlbBatchedPendingOnce(op.cpu, mm);
+    // move_page_tables brackets the move with mmu_notifier_invalidate_range_start/end of the old range.
+    k.notifiers.invalidateRangeStart(mm, oldAddr, oldAddr + moveLen);
     const nv = new VmArea(mm, newAddr, newAddr + newLen, { ...vma.prot }, false, undefined, vma.pgoff);
     nv.anonVma = vma.anonVma;
     if (nv.anonVma) nv.anonVma.vmas.push(nv);
@@ -59,6 +64,7 @@ export function* sysMremap(k: Kernel, op: Op, mm: MmStruct, oldAddr: bigint, len
     yield { step: 'unlock' };
     yield { step: 'flush' };
     if (needFlush) k.flushTlbRangeOf(op.cpu, vma, oldAddr, oldAddr + moveLen);
+    k.notifiers.invalidateRangeEnd(mm, oldAddr, oldAddr + moveLen);
     const tlb = tlbGatherMmu(mm, oldAddr, oldAddr + len);
     freePgtables(k, tlb, mm, oldAddr, oldAddr + len);
     tlbFinishMmuFlush(k, op.cpu, tlb);

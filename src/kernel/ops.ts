@@ -4,12 +4,16 @@
 // then runs it again after that operation completes. Locks live in the generator's frame, so a parked
 // operation keeps holding them.
 
+import type { MmStruct } from './mm_types.ts';
+
 export type OpYield = { step: string } | { wait: Op; reason: string };
 export type OpGen<T = void> = Generator<OpYield, T, void>;
 
 /** One kernel operation in flight: the holder of the locks it takes. */
 export class Op {
   done = false;
+  /** PUD ranges huge_pmd_unshare unlinked from an address space during this operation: they changed too. */
+  readonly unshared: { mm: MmStruct; start: bigint; end: bigint }[] = [];
   constructor(
     readonly id: string,
     readonly name: string,

@@ -63,7 +63,15 @@ export function tryToUnmapOne(k: Kernel, op: Op, page: Page, vma: VmArea, addres
       // The whole PUD range vanished from mm: no way to know which of its PMDs are cached, flush them all.
       flushTlbRange(k, op.cpu, mm, start, end, vma.hugeShift);
       if (rangeNotifiers) k.notifiers.invalidateRange(mm, start, end);
-      else k.notifiers.invalidatePage(mm, address); // the v4.4 backport keeps its only callback
+      else {
+        k.notifiers.invalidatePage(mm, address); // the v4.4 backport keeps its only callback
+        if (mm.notifiers.length) {
+          k.observer.missedFix('369ea8242c0f', {
+            mms: [mm], start, end, who: 'device',
+            text: `the migration unshared ${mm.name}'s PMD page, so [0x${start.toString(16)}, 0x${end.toString(16)}) vanished from ${mm.name}, but its secondary MMUs heard only invalidate_page(0x${address.toString(16)}); with the range semantics of 369ea8242c0f they hear invalidate_range_start/end (and invalidate_range) over that whole range`,
+          });
+        }
+      }
       return done(true);
     }
   } else if (huge && pmdPage && pmdShared(k, pmdPage)) {

@@ -25,6 +25,7 @@ interface MissedFix {
   end: bigint;
   text: string;
   line: number;
+  who?: 'cpu' | 'device';
 }
 
 export class Oracle implements KernelObserver {
@@ -46,17 +47,18 @@ export class Oracle implements KernelObserver {
     const key = `${kind}|${who.cpu ?? ''}|${who.device ?? ''}|${mm}|${va >> 12n}|${frame}`;
     if (this.seen.has(key)) return;
     this.seen.add(key);
-    const cause = this.causeFor(mms, va);
+    const cause = this.causeFor(mms, va, who.device !== undefined ? 'device' : 'cpu');
     const v: Violation = { kind, ...who, mm, va: hex(va), line: this.line, detail: cause ? `${what}. Why: ${cause.text}.` : `${what}.` };
     if (cause) v.fix = cause.id;
     this.violations.push(v);
   }
 
   /** The latest pre-fix code path that covers this address in one of these address spaces. */
-  private causeFor(mms: MmStruct[], va: bigint): MissedFix | undefined {
+  private causeFor(mms: MmStruct[], va: bigint, who: 'cpu' | 'device'): MissedFix | undefined {
     for (let i = this.missed.length - 1; i >= 0; i--) {
       const m = this.missed[i];
       if (va < m.start || va >= m.end) continue;
+      if (m.who && m.who !== who) continue;
       if (mms.length && !m.mms.some((x) => mms.includes(x))) continue;
       return m;
     }
@@ -82,6 +84,12 @@ export class Oracle implements KernelObserver {
     // Entries of a slot that is behind the mm's tlb_gen are flushed before the CPU uses the mm again.
     const live = !mm.exited && ((loaded && !s.isLazy) || slot.tlbGen >= mm.tlbGen);
     return { mm, live };
+  }
+
+  /** The CPU has this context in CR3 now (lazily or not): the hardware may walk through its caches. */
+  private walksNow(cpu: number, pcid: number, mm: MmStruct): boolean {
+    const s = this.k.cpus[cpu];
+    return !mm.exited && s.loadedMm === mm && (!this.k.usesPcid || kernPcid(s.loadedAsid) === pcid);
   }
 
   private mmByCtx(ctx: bigint): MmStruct | undefined {
@@ -119,7 +127,13 @@ export class Oracle implements KernelObserver {
   // ---- coherence points ----
 
   opReturned(op: Op, mms: MmStruct[], start: bigint, end: bigint): void {
-    for (const mm of mms) this.auditRange(mm, start, end, `after the ${op.describe()} returned`);
+    for (const mm of mms) {
+      this.auditRange(mm, start, end, `after the ${op.describe()} returned`);
+      // An unshare took the whole PUD range out of mm's tables, beyond the range asked for.
+      for (const u of op.unshared) {
+        if (u.mm === mm && (u.start < start || u.end > end)) this.auditRange(mm, u.start, u.end, `after the ${op.describe()} returned`);
+      }
+    }
   }
 
   private auditRange(mm: MmStruct, start: bigint, end: bigint, when: string): void {
@@ -178,7 +192,9 @@ export class Oracle implements KernelObserver {
         for (const p of this.k.machine.pscEntries(cpu)) {
           if (!tables.has(p.table)) continue;
           const ctx = this.contextOf(cpu, p.pcid);
-          if (!ctx || !ctx.live) continue;
+          // A lazy CPU still runs on the mm's CR3: its paging-structure caches feed speculative walks
+          // whatever its tlb_gen says, which is why a flush that frees tables must reach it (B13).
+          if (!ctx || !(ctx.live || this.walksNow(cpu, p.pcid, ctx.mm))) continue;
           const va = p.page << PSC_SHIFT[p.array];
           this.report('stale-tlb', { cpu }, ctx.mm.name, va, p.table,
             `${this.who(cpu, ctx.mm)} still caches a ${p.array.toUpperCase()} paging-structure entry for ${hex(va)} pointing at the page table ${hex(p.table)} when that table is freed (${e.why})`, [ctx.mm]);
@@ -201,7 +217,7 @@ export class Oracle implements KernelObserver {
       `${e.by} for ${e.mm.name} at ${hex(e.va)} wrote into ${whose} (${hex(e.table)})`, [e.mm]);
   }
 
-  missedFix(id: string, e: { mms: MmStruct[]; start: bigint; end: bigint; text: string }): void {
+  missedFix(id: string, e: { mms: MmStruct[]; start: bigint; end: bigint; text: string; who?: 'cpu' | 'device' }): void {
     this.missed.push({ id, ...e, line: this.line, text: `${e.text} (${fixById(id)?.title ?? id})` });
   }
 
