@@ -40,3 +40,13 @@ export {
 export { MmuError, CpuRangeError, TableAddressError, ConfigError, ArgumentError, OutOfMemoryError, WorkerError } from './mmu/errors.ts';
 /** Page-fault error-code bits (SDM §4.7) and access-kind bits. */
 export { PF_P, PF_WR, PF_US, PF_RSVD, PF_ID, PF_PK, K_WRITE, K_FETCH, K_SUPERVISOR } from '../assembly/layout.ts';
+
+/** Replaying traces: a file as the command does it, or event by event from a program. */
+export { replayFile, reportJson } from './replay/replay-cli.ts';
+export { Replay, type Report, type ReplayEvent, type ReplayHeader, type ReplayOptions, type Expectation } from './replay/engine.ts';
+export { readTrace, parseTrace, STEPS, type TraceItem } from './replay/trace.ts';
+export { TraceError } from './replay/trace-error.ts';
+/** Kernel profiles and the named fixes they are made of. */
+export { PROFILES, PROFILE_NAMES, DEFAULT_PROFILE, resolveFixes, ProfileError } from './kernel/profiles.ts';
+export { FIXES, fixById, FixSet, type Fix } from './kernel/fixes.ts';
+export { VIOLATION_KINDS, type Violation, type ViolationKind } from './oracle/violation.ts';

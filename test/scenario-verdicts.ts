@@ -1,0 +1,97 @@
+// What each scenario reports under each profile: the violations in the order reported, as
+// `kind@line cpuN|device fix` (the fix the oracle names), or for long lists their counts by
+// `kind who fix`. A profile that is absent reports none. `buggyProfiles` lists the profiles where a
+// clean workload meets a real bug of that kernel (its trace expects it "without" the fix).
+// Regenerate by replaying the library and review every change: a difference is a change of verdict.
+
+export type Verdict = readonly string[] | Readonly<Record<string, number>>;
+export interface ScenarioVerdicts {
+  [kernel: string]: Verdict | readonly string[] | Readonly<Record<string, readonly string[]>> | undefined;
+  buggyProfiles?: readonly string[];
+  invariants?: Readonly<Record<string, readonly string[]>>;
+}
+
+export const VERDICTS: Readonly<Record<string, ScenarioVerdicts>> = {
+  'b1-device-invalidate-page': {
+    'v4.4': ['stale-device@44 nic0 369ea8242c0f', 'stale-device@44 iommu0 369ea8242c0f', 'use-after-free@46 nic0 369ea8242c0f', 'use-after-free@47 iommu0 369ea8242c0f'],
+  },
+  'b1-device-range': {
+  },
+  'b1-shared-pmd-migration': {
+    'v4.4': ['lost-write@23 cpu1 017b1660df89', 'stale-tlb@24 cpu1 017b1660df89'],
+  },
+  'b10-parallel-dontneed': {
+    'v4.4': ['stale-tlb@20 cpu2 99baac21e458'],
+  },
+  'b11-mremap-flush-before-ptl-release': {
+    'v4.4': ['stale-tlb@21 cpu1 eb66ae030829', 'use-after-free@22 cpu1 eb66ae030829'],
+  },
+  'b13-lazy-cpu-skipped-table-freed': {
+    'v4.4': ['stale-tlb@34 cpu1 3ef938c35035'],
+    'v4.19': ['stale-tlb@34 cpu1 3ef938c35035'],
+    'v5.16': ['stale-tlb@34 cpu1 3ef938c35035'],
+    'v6.1': ['stale-tlb@34 cpu1 3ef938c35035'],
+  },
+  'b2-hole-punch-unshare-notifier-range': {
+    'v4.4': ['stale-device@28 nic0 dff11abe280b', 'use-after-free@32 nic0 dff11abe280b'],
+  },
+  'b2-mprotect-unshare-notifier-range': {
+    'v4.4': ['stale-device@37 nic0 081056dc00a2'],
+    'v4.19': ['stale-device@37 nic0 081056dc00a2'],
+    'v5.16': ['stale-tlb@37 cpu1 081056dc00a2', 'stale-device@37 nic0 081056dc00a2', 'use-after-free@42 cpu1 081056dc00a2'],
+    'v6.1': ['stale-tlb@37 cpu1 081056dc00a2', 'stale-device@37 nic0 081056dc00a2', 'use-after-free@42 cpu1 081056dc00a2'],
+  },
+  'b3-munmap-unshare-no-flush': {
+    'v4.4': ['stale-tlb@33 cpu0 a4a118f2eead', 'stale-tlb@33 cpu0 a4a118f2eead', 'stale-tlb@33 cpu1 a4a118f2eead', 'stale-tlb@33 cpu1 a4a118f2eead', 'use-after-free@38 cpu1 a4a118f2eead', 'stale-walk@40 cpu1 a4a118f2eead'],
+    'v4.19': ['stale-tlb@33 cpu0 a4a118f2eead', 'stale-tlb@33 cpu0 a4a118f2eead', 'stale-tlb@33 cpu1 a4a118f2eead', 'stale-tlb@33 cpu1 a4a118f2eead', 'use-after-free@38 cpu1 a4a118f2eead', 'stale-walk@40 cpu1 a4a118f2eead'],
+  },
+  'b4-mprotect-flush-after-unlock': {
+  },
+  'b5-fault-vs-unshare-vma-lock': {
+    'v4.4': ['foreign-table-write@34 cpu0 c0d0381ade79'],
+    'v4.19': ['foreign-table-write@34 cpu0 c0d0381ade79'],
+    'v5.16': ['foreign-table-write@34 cpu0 c0d0381ade79'],
+  },
+  'b5-fault-vs-unshare': {
+    'v4.4': ['foreign-table-write@35 cpu0 c0d0381ade79'],
+    'v4.19': ['foreign-table-write@35 cpu0 c0d0381ade79'],
+    'v6.1': ['foreign-table-write@35 cpu0 c0d0381ade79'],
+    'v6.18': ['foreign-table-write@35 cpu0 40549ba8f8e0'],
+  },
+  'b6-mprotect-split-shared-pmd': {
+    'v4.4': ['stale-device@39 iommu0 081056dc00a2', 'stale-device@39 iommu0 081056dc00a2', 'stale-device@39 nic0 081056dc00a2', 'stale-device@39 nic0 081056dc00a2'],
+    'v4.19': ['stale-device@39 iommu0 081056dc00a2', 'stale-device@39 iommu0 081056dc00a2', 'stale-device@39 nic0 081056dc00a2', 'stale-device@39 nic0 081056dc00a2'],
+    'v5.16': { 'stale-device iommu0 081056dc00a2': 2, 'stale-device nic0 081056dc00a2': 2, 'stale-tlb cpu0 081056dc00a2': 7, 'stale-tlb cpu2 081056dc00a2': 7 },
+    'v6.1': { 'stale-device iommu0 081056dc00a2': 2, 'stale-device nic0 081056dc00a2': 2, 'stale-tlb cpu0 081056dc00a2': 7, 'stale-tlb cpu2 081056dc00a2': 7 },
+  },
+  'b9-reclaim-batched-flush-mprotect': {
+    'v4.4': ['stale-tlb@19 cpu1 3ea277194daa'],
+  },
+  'clean-exit': {
+  },
+  'clean-fork-cow': {
+  },
+  'clean-hole-punch': {
+    'v4.4': { 'stale-device a-iommu dff11abe280b': 1, 'stale-device a-nic dff11abe280b': 1, 'stale-tlb cpu0 a4a118f2eead': 9, 'stale-tlb cpu2 a4a118f2eead': 9, 'use-after-free cpu0 a4a118f2eead': 23 },
+    'v4.19': { 'stale-tlb cpu0 a4a118f2eead': 9, 'stale-tlb cpu2 a4a118f2eead': 9, 'use-after-free cpu0 a4a118f2eead': 23 },
+    buggyProfiles: ['v4.4', 'v4.19'],
+  },
+  'clean-hugetlb-private-1g': {
+  },
+  'clean-inflight-discard': {
+    'v4.4': { 'stale-tlb cpu1 99baac21e458': 64 },
+    buggyProfiles: ['v4.4'],
+  },
+  'clean-lazy-tlb': {
+  },
+  'clean-migration-storm': {
+    'v4.4': { 'stale-tlb cpu1 017b1660df89': 16, 'stale-tlb cpu2': 16, 'use-after-free cpu1 017b1660df89': 1059, 'use-after-free cpu2': 1066 },
+    buggyProfiles: ['v4.4'],
+  },
+  'clean-mremap-move': {
+  },
+  'clean-pcid-reuse': {
+  },
+  'clean-reclaim-swap': {
+  },
+};
