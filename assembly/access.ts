@@ -8,7 +8,7 @@ import {
 } from './machine';
 import { probeSet, probeArray, fillArray, tlbDropPageOfSize, DROP_PCID_AND_GLOBAL, GLOBAL_MASK } from './tlb';
 import { rightsIndex } from './rights';
-import { walk, walkPa, walkEventsFull, WALK_FAULT } from './walk';
+import { walk, walkPa, walkEventsFull, WALK_FAULT, setAdDeferred } from './walk';
 import { generation, recordEvent } from './oracle';
 import { pageFaultInvalidation } from './invalidation';
 
@@ -109,10 +109,14 @@ function generalProtection(cb: usize): u32 {
 /**
  * Runs accesses [start, start + n) of the CPU's batch. Returns how many completed; the CPU block's
  * status says why it stopped (a fault: the access at start + done did not complete). -1: bad call.
+ * `flags`: RUN_RESULTS writes each PA to the results; RUN_DEFER_AD reports A/D updates as events
+ * instead of writing them (walk.ts).
  */
-export function runBatch(cpu: i32, start: i32, n: i32, wantResults: i32): i32 {
+export function runBatch(cpu: i32, start: i32, n: i32, flags: i32): i32 {
   if (cpu < 0 || cpu >= ncpus || start < 0 || n < 0 || start + n > load<i32>(L.HDR_BATCH_CAP)) return -1;
   const cb = cpuBlock(cpu);
+  const wantResults = flags & L.RUN_RESULTS;
+  setAdDeferred((flags & L.RUN_DEFER_AD) != 0);
   const pcid = load<u32>(cb + L.CPU_PCID);
   const pcidBits = (<u64>pcid << L.TAG_PCID_SHIFT) | 1;
   const canon = <u64>load<u32>(cb + L.CPU_CANON_SHIFT);
@@ -139,6 +143,7 @@ export function runBatch(cpu: i32, start: i32, n: i32, wantResults: i32): i32 {
   let hits2m: u32 = 0;
   let hits1g: u32 = 0;
   let status: u32 = L.ST_OK;
+  let probe4k = dtlb4kSets != 0 && load<u32>(cb + L.CPU_FILLED_4K) != 0;
   let i: i32 = 0;
   for (; i < n; i++, rec += L.BATCH_RECORD_BYTES, res += L.RESULT_BYTES) {
     const la = load<u64>(rec);
@@ -151,7 +156,7 @@ export function runBatch(cpu: i32, start: i32, n: i32, wantResults: i32): i32 {
       break;
     }
     const page4k = (la & LA_BITS) >> 12;
-    let p: usize = dtlb4kSets != 0 ? probeSet(base4k + <usize>(page4k & mask4k) * set4k, ways4k, (page4k << L.TAG_PAGE_SHIFT) | pcidBits) : 0;
+    let p: usize = probe4k ? probeSet(base4k + <usize>(page4k & mask4k) * set4k, ways4k, (page4k << L.TAG_PAGE_SHIFT) | pcidBits) : 0;
     let off: u64 = OFF_4K;
     if (p != 0) hits4k++;
     else {
@@ -179,6 +184,8 @@ export function runBatch(cpu: i32, start: i32, n: i32, wantResults: i32): i32 {
     } else {
       status = missL1(cb, la, kind, index, pcid);
     }
+    // The slow paths fill: the first 4 KiB translation turns the dtlb4k probe on.
+    probe4k = dtlb4kSets != 0 && load<u32>(cb + L.CPU_FILLED_4K) != 0;
     if (status == L.ST_OK) {
       if (wantResults != 0) store<u64>(res, pa);
       continue;

@@ -2,10 +2,10 @@
 // init() in every instance; after that each call names the CPU it acts on. Register writes and
 // INVPCID return 1, or 0 for #GP; a CPU out of range returns -1.
 import * as L from './layout';
-import { init, ncpus, cpuBlock } from './machine';
+import { init, ncpus, cpuBlock, arraySets, arrayWays, arrayOff, resultOff, FRAME_BITS } from './machine';
 import * as R from './registers';
 import * as I from './invalidation';
-import { tlbInitArrays } from './tlb';
+import { tlbInitArrays, arrayMayHold } from './tlb';
 
 export { init, ncpus };
 export { runBatch } from './access';
@@ -72,4 +72,34 @@ export function tlbInit(cpu: i32): i32 {
   if (!ok(cpu)) return -1;
   tlbInitArrays(cpuBlock(cpu));
   return 1;
+}
+
+/**
+ * The oracle's audits ask which cached translations point into a frame about to be freed: a scan of
+ * every TLB slot, done here rather than through the host's typed arrays. Writes the byte offset
+ * (inside the CPU block) of each valid TLB entry whose frame lies in [lo, hi) into the CPU's result
+ * area, as u32s, and returns how many; -1 if they do not fit (the host then scans itself), or a CPU
+ * out of range. The result area is the batch's: call it only between batches.
+ */
+export function tlbScanFrames(cpu: i32, lo: u64, hi: u64): i32 {
+  if (!ok(cpu)) return -1;
+  const cb = cpuBlock(cpu);
+  const out = cb + resultOff;
+  const room = <i32>load<u32>(L.HDR_BATCH_CAP) * 2;
+  let n: i32 = 0;
+  for (let a: i32 = 0; a < L.N_TLB_ARRAYS; a++) {
+    if (!arrayMayHold(cb, a)) continue;
+    const slots = <usize>(arraySets(a) * arrayWays(a));
+    const base = cb + arrayOff(a);
+    for (let i: usize = 0; i < slots; i++) {
+      const p = base + i * L.ENTRY_BYTES;
+      if ((load<u64>(p, L.E_TAG) & 1) == 0) continue;
+      const frame = load<u64>(p, L.E_PTE) & FRAME_BITS;
+      if (frame < lo || frame >= hi) continue;
+      if (n >= room) return -1;
+      store<u32>(out + (<usize>n << 2), <u32>(p - cb));
+      n++;
+    }
+  }
+  return n;
 }

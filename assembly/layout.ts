@@ -66,6 +66,10 @@ export const CPU_CR2 = 64; // u64
 export const CPU_STOP_INDEX = 72; // u32, batch index where the last run stopped
 export const CPU_EVENT_COUNT = 76; // u32, events in the ring
 export const CPU_LEVELS = 80; // u32, 4 or 5
+// u32, a hint: non-zero once a translation went into dtlb4k since reset. While it is zero the
+// lookup does not probe dtlb4k (it could not hit): a hugetlb workload's accesses skip a set of a
+// retentive 4 KiB array too big for the caches.
+export const CPU_FILLED_4K = 84;
 export const CPU_CANON_SHIFT = 96; // u32, derived: 16 (4-level) or 7 (5-level)
 export const CPU_COUNTERS = 128; // u64 x N_COUNTERS
 export const CPU_RSVD_LEVELS = 416; // u64 x 10, derived: reserved bits of an entry by (level << 1 | PS)
@@ -88,6 +92,10 @@ export const K_SUPERVISOR = 4;
 // Batch record: u64 linear address, u32 kind, u32 unused. Result: u64 physical address.
 export const BATCH_RECORD_BYTES = 16;
 export const RESULT_BYTES = 8;
+
+// runBatch flags: results wanted; accessed/dirty updates deferred (reported, not written).
+export const RUN_RESULTS = 1;
+export const RUN_DEFER_AD = 2;
 
 // ---- Batch status ----
 export const ST_OK = 0;
@@ -146,6 +154,9 @@ export const EV_STAMP = 28; // u32, what the entry remembered
 export const EVK_TLB_STALE = 1;
 export const EVK_PSC_STALE = 2;
 export const EVK_WRITE_IN_COPY = 3;
+// Not an oracle event: with RUN_DEFER_AD a walk reports the A/D bits it would have set here
+// (EV_PA = the entry's physical address, EV_SLOT = the bits) instead of writing them.
+export const EVK_ACCESSED_DIRTY = 4;
 
 // Generation word: bit 31 marks a migration copy window, bits 30:0 the generation.
 export const GEN_COPY_WINDOW = 0x80000000;

@@ -69,6 +69,7 @@ export function fillArray(cb: usize, a: i32, la: u64, pte: u64, global: bool, pc
   const size = <u32>(pte >> L.SIZE_SHIFT) & 3;
   const page = (la & LA_BITS) >> pageShift(size);
   const p = victim(cb, a, page);
+  if (a == L.A_DTLB4K) store<u32>(cb + L.CPU_FILLED_4K, 1);
   store<u64>(p, tlbTag(page, global ? 0 : pcid, size), L.E_TAG);
   store<u64>(p, global ? GLOBAL_MASK : ~<u64>0, L.E_MASK);
   store<u64>(p, pte, L.E_PTE);
@@ -111,9 +112,16 @@ export function tlbInitArrays(cb: usize): void {
   }
 }
 
+/** False when array `a` cannot hold a valid entry: dtlb4k before its first fill (CPU_FILLED_4K). */
+@inline export function arrayMayHold(cb: usize, a: i32): bool {
+  return a != L.A_DTLB4K || load<u32>(cb + L.CPU_FILLED_4K) != 0;
+}
+
 /** Removes entries of every TLB array, whatever their address. */
 export function tlbDropAll(cb: usize, how: u32, pcid: u32): void {
   for (let a = 0; a < L.N_TLB_ARRAYS; a++) {
+    // A retentive dtlb4k is 1 MiB: a full flush of a hugetlb workload need not sweep it while it is empty.
+    if (!arrayMayHold(cb, a)) continue;
     const n = arraySets(a) * arrayWays(a);
     let p = cb + arrayOff(a);
     for (let i: u32 = 0; i < n; i++, p += L.ENTRY_BYTES) {

@@ -32,6 +32,16 @@ export const WALK_FAULT: u32 = 0x100;
 export let walkPa: u64 = 0;
 export let walkEventsFull: bool = false;
 
+// Set by runBatch for the batch it runs (RUN_DEFER_AD): the walk does not write A/D bits but
+// reports each update it would have made as an EVK_ACCESSED_DIRTY event, and goes on as if the
+// update had been made (the TLB caches D for its own write). The host ORs the bits into the
+// entries later. This keeps a batch from writing shared memory at all, so batches of several CPUs
+// running at the same time cannot see each other (docs/hardware.md, "Deferred A/D updates").
+let adDeferred: bool = false;
+export function setAdDeferred(on: bool): void {
+  adDeferred = on;
+}
+
 // ---- The walk's rare parts, out of line so that the common case stays small ----
 
 let startLevel: u32 = 0;
@@ -63,13 +73,20 @@ function pscStart(cb: usize, la: u64, pcid: u32, levels: u32, index: u32): usize
  * §4.8: A in every entry read, top down, and D in the leaf for a write, each by compare-and-swap
  * from the value read. False when a CAS found another value (the tables changed: walk again).
  */
-function setAccessedDirty(cb: usize, records: usize, n: u32, write: bool): bool {
+function setAccessedDirty(cb: usize, records: usize, n: u32, write: bool, la: u64, index: u32): bool {
   for (let i: u32 = 0; i < n; i++) {
     const r = records + <usize>i * L.WALK_REC_BYTES;
     const v = load<u64>(r, 8);
     let want = v | PTE_A;
     if (i == n - 1 && write) want |= PTE_D;
     if (want == v) continue;
+    if (adDeferred) {
+      if ((v & PTE_A) == 0) count(cb, L.C_A_SETS);
+      if ((want & ~v & PTE_D) != 0) count(cb, L.C_D_SETS);
+      if (recordEvent(cb, L.EVK_ACCESSED_DIRTY, index, la, load<u64>(r, 0), <u32>(want & ~v), 0)) walkEventsFull = true;
+      store<u64>(r, want, 8);
+      continue;
+    }
     if (atomic.cmpxchg<u64>(<usize>load<u64>(r, 0), v, want) != v) return false;
     if ((v & PTE_A) == 0) count(cb, L.C_A_SETS);
     if ((want & ~v & PTE_D) != 0) count(cb, L.C_D_SETS);
@@ -167,7 +184,7 @@ export function walk(cb: usize, la: u64, kind: u32, index: u32, pcid: u32): u32 
     // §4.8: A in every entry used, top down; D in the leaf on a write. A CAS that finds another
     // value means someone edited the tables under us: walk again.
     if (allA == 0 || (write && (e & PTE_D) == 0)) {
-      if (!setAccessedDirty(cb, records, n, write)) {
+      if (!setAccessedDirty(cb, records, n, write, la, index)) {
         count(cb, L.C_WALK_RESTARTS);
         continue;
       }

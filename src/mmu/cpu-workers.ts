@@ -62,9 +62,15 @@ export class CpuWorkers {
   private closed = false;
 
   private constructor(
-    readonly machine: Machine,
+    private current: Machine,
     private readonly threads: readonly Thread[],
+    private readonly module: WebAssembly.Module,
   ) {}
+
+  /** The machine the workers are attached to. */
+  get machine(): Machine {
+    return this.current;
+  }
 
   /** Starts `count` worker threads, each attached to the machine's memory with the compiled core. */
   static async start(machine: Machine, count: number, options: CpuWorkersOptions = {}): Promise<CpuWorkers> {
@@ -73,7 +79,7 @@ export class CpuWorkers {
     const module = await compileCore();
     const entry = options.entry ?? CPU_WORKER_URL;
     const threads: Thread[] = [];
-    const workers = new CpuWorkers(machine, threads);
+    const workers = new CpuWorkers(machine, threads, module);
     try {
       for (let i = 0; i < count; i++) threads.push(spawn(i, entry));
     } catch (err) {
@@ -88,6 +94,27 @@ export class CpuWorkers {
       throw new WorkerError(failed, `CPU worker ${failed} failed to start: ${explain(cause)}`, { cause });
     }
     return workers;
+  }
+
+  /**
+   * Attaches every worker to another machine (a new replay reuses the threads instead of starting
+   * new ones). No batch may be in flight.
+   */
+  async reattach(machine: Machine): Promise<void> {
+    if (!(machine.memory.buffer instanceof SharedArrayBuffer)) throw new ArgumentError('CPU workers need a machine over a shared memory');
+    if (this.running.size) throw new ArgumentError('CPU workers cannot change machines while batches are in flight');
+    this.current = machine;
+    await Promise.all(this.threads.map((t) => this.call(t, 'attach', () => t.remote.attach(machine.memory, this.module))));
+  }
+
+  /**
+   * Calls a method of worker `workerIndex` that the default API does not have (a worker entry may
+   * offer more, e.g. the replay's lanes): `f` gets the thread's comlink proxy. Failures come as
+   * WorkerError naming the worker and `what`, as for run().
+   */
+  async request<T, Api = unknown>(workerIndex: number, what: string, f: (remote: Comlink.Remote<Api>) => Promise<T>): Promise<T> {
+    const t = this.thread(workerIndex);
+    return this.call(t, what, () => f(t.remote as unknown as Comlink.Remote<Api>));
   }
 
   /** How many worker threads there are. */

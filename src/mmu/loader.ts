@@ -21,7 +21,10 @@ export interface CoreExports {
   invlpg(cpu: number, la: bigint): number;
   invpcid(cpu: number, type: number, pcid: number, la: bigint): number;
   tlbInit(cpu: number): number;
-  runBatch(cpu: number, start: number, n: number, wantResults: number): number;
+  /** Offsets of the valid TLB entries whose frame is in [lo, hi), as u32s in the result area; -1: too many. */
+  tlbScanFrames(cpu: number, lo: bigint, hi: bigint): number;
+  /** flags: RUN_RESULTS | RUN_DEFER_AD (assembly/layout.ts). */
+  runBatch(cpu: number, start: number, n: number, flags: number): number;
 }
 
 let compiled: Promise<WebAssembly.Module> | undefined;

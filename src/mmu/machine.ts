@@ -18,6 +18,7 @@ const EVENT_KINDS: Record<number, OracleEventKind> = {
   [L.EVK_TLB_STALE]: 'tlb-stale',
   [L.EVK_PSC_STALE]: 'psc-stale',
   [L.EVK_WRITE_IN_COPY]: 'write-in-copy',
+  [L.EVK_ACCESSED_DIRTY]: 'accessed-dirty',
 };
 
 export interface BatchStop {
@@ -154,13 +155,18 @@ export class Machine implements MmuModel {
     };
   }
 
-  /** Runs records [start, start + count) of the CPU's batch area; one call into the core. */
-  runBatch(cpu: number, start: number, count: number, wantResults = false): BatchStop {
+  /**
+   * Runs records [start, start + count) of the CPU's batch area; one call into the core. With
+   * `deferAccessedDirty` the batch writes no A/D bit: each update it would make is an
+   * 'accessed-dirty' event in the CPU's ring (pa = the entry, slot = the bits) for the host to apply
+   * (docs/hardware.md, "Deferred A/D updates").
+   */
+  runBatch(cpu: number, start: number, count: number, wantResults = false, deferAccessedDirty = false): BatchStop {
     const b = this.block(cpu);
     if (!Number.isInteger(start) || !Number.isInteger(count) || start < 0 || count < 0 || start + count > this.layout.batchCapacity) {
       throw new ArgumentError(`batch range [${start}, ${start + count}) is outside the batch area of ${this.layout.batchCapacity} records`);
     }
-    const done = this.core.runBatch(cpu, start, count, wantResults ? 1 : 0);
+    const done = this.core.runBatch(cpu, start, count, (wantResults ? L.RUN_RESULTS : 0) | (deferAccessedDirty ? L.RUN_DEFER_AD : 0));
     return this.stopOf(b, done);
   }
 
@@ -218,57 +224,113 @@ export class Machine implements MmuModel {
 
   // ---- cached state ----
   tlbEntries(cpu: number): TlbEntry[] {
+    return this.scanTlb(cpu, undefined);
+  }
+
+  /**
+   * The TLB entries whose frame lies in one of the ranges [start, end) (physical addresses as
+   * Numbers): what an audit before a free asks for, without decoding every entry.
+   */
+  tlbEntriesInFrames(cpu: number, ranges: readonly (readonly [number, number])[]): TlbEntry[] {
+    const b = this.block(cpu);
+    // The core scans the slots (tlbScanFrames); only the matches are decoded here.
+    const offsets = new Set<number>();
+    for (const [lo, hi] of ranges) {
+      const n = this.core.tlbScanFrames(cpu, BigInt(lo), BigInt(hi));
+      if (n < 0) return this.scanTlb(cpu, ranges);
+      const at = (b + this.layout.resultOff) >> 2;
+      for (let i = 0; i < n; i++) offsets.add(this.u32[at + i]);
+    }
+    const out: TlbEntry[] = [];
+    for (const off of [...offsets].sort((x, y) => x - y)) {
+      let a = 0;
+      while (a + 1 < TLB_ARRAYS.length && this.layout.arrayOffsets[a + 1] <= off) a++;
+      out.push(this.decodeTlb(b, TLB_ARRAYS[a], a, (off - this.layout.arrayOffsets[a]) / L.ENTRY_BYTES));
+    }
+    return out;
+  }
+
+  /** The paging-structure-cache entries that point at one of these tables (physical addresses as Numbers). */
+  pscEntriesOfTables(cpu: number, tables: ReadonlySet<number>): PscEntry[] {
+    return this.scanPsc(cpu, (table) => tables.has(table));
+  }
+
+  private scanTlb(cpu: number, ranges: readonly (readonly [number, number])[] | undefined): TlbEntry[] {
     const b = this.block(cpu);
     const out: TlbEntry[] = [];
+    const u32 = this.u32;
     TLB_ARRAYS.forEach((array, a) => {
       const { sets, ways } = this.layout.geometry[array];
-      for (let set = 0; set < sets; set++) {
-        for (let way = 0; way < ways; way++) {
-          const p = b + this.layout.arrayOffsets[a] + (set * ways + way) * L.ENTRY_BYTES;
-          const tag = this.dv.getBigUint64(p + L.E_TAG, true);
-          if ((tag & 1n) === 0n) continue;
-          const pte = this.dv.getBigUint64(p + L.E_PTE, true);
-          out.push({
-            array, set, way,
-            size: SIZES[Number((pte >> BigInt(L.SIZE_SHIFT)) & 3n)],
-            page: (tag >> BigInt(L.TAG_PAGE_SHIFT)) & PAGE_FIELD,
-            pcid: Number((tag >> BigInt(L.TAG_PCID_SHIFT)) & 0xfffn),
-            global: this.dv.getBigUint64(p + L.E_MASK, true) !== U64,
-            frame: pte & FRAME_BITS,
-            w: (pte & 2n) !== 0n, u: (pte & 4n) !== 0n, xd: (pte >> 63n) === 1n, d: (pte & 0x40n) !== 0n,
-            pk: Number((pte >> 59n) & 15n),
-            slot: this.dv.getUint32(p + L.E_SLOT, true),
-            stamp: this.dv.getUint32(p + L.E_STAMP, true),
-          });
+      const off = b + this.layout.arrayOffsets[a];
+      // The valid bit is bit 0 of the tag: test it on a u32 first (audits scan every slot of every CPU).
+      for (let i = 0, q = (off + L.E_TAG) >> 2, n = sets * ways; i < n; i++, q += L.ENTRY_BYTES >> 2) {
+        if ((u32[q] & 1) === 0) continue;
+        const p = off + i * L.ENTRY_BYTES;
+        if (ranges) {
+          // The frame is pte bits 51:12 (FRAME_BITS): below 2^52, a Number holds it exactly.
+          const frame = (u32[(p + L.E_PTE + 4) >> 2] & 0x000fffff) * 4294967296 + ((u32[(p + L.E_PTE) >> 2] & 0xfffff000) >>> 0);
+          let hit = false;
+          for (let r = 0; r < ranges.length && !hit; r++) hit = frame >= ranges[r][0] && frame < ranges[r][1];
+          if (!hit) continue;
         }
+        out.push(this.decodeTlb(b, array, a, i));
       }
     });
     return out;
   }
 
+  /** TLB entry `i` (set-major) of array `a` of the CPU block at `b`. */
+  private decodeTlb(b: number, array: TlbEntry['array'], a: number, i: number): TlbEntry {
+    const { ways } = this.layout.geometry[array];
+    const set = Math.floor(i / ways);
+    const way = i - set * ways;
+    const p = b + this.layout.arrayOffsets[a] + i * L.ENTRY_BYTES;
+    const tag = this.dv.getBigUint64(p + L.E_TAG, true);
+    const pte = this.dv.getBigUint64(p + L.E_PTE, true);
+    return {
+      array, set, way,
+      size: SIZES[Number((pte >> BigInt(L.SIZE_SHIFT)) & 3n)],
+      page: (tag >> BigInt(L.TAG_PAGE_SHIFT)) & PAGE_FIELD,
+      pcid: Number((tag >> BigInt(L.TAG_PCID_SHIFT)) & 0xfffn),
+      global: this.dv.getBigUint64(p + L.E_MASK, true) !== U64,
+      frame: pte & FRAME_BITS,
+      w: (pte & 2n) !== 0n, u: (pte & 4n) !== 0n, xd: (pte >> 63n) === 1n, d: (pte & 0x40n) !== 0n,
+      pk: Number((pte >> 59n) & 15n),
+      slot: this.dv.getUint32(p + L.E_SLOT, true),
+      stamp: this.dv.getUint32(p + L.E_STAMP, true),
+    };
+  }
+
   pscEntries(cpu: number): PscEntry[] {
+    return this.scanPsc(cpu, undefined);
+  }
+
+  private scanPsc(cpu: number, tableFilter: ((table: number) => boolean) | undefined): PscEntry[] {
     const b = this.block(cpu);
     const out: PscEntry[] = [];
+    const u32 = this.u32;
     ARRAY_NAMES.forEach((array: ArrayName, a) => {
       if (a < L.N_TLB_ARRAYS) return;
       const { sets, ways } = this.layout.geometry[array];
-      for (let set = 0; set < sets; set++) {
-        for (let way = 0; way < ways; way++) {
-          const p = b + this.layout.arrayOffsets[a] + (set * ways + way) * L.ENTRY_BYTES;
-          const tag = this.dv.getBigUint64(p + L.P_TAG, true);
-          if ((tag & 1n) === 0n) continue;
-          const entry = this.dv.getBigUint64(p + L.P_ENTRY, true);
-          out.push({
-            array, set, way,
-            page: tag >> BigInt(L.TAG_PAGE_SHIFT),
-            pcid: Number((tag >> BigInt(L.TAG_PCID_SHIFT)) & 0xfffn),
-            table: entry & FRAME_BITS,
-            w: (entry & 2n) !== 0n, u: (entry & 4n) !== 0n, xd: (entry >> 63n) === 1n,
-            src: this.dv.getBigUint64(p + L.P_SRC, true),
-            slot: this.dv.getUint32(p + L.P_SLOT, true),
-            stamp: this.dv.getUint32(p + L.P_STAMP, true),
-          });
-        }
+      const off = b + this.layout.arrayOffsets[a];
+      for (let i = 0, q = (off + L.P_TAG) >> 2, n = sets * ways; i < n; i++, q += L.ENTRY_BYTES >> 2) {
+        if ((u32[q] & 1) === 0) continue;
+        const p = off + i * L.ENTRY_BYTES;
+        if (tableFilter && !tableFilter((u32[(p + L.P_ENTRY + 4) >> 2] & 0x000fffff) * 4294967296 + ((u32[(p + L.P_ENTRY) >> 2] & 0xfffff000) >>> 0))) continue;
+        const set = Math.floor(i / ways);
+        const way = i - set * ways;
+        const tag = this.dv.getBigUint64(p + L.P_TAG, true);
+        const entry = this.dv.getBigUint64(p + L.P_ENTRY, true);
+        out.push({
+          array, set, way,
+          page: tag >> BigInt(L.TAG_PAGE_SHIFT),
+          pcid: Number((tag >> BigInt(L.TAG_PCID_SHIFT)) & 0xfffn),
+          table: entry & FRAME_BITS,
+          w: (entry & 2n) !== 0n, u: (entry & 4n) !== 0n, xd: (entry >> 63n) === 1n,
+          src: this.dv.getBigUint64(p + L.P_SRC, true),
+          slot: this.dv.getUint32(p + L.P_SLOT, true),
+          stamp: this.dv.getUint32(p + L.P_STAMP, true),
+        });
       }
     });
     return out;
@@ -350,6 +412,11 @@ export class Machine implements MmuModel {
   compareExchangeEntry(pa: bigint, expected: bigint, replacement: bigint): bigint {
     const i = this.entryIndex(pa);
     return BigInt.asUintN(64, Atomics.compareExchange(this.i64, i, BigInt.asIntN(64, expected), BigInt.asIntN(64, replacement)));
+  }
+  /** Sets `bits` in an entry (atomic OR): the host applying A/D updates a batch deferred (runBatch). */
+  orEntry(pa: bigint, bits: bigint): void {
+    const i = this.entryIndex(pa);
+    Atomics.or(this.i64, i, BigInt.asIntN(64, Machine.u64('entry bits', bits)));
   }
   /** A copy of the pool's bytes (for the reference model and for comparisons). */
   poolBytes(): Uint8Array {

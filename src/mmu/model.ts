@@ -87,7 +87,8 @@ export interface PscEntry {
   stamp: number;
 }
 
-export type OracleEventKind = 'tlb-stale' | 'psc-stale' | 'write-in-copy';
+/** 'accessed-dirty' is not the oracle's: a deferred A/D update (Machine.runBatch with deferAccessedDirty). */
+export type OracleEventKind = 'tlb-stale' | 'psc-stale' | 'write-in-copy' | 'accessed-dirty';
 export interface OracleEvent {
   kind: OracleEventKind;
   index: number; // batch index of the access (0 for single accesses)
