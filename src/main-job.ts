@@ -1,12 +1,13 @@
 // `npm start`: the founding bug replayed under v4.4 and v4.19 side by side, then a generated
 // database-style workload under the default profile with its statistics.
-import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { replayFile } from './replay/replay-cli.ts';
 import { renderSummary, styleFor } from './replay/report.ts';
 import { SCENARIO_DIR } from './replay/scenarios-cli.ts';
-import { databaseWorkload, DATABASE_DEFAULTS } from './replay/generate.ts';
+import { WORKLOAD_DEFAULTS, writeWorkload } from './replay/workloads.ts';
+import { writerFor } from './replay/trace-binary.ts';
 import { DEFAULT_PROFILE } from './kernel/profiles.ts';
 import type { Report } from './replay/engine.ts';
 import type { Style } from './replay/report.ts';
@@ -26,10 +27,16 @@ export async function runMainJob(): Promise<number> {
   process.stdout.write(sideBySide(reports, s) + '\n');
   const dir = mkdtempSync(join(tmpdir(), 'mmuwasm-'));
   try {
-    const path = join(dir, 'database.jsonl');
-    writeFileSync(path, [...databaseWorkload(DATABASE_DEFAULTS)].join('\n') + '\n');
-    const o = DATABASE_DEFAULTS;
-    process.stdout.write(s.bold(`A generated database workload: ${o.processes} processes share a ${o.gib} GiB hugetlbfs segment on ${o.cpus} CPUs, with migrations and a hole punch (kernel ${DEFAULT_PROFILE})\n\n`));
+    // The same workload as `mmuwasm generate database` with its defaults.
+    const path = join(dir, 'database.mmtrace');
+    const o = WORKLOAD_DEFAULTS.database;
+    const w = writerFor(path);
+    try {
+      writeWorkload('database', o, w);
+    } finally {
+      w.close();
+    }
+    process.stdout.write(s.bold(`A generated database workload: ${o.processes} processes share a ${o.size >> 30n} GiB hugetlbfs segment on ${o.cpus} CPUs, ${o.accesses} accesses, with migrations and a hole punch (kernel ${DEFAULT_PROFILE})\n\n`));
     const started = Date.now();
     const r = await replayFile(path, {});
     const secs = (Date.now() - started) / 1000;

@@ -90,9 +90,15 @@ export const MAX_CPUS = 256;
 
 /**
  * Reads a trace file (`.jsonl`, or gzip when the name ends in `.gz`) as its header and then its events,
- * each with its line number and the bytes of the file read so far (for a progress estimate).
+ * each with its line number and the bytes of the file read so far (for a progress estimate). A binary
+ * trace (docs/trace-binary.md, known by its magic bytes, plain or gzip) goes to its own reader.
  */
 export async function* readTrace(path: string): AsyncGenerator<TraceItem> {
+  const binary = await import('./trace-binary.ts');
+  if (binary.sniffTrace(path).binary) {
+    yield* binary.readBinaryTrace(path);
+    return;
+  }
   let raw: ReadStream;
   try {
     raw = createReadStream(path);
@@ -136,8 +142,8 @@ export function* parseTrace(lines: Iterable<string>, file = 'trace'): Generator<
   parser.end(lineNo);
 }
 
-/** The line-by-line state of a reader: whether the header has been seen. */
-class TraceParser {
+/** The line-by-line state of a reader: whether the header has been seen (the binary reader uses it too). */
+export class TraceParser {
   private header: ReplayHeader | undefined;
   constructor(private readonly file: string) {}
 

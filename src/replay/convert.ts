@@ -1,0 +1,190 @@
+// `mmuwasm convert IN OUT [--expand] [--strip-comments]`: a trace from one form to the other
+// (docs/trace-binary.md). Every line is checked as the replay's reader checks it; plain `access`
+// lines become access records and back, every other line keeps its exact text, comments included,
+// so each line keeps its number. JSON Lines → binary → JSON Lines gives the same events on the same
+// lines; binary → JSON Lines → binary gives the same bytes.
+import { createReadStream, rmSync, type ReadStream } from 'node:fs';
+import { createGunzip } from 'node:zlib';
+import { createInterface } from 'node:readline';
+import { resolve } from 'node:path';
+import { TraceError } from './trace-error.ts';
+import { TraceParser } from './trace.ts';
+import { accessStream, type StreamSpec } from './patterns.ts';
+import {
+  accessCode, formatOfPath, packable, readBinaryRecords, sniffTrace, writerFor, BINARY_EXTENSION, type TraceWriter,
+} from './trace-binary.ts';
+
+export interface ConvertOptions {
+  /** Write each `accesses` stream as the access records it generates (not a conversion: later lines move). */
+  expand?: boolean;
+  /** Leave comments and blank lines out (later lines move). */
+  stripComments?: boolean;
+}
+
+export interface ConvertResult {
+  lines: number;
+  events: number;
+  accesses: number;
+}
+
+/** One line of either form as the converter sees it: its text, and its meaning once parsed. */
+type SourceLine =
+  | { kind: 'comment'; line: number; text: string }
+  | { kind: 'json'; line: number; text: string; ev?: { op: string; [k: string]: unknown }; seed?: number }
+  | { kind: 'access'; line: number; cpu: number; va: bigint; code: number }
+  | { kind: 'run'; line: number; cpu: number; va: BigUint64Array; rw: Uint8Array };
+
+async function* textSource(path: string): AsyncGenerator<SourceLine> {
+  let raw: ReadStream;
+  try {
+    raw = createReadStream(path, { highWaterMark: 1 << 20 });
+    await new Promise<void>((resolve, reject) => {
+      raw.once('open', () => resolve());
+      raw.once('error', reject);
+    });
+  } catch (err) {
+    throw new TraceError(path, 0, undefined, `cannot read the trace: ${(err as Error).message}`);
+  }
+  const gz = sniffTrace(path).gzip;
+  const text = gz ? raw.pipe(createGunzip()) : raw;
+  if (gz) raw.on('error', (err) => text.destroy(err));
+  const lines = createInterface({ input: text, crlfDelay: Infinity });
+  const parser = new TraceParser(path);
+  let lineNo = 0;
+  let seed = 0;
+  try {
+    for await (const t of lines) {
+      lineNo++;
+      const item = parser.line(lineNo, t, 0);
+      if (!item) yield { kind: 'comment', line: lineNo, text: t };
+      else if (item.kind === 'header') {
+        seed = item.header.seed ?? 0;
+        yield { kind: 'json', line: lineNo, text: t };
+      } else if (packable(item.event)) {
+        const e = item.event;
+        yield { kind: 'access', line: lineNo, cpu: e.cpu as number, va: e.va as bigint, code: accessCode(e.rw, e.user) };
+      } else yield { kind: 'json', line: lineNo, text: t, ev: item.event, seed };
+    }
+  } catch (err) {
+    if (err instanceof TraceError) throw err;
+    throw new TraceError(path, lineNo + 1, undefined, `cannot read the trace${gz ? ' (is it valid gzip?)' : ''}: ${(err as Error).message}`);
+  } finally {
+    lines.close();
+    raw.destroy();
+  }
+  parser.end(lineNo);
+}
+
+async function* binarySource(path: string): AsyncGenerator<SourceLine> {
+  const parser = new TraceParser(path);
+  let cpus = 0;
+  let seed = 0;
+  let last = 0;
+  for await (const rec of readBinaryRecords(path)) {
+    if (rec.type === 'comment') {
+      const ls = rec.text.split('\n');
+      for (let i = 0; i < ls.length; i++) yield { kind: 'comment', line: rec.line + i, text: ls[i] };
+      last = rec.line + ls.length - 1;
+    } else if (rec.type === 'json') {
+      last = rec.line;
+      const item = parser.line(rec.line, rec.text, 0);
+      if (!item) throw new TraceError(path, rec.line, undefined, `a JSON record must hold one JSON object, not a comment (at byte ${rec.offset})`);
+      if (item.kind === 'header') {
+        cpus = item.header.cpus;
+        seed = item.header.seed ?? 0;
+        yield { kind: 'json', line: rec.line, text: rec.text };
+      } else yield { kind: 'json', line: rec.line, text: rec.text, ev: item.event, seed };
+    } else {
+      if (cpus === 0) throw new TraceError(path, rec.line, undefined, 'the first line must be the header ({"format":"mmuwasm-trace","version":1,"cpus":N}), not an access record');
+      if (rec.cpu >= cpus) throw new TraceError(path, rec.line, 'cpu', `CPU ${rec.cpu} does not exist (the header says ${cpus} CPUs, numbered from 0)`);
+      last = rec.line + rec.va.length - 1;
+      yield { kind: 'run', line: rec.line, cpu: rec.cpu, va: rec.va, rw: rec.rw };
+    }
+  }
+  parser.end(last);
+}
+
+/** Reads `input` (either form, plain or gzip) and writes `output` in the form its extension names. */
+export async function convertTrace(input: string, output: string, opts: ConvertOptions = {}): Promise<ConvertResult> {
+  const source = sniffTrace(input).binary ? binarySource(input) : textSource(input);
+  const out: TraceWriter = writerFor(output);
+  const res: ConvertResult = { lines: 0, events: 0, accesses: 0 };
+  let ok = false;
+  try {
+    for await (const s of source) {
+      switch (s.kind) {
+        case 'comment':
+          if (!opts.stripComments) out.comment(s.text);
+          break;
+        case 'json':
+          if (opts.expand && s.ev?.op === 'accesses') {
+            const cpu = s.ev.cpu as number;
+            for (const a of accessStream(s.ev as StreamSpec, s.seed ?? 0, s.line)) {
+              out.access(cpu, a.va, a.write ? 1 : 0);
+              res.accesses++;
+              res.events++;
+            }
+            break;
+          }
+          out.json(s.text);
+          if (s.ev) res.events++;
+          break;
+        case 'access':
+          out.access(s.cpu, s.va, s.code);
+          res.events++;
+          res.accesses++;
+          break;
+        case 'run': {
+          const n = s.va.length;
+          for (let i = 0; i < n; i++) out.access(s.cpu, s.va[i], s.rw[i]);
+          res.events += n;
+          res.accesses += n;
+          break;
+        }
+      }
+    }
+    ok = true;
+  } finally {
+    out.close();
+    if (!ok) rmSync(output, { force: true });
+  }
+  res.lines = out.lines;
+  return res;
+}
+
+const USAGE = `usage: mmuwasm convert IN OUT [--expand] [--strip-comments]
+  IN and OUT: .jsonl or .jsonl.gz (JSON Lines), ${BINARY_EXTENSION} or ${BINARY_EXTENSION}.gz (binary); IN's form is read from its bytes`;
+
+export async function runConvert(argv: string[]): Promise<number> {
+  const files: string[] = [];
+  const opts: ConvertOptions = {};
+  for (const a of argv) {
+    if (a === '--expand') opts.expand = true;
+    else if (a === '--strip-comments') opts.stripComments = true;
+    else if (a === '--help' || a === '-h') {
+      console.log(USAGE);
+      return 0;
+    } else if (a.startsWith('-')) return usage(`unknown option '${a}'`);
+    else files.push(a);
+  }
+  if (files.length !== 2) return usage(files.length < 2 ? 'convert needs an input and an output file' : `one input and one output (got ${files.join(' ')})`);
+  const [input, output] = files;
+  if (resolve(input) === resolve(output)) return usage('the output would overwrite the input');
+  if (!formatOfPath(output)) return usage(`'${output}': the output's extension names its form (.jsonl, .jsonl.gz, ${BINARY_EXTENSION}, ${BINARY_EXTENSION}.gz)`);
+  try {
+    const r = await convertTrace(input, output, opts);
+    console.error(`mmuwasm convert: ${output}: ${r.lines} lines, ${r.events} events, ${r.accesses} of them accesses`);
+    return 0;
+  } catch (err) {
+    if (err instanceof TraceError) {
+      console.error(`mmuwasm convert: ${err.message}`);
+      return 2;
+    }
+    throw err;
+  }
+}
+
+function usage(message: string): number {
+  console.error(`mmuwasm convert: ${message}\n${USAGE}`);
+  return 2;
+}

@@ -1,0 +1,145 @@
+// `mmuwasm generate KIND [options] -o FILE`: a workload trace, deterministic from --seed, in the form
+// the file's extension names (.jsonl, .jsonl.gz, .mmtrace, .mmtrace.gz), written as it is generated.
+import { rmSync } from 'node:fs';
+import { parseAmount } from './values.ts';
+import { formatOfPath, writerFor, BINARY_EXTENSION } from './trace-binary.ts';
+import { WORKLOAD_DEFAULTS, WORKLOAD_KINDS, writeWorkload, type WorkloadKind, type WorkloadOptions } from './workloads.ts';
+import { MAX_CPUS } from './trace.ts';
+
+const USAGE = `usage: mmuwasm generate KIND [options] -o FILE
+  KIND: ${WORKLOAD_KINDS.join(', ')}
+  -o FILE               the trace: .jsonl, .jsonl.gz, ${BINARY_EXTENSION}, ${BINARY_EXTENSION}.gz (binary: access records)
+  --seed S              the seed (0 to 2^32-1, default 1): the same seed writes the same bytes
+  --accesses N          CPU accesses in all (default 1M; k, M, G are powers of 1000: 20M, 1G, or 1e9)
+  --cpus C              CPUs (default: database 4, kvm 2, migration-storm 4, random-anon 4)
+  --processes P         processes (database 4, kvm 1 VM, migration-storm 3, random-anon 2)
+  --size SIZE           database / migration-storm: the hugetlbfs segment (2G, 1G); kvm: guest memory (4G);
+                        random-anon: each process's address space in 1 MiB regions (32M)
+  --burst B             accesses of one CPU in a row between kernel events (default: about 16 rounds)
+  --ops K               kernel operations per round (migrations; random-anon: mmap/munmap/mprotect/madvise)
+  --device-accesses D   kvm: the guest's accesses through the kvm secondary MMU (default N/16)
+  --backing hugetlb|anon  kvm: guest memory from hugetlbfs (2 MiB pages, default) or anonymous 4 KiB pages
+  --streams             each burst as one "accesses" stream event instead of explicit accesses`;
+
+export class GenerateUsageError extends Error {}
+
+/** A count: digits, an exponent (1e9) or a decimal suffix (20k, 20M, 1G). */
+export function parseCount(v: string, what: string): number {
+  const m = /^([0-9]+(?:\.[0-9]+)?)(e[0-9]+|[kKmMgG])?$/.exec(v.trim());
+  if (!m) throw new GenerateUsageError(`${what} takes a whole number (such as 20000000, 20M or 2e7), not '${v}'`);
+  const mult = m[2] === undefined ? 1 : /^e/.test(m[2]) ? 10 ** Number(m[2].slice(1)) : { k: 1e3, m: 1e6, g: 1e9 }[m[2].toLowerCase() as 'k' | 'm' | 'g'];
+  const n = Number(m[1]) * mult;
+  if (!Number.isSafeInteger(n)) throw new GenerateUsageError(`${what} takes a whole number below 2^53, not '${v}'`);
+  return n;
+}
+
+export interface GenerateArgs {
+  kind: WorkloadKind;
+  out: string;
+  options: WorkloadOptions;
+}
+
+export function parseGenerateArgs(argv: string[]): GenerateArgs {
+  const [kind, ...rest] = argv;
+  if (!kind || kind.startsWith('-')) throw new GenerateUsageError('generate needs a KIND');
+  if (!(WORKLOAD_KINDS as readonly string[]).includes(kind)) throw new GenerateUsageError(`unknown workload '${kind}' (kinds: ${WORKLOAD_KINDS.join(', ')})`);
+  const k = kind as WorkloadKind;
+  const o: WorkloadOptions = { ...WORKLOAD_DEFAULTS[k] };
+  let out = '';
+  for (let i = 0; i < rest.length; i++) {
+    const arg = rest[i];
+    const value = () => {
+      const v = rest[++i];
+      if (v === undefined) throw new GenerateUsageError(`${arg} needs a value`);
+      return v;
+    };
+    const int = (min: number, max: number) => {
+      const n = parseCount(value(), arg);
+      if (n < min || n > max) throw new GenerateUsageError(`${arg} takes ${min} to ${max}, not ${n}`);
+      return n;
+    };
+    switch (arg) {
+      case '-o': case '--output': out = value(); break;
+      case '--seed': o.seed = int(0, 2 ** 32 - 1); break;
+      case '--accesses': o.accesses = int(1, Number.MAX_SAFE_INTEGER); break;
+      case '--cpus': o.cpus = int(1, MAX_CPUS); break;
+      case '--processes': o.processes = int(1, 4096); break;
+      case '--burst': o.burst = int(1, 1 << 24); break;
+      case '--ops': o.ops = int(0, 1 << 20); break;
+      case '--device-accesses':
+        if (k !== 'kvm') throw new GenerateUsageError('--device-accesses is for the kvm workload');
+        o.deviceAccesses = int(0, Number.MAX_SAFE_INTEGER);
+        break;
+      case '--backing': {
+        if (k !== 'kvm') throw new GenerateUsageError('--backing is for the kvm workload');
+        const v = value();
+        if (v !== 'hugetlb' && v !== 'anon') throw new GenerateUsageError(`--backing takes hugetlb or anon, not '${v}'`);
+        o.backing = v;
+        break;
+      }
+      case '--size': {
+        const v = value();
+        const p = parseAmount(v);
+        if (!p.ok) throw new GenerateUsageError(`--size: ${p.reason}`);
+        o.size = p.value;
+        break;
+      }
+      case '--streams':
+        if (k === 'random-anon') throw new GenerateUsageError('--streams: random-anon accesses only what is mapped, which no stream pattern follows');
+        o.streams = true;
+        break;
+      default:
+        throw new GenerateUsageError(arg.startsWith('-') ? `unknown option '${arg}'` : `unexpected argument '${arg}'`);
+    }
+  }
+  if (!out) throw new GenerateUsageError('generate needs an output file: -o FILE');
+  if (!formatOfPath(out)) throw new GenerateUsageError(`'${out}': the output's extension names its form (.jsonl, .jsonl.gz, ${BINARY_EXTENSION}, ${BINARY_EXTENSION}.gz)`);
+  checkSize(k, o);
+  return { kind: k, out, options: o };
+}
+
+function checkSize(k: WorkloadKind, o: WorkloadOptions): void {
+  const M2 = 2n << 20n;
+  const hugetlb = k !== 'random-anon' && !(k === 'kvm' && o.backing === 'anon');
+  const unit = hugetlb ? M2 : 1n << 20n;
+  if (o.size < unit || o.size % unit !== 0n) throw new GenerateUsageError(`--size must be a multiple of ${hugetlb ? '2M (the segment\'s huge pages)' : '1M'}, at least that (got ${o.size})`);
+  if (o.size > 1n << 40n) throw new GenerateUsageError('--size: at most 1T');
+  if (k === 'migration-storm' && o.processes > 64) throw new GenerateUsageError('--processes: migration-storm maps each process at its own GiB, at most 64');
+  if (k === 'kvm' && o.processes * Number(o.size >> 30n) > 48) throw new GenerateUsageError('kvm: the guests\' memory must fit in the 64G of simulated physical memory with room to migrate (at most 48G in all)');
+  if ((k === 'database' || k === 'migration-storm') && o.size > 32n << 30n) throw new GenerateUsageError('--size: the segment must fit in the 64G of simulated physical memory with room to migrate (at most 32G)');
+}
+
+/** Writes the workload; on an error the partial file is removed. */
+export function generateTrace(a: GenerateArgs): { accesses: number; lines: number } {
+  const w = writerFor(a.out);
+  let ok = false;
+  try {
+    const r = writeWorkload(a.kind, a.options, w);
+    ok = true;
+    return { accesses: r.accesses, lines: w.lines };
+  } finally {
+    w.close();
+    if (!ok) rmSync(a.out, { force: true });
+  }
+}
+
+export async function runGenerate(argv: string[]): Promise<number> {
+  let args: GenerateArgs;
+  try {
+    if (argv[0] === '--help' || argv[0] === '-h') {
+      console.log(USAGE);
+      return 0;
+    }
+    args = parseGenerateArgs(argv);
+  } catch (err) {
+    if (err instanceof GenerateUsageError) {
+      console.error(`mmuwasm generate: ${err.message}\n${USAGE}`);
+      return 2;
+    }
+    throw err;
+  }
+  const started = Date.now();
+  const r = generateTrace(args);
+  console.error(`mmuwasm generate: ${args.out}: ${args.kind}, ${r.accesses} CPU accesses, seed ${args.options.seed} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+  return 0;
+}

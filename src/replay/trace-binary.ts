@@ -1,0 +1,515 @@
+// The binary form of a trace (docs/trace-binary.md): the same events as the JSON Lines form, with
+// runs of one CPU's plain accesses packed as fixed-size records (8-byte address + 1-byte kind) and
+// every other line — header, event, comment — kept as its exact text. `line` means the same in both
+// forms: a record's line is the line it has in the JSON Lines text `mmuwasm convert` writes from it
+// (and the line it had in the text it was converted from). Reading and writing stream: memory holds
+// one record and one chunk of the file, whatever the trace's length.
+import { createReadStream, openSync, writeSync, closeSync, readSync, type ReadStream } from 'node:fs';
+import { createGunzip, gzipSync, gunzipSync, crc32 } from 'node:zlib';
+import { TraceError } from './trace-error.ts';
+import { TraceParser, type TraceItem } from './trace.ts';
+
+/** `\x89MMT\r\n\x1a\n`: not text (the high byte), and a line-ending or EOF translation shows in it. */
+export const BINARY_MAGIC: readonly number[] = [0x89, 0x4d, 0x4d, 0x54, 0x0d, 0x0a, 0x1a, 0x0a];
+export const BINARY_VERSION = 1;
+export const BINARY_EXTENSION = '.mmtrace';
+
+/** Record tags (one byte, an ASCII letter so a hex dump shows the structure). */
+export const TAG = { json: 0x4a /* J */, comment: 0x43 /* C */, accesses: 0x41 /* A */, end: 0x45 /* E */ } as const;
+/** Records in one access run at most: a run's payload is at most 576 KiB. */
+export const MAX_RUN = 65536;
+/** Bytes of a JSON record's or comment block's text at most. */
+export const MAX_TEXT = 16 << 20;
+/** A comment block takes the next line only while it stays within this many bytes. */
+export const COMMENT_BLOCK_BYTES = 64 << 10;
+
+/** The kind byte of an access record: rw in bits 0–1 (0 r, 1 w, 2 x), bit 2 set for `"user":false`. */
+export const ACCESS_CODE = { r: 0, w: 1, x: 2, supervisor: 4 } as const;
+const RW_OF_CODE = ['r', 'w', 'x'] as const;
+const VALID_CODE = new Uint8Array(256);
+for (const c of [0, 1, 2, 4, 5, 6]) VALID_CODE[c] = 1;
+
+/** The packed form of consecutive `access` events of one CPU: record i is line `line + i`. */
+export interface AccessRunEvent {
+  op: 'access_run';
+  cpu: number;
+  /** The addresses, one per record. */
+  va: BigUint64Array;
+  /** The kind bytes (ACCESS_CODE), one per record. */
+  rw: Uint8Array;
+  [field: string]: unknown;
+}
+
+/** The `access` event of one access record, in the canonical JSON text `convert` writes. */
+export function accessLine(cpu: number, va: bigint, code: number): string {
+  return `{"op":"access","cpu":${cpu},"va":"0x${va.toString(16)}","rw":"${RW_OF_CODE[code & 3]}"${code & ACCESS_CODE.supervisor ? ',"user":false' : ''}}`;
+}
+
+/** The kind byte of a parsed `access` event. */
+export function accessCode(rw: unknown, user: unknown): number {
+  return (rw === 'w' ? ACCESS_CODE.w : rw === 'x' ? ACCESS_CODE.x : ACCESS_CODE.r) | (user === false ? ACCESS_CODE.supervisor : 0);
+}
+
+/** An `access` event that an access record can carry: not parked (no `id`, no `until`). */
+export function packable(ev: { op: string; [k: string]: unknown }): boolean {
+  return ev.op === 'access' && ev.id === undefined && ev.until === undefined;
+}
+
+// ---- which reader ----
+
+const GZIP_MAGIC = [0x1f, 0x8b];
+const startsWith = (b: Uint8Array, magic: readonly number[]) => b.length >= magic.length && magic.every((m, i) => b[i] === m);
+
+/** Whether a file is gzip-compressed and whether (inside) it is a binary trace, from its first bytes. */
+export function sniffTrace(path: string): { gzip: boolean; binary: boolean } {
+  let head: Buffer;
+  try {
+    const fd = openSync(path, 'r');
+    try {
+      head = Buffer.alloc(4096);
+      head = head.subarray(0, readSync(fd, head, 0, head.length, 0));
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return { gzip: false, binary: false }; // the reader reports an unreadable file itself
+  }
+  // The first four bytes decide, so that a binary trace whose line ends were translated reaches the
+  // binary reader and is refused with that reason.
+  const BIN4 = BINARY_MAGIC.slice(0, 4);
+  if (!startsWith(head, GZIP_MAGIC)) return { gzip: false, binary: startsWith(head, BIN4) };
+  // Peek inside: the first member's first bytes (a truncated read of the start is all it takes).
+  let inner: Buffer = Buffer.alloc(0);
+  try {
+    inner = gunzipSync(head, { finishFlush: 2 /* Z_SYNC_FLUSH: tolerate the cut */ });
+  } catch {
+    // not valid gzip: the reader says so
+  }
+  return { gzip: true, binary: startsWith(inner, BIN4) || (inner.length < 4 && path.endsWith(`${BINARY_EXTENSION}.gz`)) };
+}
+
+// ---- reading ----
+
+/** One record of a binary trace as stored, checked for structure (not yet for meaning). */
+export type BinaryRecord =
+  | { type: 'json'; line: number; text: string; offset: number; bytes: number }
+  | { type: 'comment'; line: number; text: string; lines: number; offset: number; bytes: number }
+  | { type: 'accesses'; line: number; cpu: number; va: BigUint64Array; rw: Uint8Array; offset: number; bytes: number };
+
+/** Pulls bytes from a stream of chunks with at most one record's worth held. */
+class ByteReader {
+  buf: Buffer = Buffer.alloc(0);
+  pos = 0;
+  private base = 0;
+  private eof = false;
+  constructor(private readonly chunks: AsyncIterator<Buffer>) {}
+
+  /** Makes n bytes available at `pos` if the stream has them; returns how many are. */
+  async fill(n: number): Promise<number> {
+    let have = this.buf.length - this.pos;
+    if (have >= n || this.eof) return have;
+    const parts: Buffer[] = [this.buf.subarray(this.pos)];
+    while (have < n) {
+      const r = await this.chunks.next();
+      if (r.done) {
+        this.eof = true;
+        break;
+      }
+      parts.push(r.value);
+      have += r.value.length;
+    }
+    this.base += this.pos;
+    this.buf = parts.length === 1 ? parts[0] : Buffer.concat(parts);
+    this.pos = 0;
+    return have;
+  }
+
+  /** The offset of `pos` in the (decompressed) file. */
+  get offset(): number {
+    return this.base + this.pos;
+  }
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+const isCommentLine = (s: string) => {
+  const t = s.trim();
+  return t === '' || t.startsWith('#') || t.startsWith('//');
+};
+
+/**
+ * The records of a binary trace (plain or gzip), each with its line and the bytes of the file read so
+ * far. Structure is checked strictly: the magic and version, every tag, length, checksum and kind
+ * byte, the end record's line count, nothing after it. A file cut short is an error naming the record
+ * it ends in.
+ */
+export async function* readBinaryRecords(path: string): AsyncGenerator<BinaryRecord> {
+  let raw: ReadStream;
+  try {
+    raw = createReadStream(path, { highWaterMark: 1 << 20 });
+    await new Promise<void>((resolve, reject) => {
+      raw.once('open', () => resolve());
+      raw.once('error', reject);
+    });
+  } catch (err) {
+    throw new TraceError(path, 0, undefined, `cannot read the trace: ${(err as Error).message}`);
+  }
+  const { gzip } = sniffTrace(path);
+  const stream = gzip ? raw.pipe(createGunzip({ chunkSize: 1 << 20 })) : raw;
+  if (gzip) raw.on('error', (err) => stream.destroy(err));
+  const r = new ByteReader(stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>);
+  let line = 1;
+  const fail = (reason: string, field?: string, at = line): never => {
+    throw new TraceError(path, at, field, reason);
+  };
+  const fill = async (n: number) => {
+    try {
+      return await r.fill(n);
+    } catch (err) {
+      return fail(`cannot read the trace${gzip ? ' (is it valid gzip?)' : ''}: ${(err as Error).message}`);
+    }
+  };
+  const truncated = (what: string, need: number, have: number, at = line): never =>
+    fail(`the file is truncated: it ends inside ${what} (the record at byte ${r.offset} needs ${need} bytes, ${have} are left)`, undefined, at);
+  try {
+    const head = await fill(12);
+    if (head < 8 || !startsWith(r.buf.subarray(r.pos), BINARY_MAGIC)) {
+      const translated = head >= 7 && r.buf[r.pos + 4] === 0x0a;
+      fail(`not a binary trace: the file does not start with the magic bytes 89 4d 4d 54 0d 0a 1a 0a${translated ? ' (its \\r\\n became \\n: the file was copied as text; copy it as binary)' : ''}`, undefined, 0);
+    }
+    if (head < 12) truncated('the file header', 12, head, 0);
+    const version = r.buf.readUInt32LE(r.pos + 8);
+    if (version !== BINARY_VERSION) fail(`this reader knows binary version ${BINARY_VERSION}, not ${version}`, 'version', 0);
+    r.pos += 12;
+    for (;;) {
+      const avail = await fill(1);
+      if (avail === 0) fail(`the file is truncated: it ends after line ${line - 1} without its end record (at byte ${r.offset})`);
+      const b = r.buf;
+      const tag = b[r.pos];
+      const offset = r.offset;
+      if (tag === TAG.json || tag === TAG.comment) {
+        const what = tag === TAG.json ? `the JSON record of line ${line}` : `the comment block at line ${line}`;
+        let have = await fill(9);
+        if (have < 9) truncated(what, 9, have);
+        const len = r.buf.readUInt32LE(r.pos + 1);
+        const sum = r.buf.readUInt32LE(r.pos + 5);
+        if (len === 0 && tag === TAG.json) fail(`an empty JSON record (at byte ${offset})`);
+        if (len > MAX_TEXT) fail(`${what} claims ${len} bytes, more than the ${MAX_TEXT} a record may hold: the file is corrupt (at byte ${offset})`, 'length');
+        have = await fill(9 + len);
+        if (have < 9 + len) truncated(what, 9 + len, have);
+        const bytes = r.buf.subarray(r.pos + 9, r.pos + 9 + len);
+        if (crc32(bytes) !== sum) fail(`checksum mismatch in ${what} (at byte ${offset}): the file is corrupt`);
+        let text: string;
+        try {
+          text = utf8.decode(bytes);
+        } catch {
+          return fail(`${what} is not valid UTF-8 (at byte ${offset})`);
+        }
+        r.pos += 9 + len;
+        if (tag === TAG.json) {
+          if (/[\r\n]/.test(text)) fail(`a JSON record holds one line: this one has a line break (at byte ${offset})`);
+          yield { type: 'json', line, text, offset, bytes: raw.bytesRead };
+          line++;
+        } else {
+          const lines = text.split('\n');
+          for (let i = 0; i < lines.length; i++) {
+            const l = line + i === 1 ? lines[i].replace(/^\uFEFF/, '') : lines[i];
+            if (/\r/.test(l) || !isCommentLine(l)) fail(`a comment block holds only blank lines and lines starting with # or //; this line is neither: ${JSON.stringify(l.slice(0, 60))}`, undefined, line + i);
+          }
+          yield { type: 'comment', line, text, lines: lines.length, offset, bytes: raw.bytesRead };
+          line += lines.length;
+        }
+      } else if (tag === TAG.accesses) {
+        let have = await fill(11);
+        if (have < 11) truncated(`the access run at line ${line}`, 11, have);
+        const cpu = r.buf.readUInt16LE(r.pos + 1);
+        const count = r.buf.readUInt32LE(r.pos + 3);
+        const sum = r.buf.readUInt32LE(r.pos + 7);
+        if (count === 0 || count > MAX_RUN) fail(`an access run holds 1 to ${MAX_RUN} records, not ${count}: the file is corrupt (at byte ${offset})`, 'count');
+        const what = `the access run of lines ${line}–${line + count - 1}`;
+        const size = 11 + 9 * count;
+        have = await fill(size);
+        if (have < size) truncated(what, size, have);
+        const p = r.pos;
+        const payload = r.buf.subarray(p + 11, p + size);
+        if (crc32(payload, crc32(r.buf.subarray(p + 1, p + 7))) !== sum) fail(`checksum mismatch in ${what} (at byte ${offset}): the file is corrupt`);
+        const rw = new Uint8Array(count);
+        rw.set(r.buf.subarray(p + 11 + 8 * count, p + size));
+        // Four kind bytes at a time: valid when no byte has bits 3–7 set or rw = 3.
+        const words = new Uint32Array(rw.buffer, 0, count >>> 2);
+        let bad = 4 * words.length;
+        for (let i = 0; i < words.length; i++) {
+          const w = words[i];
+          const lo = w & 0x03030303;
+          if ((w & 0xf8f8f8f8) !== 0 || (lo & (lo >>> 1) & 0x01010101) !== 0) {
+            bad = 4 * i;
+            break;
+          }
+        }
+        for (let i = bad; i < count; i++) {
+          if (!VALID_CODE[rw[i]]) fail(`access record ${i + 1} of the run at line ${line} has kind byte 0x${rw[i].toString(16)}: expected rw 0 (r), 1 (w) or 2 (x), plus 4 for a supervisor access (at byte ${offset})`, 'rw', line + i);
+        }
+        const va = new BigUint64Array(count);
+        new Uint8Array(va.buffer).set(r.buf.subarray(p + 11, p + 11 + 8 * count));
+        r.pos += size;
+        yield { type: 'accesses', line, cpu, va, rw, offset, bytes: raw.bytesRead };
+        line += count;
+      } else if (tag === TAG.end) {
+        const have = await fill(13);
+        if (have < 13) truncated('the end record', 13, have);
+        const lines = r.buf.readUInt32LE(r.pos + 1) + r.buf.readUInt32LE(r.pos + 5) * 2 ** 32;
+        const sum = r.buf.readUInt32LE(r.pos + 9);
+        if (crc32(r.buf.subarray(r.pos + 1, r.pos + 9)) !== sum) fail(`checksum mismatch in the end record (at byte ${offset}): the file is corrupt`);
+        if (lines !== line - 1) fail(`the end record says the trace has ${lines} lines, but its records hold ${line - 1}: the file is corrupt (at byte ${offset})`);
+        r.pos += 13;
+        const after = await fill(1);
+        if (after > 0) fail(`${after} bytes follow the end record (at byte ${r.offset}): the file is corrupt`);
+        return;
+      } else {
+        fail(`unknown record tag 0x${tag.toString(16).padStart(2, '0')} at byte ${offset}: the file is corrupt or was not written by a binary trace writer`);
+      }
+    }
+  } finally {
+    raw.destroy();
+  }
+}
+
+/**
+ * Reads a binary trace as readTrace reads JSON Lines: its header, then its events, each checked by
+ * the same parser (the same messages, fields and lines), except that a run of access records comes as
+ * one `access_run` event whose record i is line `line + i`.
+ */
+export async function* readBinaryTrace(path: string): AsyncGenerator<TraceItem> {
+  const parser = new TraceParser(path);
+  let cpus = 0;
+  let lastLine = 0;
+  for await (const rec of readBinaryRecords(path)) {
+    if (rec.type === 'comment') {
+      lastLine = rec.line + rec.lines - 1;
+      continue;
+    }
+    lastLine = rec.type === 'json' ? rec.line : rec.line + rec.va.length - 1;
+    if (rec.type === 'json') {
+      const item = parser.line(rec.line, rec.text, rec.bytes);
+      if (!item) throw new TraceError(path, rec.line, undefined, `a JSON record must hold one JSON object, not a comment (at byte ${rec.offset})`);
+      if (item.kind === 'header') cpus = item.header.cpus;
+      yield item;
+      continue;
+    }
+    if (cpus === 0) throw new TraceError(path, rec.line, undefined, 'the first line must be the header ({"format":"mmuwasm-trace","version":1,"cpus":N}), not an access record');
+    if (rec.cpu >= cpus) throw new TraceError(path, rec.line, 'cpu', `CPU ${rec.cpu} does not exist (the header says ${cpus} CPUs, numbered from 0)`);
+    const event: AccessRunEvent = { op: 'access_run', cpu: rec.cpu, va: rec.va, rw: rec.rw };
+    yield { kind: 'event', line: rec.line, event, bytes: rec.bytes };
+  }
+  parser.end(lastLine);
+}
+
+// ---- writing ----
+
+/** Where a writer's bytes go: a file, written in chunks, each chunk a gzip member when compressing. */
+class ChunkedFile {
+  private readonly fd: number;
+  constructor(path: string, private readonly gzip: boolean) {
+    this.fd = openSync(path, 'w');
+  }
+  write(bytes: Uint8Array): void {
+    const out = this.gzip ? gzipSync(bytes, { level: 6 }) : bytes;
+    for (let off = 0; off < out.length; ) off += writeSync(this.fd, out, off, out.length - off);
+  }
+  close(): void {
+    closeSync(this.fd);
+  }
+}
+
+/** Writes a trace line by line: a comment, a header or event's JSON text, or one plain access. */
+export interface TraceWriter {
+  /** A blank or comment line, as written (no line break). */
+  comment(text: string): void;
+  /** A header or event line: one JSON object's text (no line break). */
+  json(text: string): void;
+  /** One plain `access` event: CPU, address (a Number below 2^53 or a BigInt) and kind byte (ACCESS_CODE). */
+  access(cpu: number, va: number | bigint, code: number): void;
+  /** Lines written so far. */
+  readonly lines: number;
+  /** Writes what is buffered and the end of the trace, and closes the file. */
+  close(): void;
+}
+
+const CHUNK = 4 << 20;
+const TWO32 = 2 ** 32;
+
+/** The JSON Lines form (gzip-compressed when asked): one line per call. */
+export class TextTraceWriter implements TraceWriter {
+  private readonly file: ChunkedFile;
+  private parts: string[] = [];
+  private size = 0;
+  lines = 0;
+  constructor(path: string, gzip = path.endsWith('.gz')) {
+    this.file = new ChunkedFile(path, gzip);
+  }
+  private push(s: string): void {
+    this.parts.push(s, '\n');
+    this.size += s.length + 1;
+    this.lines++;
+    if (this.size >= CHUNK) this.flush();
+  }
+  private flush(): void {
+    if (!this.parts.length) return;
+    this.file.write(Buffer.from(this.parts.join('')));
+    this.parts = [];
+    this.size = 0;
+  }
+  comment(text: string): void {
+    this.push(text);
+  }
+  json(text: string): void {
+    this.push(text);
+  }
+  access(cpu: number, va: number | bigint, code: number): void {
+    this.push(accessLine(cpu, typeof va === 'bigint' ? va : BigInt(va), code));
+  }
+  close(): void {
+    this.flush();
+    this.file.close();
+  }
+}
+
+/** The binary form: access runs of one CPU, JSON records, comment blocks, and the end record. */
+export class BinaryTraceWriter implements TraceWriter {
+  private readonly file: ChunkedFile;
+  private readonly out = new Uint8Array(CHUNK);
+  private readonly view = new DataView(this.out.buffer);
+  private pos = 0;
+  // the access run being gathered
+  private runCpu = -1;
+  private runLen = 0;
+  private readonly runVa = new Uint32Array(2 * MAX_RUN);
+  private readonly runVaBytes = new Uint8Array(this.runVa.buffer);
+  private readonly runKind = new Uint8Array(MAX_RUN);
+  // the comment block being gathered
+  private comments: string[] = [];
+  private commentBytes = 0;
+  lines = 0;
+
+  constructor(path: string, gzip = path.endsWith('.gz')) {
+    this.file = new ChunkedFile(path, gzip);
+    this.out.set(BINARY_MAGIC, 0);
+    this.view.setUint32(8, BINARY_VERSION, true);
+    this.pos = 12;
+  }
+
+  private room(n: number): void {
+    if (this.pos + n > this.out.length) this.flushChunk();
+  }
+  private flushChunk(): void {
+    if (this.pos) this.file.write(this.out.subarray(0, this.pos));
+    this.pos = 0;
+  }
+
+  private textRecord(tag: number, text: string): void {
+    const bytes = Buffer.from(text, 'utf8');
+    if (bytes.length > MAX_TEXT) throw new RangeError(`line ${this.lines} is ${bytes.length} bytes long: the binary form holds at most ${MAX_TEXT} bytes in one record`);
+    if (9 + bytes.length > this.out.length) {
+      this.flushChunk();
+      const head = new Uint8Array(9);
+      const dv = new DataView(head.buffer);
+      head[0] = tag;
+      dv.setUint32(1, bytes.length, true);
+      dv.setUint32(5, crc32(bytes), true);
+      this.file.write(head);
+      this.file.write(bytes);
+      return;
+    }
+    this.room(9 + bytes.length);
+    this.out[this.pos] = tag;
+    this.view.setUint32(this.pos + 1, bytes.length, true);
+    this.view.setUint32(this.pos + 5, crc32(bytes), true);
+    this.out.set(bytes, this.pos + 9);
+    this.pos += 9 + bytes.length;
+  }
+
+  private flushRun(): void {
+    const n = this.runLen;
+    if (!n) return;
+    const size = 11 + 9 * n;
+    this.room(size);
+    const p = this.pos;
+    this.out[p] = TAG.accesses;
+    this.view.setUint16(p + 1, this.runCpu, true);
+    this.view.setUint32(p + 3, n, true);
+    this.out.set(this.runVaBytes.subarray(0, 8 * n), p + 11);
+    this.out.set(this.runKind.subarray(0, n), p + 11 + 8 * n);
+    this.view.setUint32(p + 7, crc32(this.out.subarray(p + 11, p + size), crc32(this.out.subarray(p + 1, p + 7))), true);
+    this.pos += size;
+    this.runLen = 0;
+    this.runCpu = -1;
+  }
+
+  private flushComments(): void {
+    if (!this.comments.length) return;
+    this.textRecord(TAG.comment, this.comments.join('\n'));
+    this.comments = [];
+    this.commentBytes = 0;
+  }
+
+  comment(text: string): void {
+    this.flushRun();
+    const n = Buffer.byteLength(text);
+    if (this.comments.length && this.commentBytes + 1 + n > COMMENT_BLOCK_BYTES) this.flushComments();
+    this.commentBytes += (this.comments.length ? 1 : 0) + n;
+    this.comments.push(text);
+    this.lines++;
+  }
+
+  json(text: string): void {
+    this.flushRun();
+    this.flushComments();
+    this.lines++;
+    this.textRecord(TAG.json, text);
+  }
+
+  access(cpu: number, va: number | bigint, code: number): void {
+    if (this.runLen && (cpu !== this.runCpu || this.runLen === MAX_RUN)) this.flushRun();
+    if (this.comments.length) this.flushComments();
+    this.runCpu = cpu;
+    const i = this.runLen++;
+    if (typeof va === 'number') {
+      this.runVa[2 * i] = va % TWO32;
+      this.runVa[2 * i + 1] = va / TWO32;
+    } else {
+      this.runVa[2 * i] = Number(va & 0xffffffffn);
+      this.runVa[2 * i + 1] = Number(va >> 32n);
+    }
+    this.runKind[i] = code;
+    this.lines++;
+  }
+
+  close(): void {
+    this.flushRun();
+    this.flushComments();
+    this.room(13);
+    const p = this.pos;
+    this.out[p] = TAG.end;
+    this.view.setUint32(p + 1, this.lines % TWO32, true);
+    this.view.setUint32(p + 5, Math.floor(this.lines / TWO32), true);
+    this.view.setUint32(p + 9, crc32(this.out.subarray(p + 1, p + 9)), true);
+    this.pos += 13;
+    this.flushChunk();
+    this.file.close();
+  }
+}
+
+/** The form a path's extension asks for: `.mmtrace[.gz]` binary, `.jsonl[.gz]` text; undefined otherwise. */
+export function formatOfPath(path: string): { binary: boolean; gzip: boolean } | undefined {
+  const gzip = path.endsWith('.gz');
+  const base = gzip ? path.slice(0, -3) : path;
+  if (base.endsWith(BINARY_EXTENSION)) return { binary: true, gzip };
+  if (base.endsWith('.jsonl')) return { binary: false, gzip };
+  return undefined;
+}
+
+/** A writer for a path, by its extension. */
+export function writerFor(path: string): TraceWriter {
+  const f = formatOfPath(path);
+  if (!f) throw new RangeError(`'${path}': the output's extension names its form: .jsonl or .jsonl.gz (JSON Lines), ${BINARY_EXTENSION} or ${BINARY_EXTENSION}.gz (binary)`);
+  return f.binary ? new BinaryTraceWriter(path, f.gzip) : new TextTraceWriter(path, f.gzip);
+}
