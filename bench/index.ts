@@ -3,7 +3,11 @@
 // Exit status: 0 measured (targets met or not: the table says), 1 a benchmark failed its own checks,
 // 2 bad options or no core to measure.
 import { MmuError } from '../src/mmu/errors.ts';
-import { BENCH_NAMES, IMPLS, runHardwareBench, selects } from './hardware.ts';
+import { BENCH_NAMES as HARDWARE_NAMES, IMPLS, runHardwareBench, selects } from './hardware.ts';
+import { REPLAY_BENCH_NAMES, runReplayBench } from './replay.ts';
+
+/** The hardware's entries, and the replays (whole traces on 1 and 2 workers, bench/replay.ts). */
+const BENCH_NAMES = [...HARDWARE_NAMES, ...REPLAY_BENCH_NAMES] as const;
 import { formatTable, writeJson } from './report.ts';
 
 const USAGE = `usage: mmuwasm bench [--json FILE|-] [--quick] [--filter NAME]
@@ -78,10 +82,12 @@ export async function runBench(argv: string[]): Promise<number> {
   const say = (line: string) => (toStdout ? console.error(line) : console.log(line));
   const notes: string[] = [];
   try {
-    const results = await runHardwareBench({
-      quick: args.quick, filter: args.filter, notes,
-      onProgress: (line) => process.stderr.write(`  ${line}\n`),
-    });
+    const onProgress = (line: string) => process.stderr.write(`  ${line}\n`);
+    const results = HARDWARE_NAMES.some((n) => IMPLS.some((i) => selects(args.filter, n, i)))
+      ? await runHardwareBench({ quick: args.quick, filter: args.filter, notes, onProgress })
+      : [];
+    const replays = REPLAY_BENCH_NAMES.filter((n) => selects(args.filter, n, 'wasm'));
+    if (replays.length) results.push(...(await runReplayBench({ quick: args.quick, names: replays, notes, onProgress })));
     say('');
     say(formatTable(results));
     for (const note of notes) say(`note: ${note}`);

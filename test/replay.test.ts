@@ -112,6 +112,19 @@ describe('replay', () => {
     expect(report.notes).toContainEqual({ line: 11, text: 'migrate: no page is present there; the kernel skips it' });
   });
 
+  it('a page another migration holds is skipped, not migrated twice', async () => {
+    const { report, status } = await replayFile(trace(
+      ...SHARED,
+      { op: 'migrate', cpu: 0, file: 'F', offset: 0, id: 'm', until: 'copy' }, // 11
+      { op: 'migrate', cpu: 1, file: 'F', offset: 0 }, // 12
+      { op: 'resume', id: 'm' },
+      { op: 'expect', violations: 0 },
+    ), { kernel: 'v6.1' });
+    expect(report.error).toBeUndefined();
+    expect(status).toBe(0);
+    expect(report.notes.map((n) => [n.line, n.text])).toContainEqual([12, 'migrate: the page at 0x400000000 is being migrated by the operation of line 11; the kernel skips it']);
+  });
+
   it('refuses a fix combination the kernel cannot have, naming the header line', async () => {
     const { report, status } = await replayFile(trace({ op: 'mm', mm: 'A' }), { kernel: 'v4.4', fixes: { '5f32b265400d': true } });
     expect(status).toBe(2);

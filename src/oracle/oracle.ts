@@ -127,18 +127,21 @@ export class Oracle implements KernelObserver {
   // ---- coherence points ----
 
   opReturned(op: Op, mms: MmStruct[], start: bigint, end: bigint): void {
+    // The caches do not change during an audit: read each CPU's once for all the address spaces.
+    const cached: { tlb?: TlbEntry[]; psc?: PscEntry[] }[] = this.k.cpus.map(() => ({}));
     for (const mm of mms) {
-      this.auditRange(mm, start, end, `after the ${op.describe()} returned`);
+      this.auditRange(mm, start, end, `after the ${op.describe()} returned`, cached);
       // An unshare took the whole PUD range out of mm's tables, beyond the range asked for.
       for (const u of op.unshared) {
-        if (u.mm === mm && (u.start < start || u.end > end)) this.auditRange(mm, u.start, u.end, `after the ${op.describe()} returned`);
+        if (u.mm === mm && (u.start < start || u.end > end)) this.auditRange(mm, u.start, u.end, `after the ${op.describe()} returned`, cached);
       }
     }
   }
 
-  private auditRange(mm: MmStruct, start: bigint, end: bigint, when: string): void {
+  private auditRange(mm: MmStruct, start: bigint, end: bigint, when: string, cached: { tlb?: TlbEntry[]; psc?: PscEntry[] }[]): void {
     for (let cpu = 0; cpu < this.k.cpus.length; cpu++) {
-      for (const e of this.k.machine.tlbEntries(cpu)) {
+      const c = cached[cpu];
+      for (const e of (c.tlb ??= this.k.machine.tlbEntries(cpu))) {
         const ctx = this.contextOf(cpu, e.pcid);
         if (!ctx || ctx.mm !== mm || !ctx.live) continue;
         const va = e.page << SHIFT[e.size];
@@ -149,7 +152,7 @@ export class Oracle implements KernelObserver {
         this.report('stale-tlb', { cpu }, mm.name, va, e.frame,
           `${this.who(cpu, mm)} still caches ${hex(va)} → ${hex(e.frame)}${e.w ? ' (writable)' : ''} ${when}, though ${mm.name}'s page tables ${what}`, [mm]);
       }
-      for (const p of this.k.machine.pscEntries(cpu)) {
+      for (const p of (c.psc ??= this.k.machine.pscEntries(cpu))) {
         const ctx = this.contextOf(cpu, p.pcid);
         if (!ctx || ctx.mm !== mm || !ctx.live) continue;
         const shift = PSC_SHIFT[p.array];
@@ -177,9 +180,12 @@ export class Oracle implements KernelObserver {
     const frames = e.frames.map((pa) => ({ pa, size: SIZE[this.k.phys.sizeOf(pa) ?? '4K'] }));
     const inFrame = (pa: bigint) => frames.find((f) => pa >= f.pa && pa < f.pa + f.size);
     const tables = new Set(e.tables);
+    // Only the entries that point into what is freed are decoded (a retentive TLB holds thousands).
+    const ranges = frames.map((f) => [Number(f.pa), Number(f.pa + f.size)] as const);
+    const tableSet = new Set(e.tables.map(Number));
     for (let cpu = 0; cpu < this.k.cpus.length; cpu++) {
       if (frames.length) {
-        for (const t of this.k.machine.tlbEntries(cpu)) {
+        for (const t of this.k.machine.tlbEntriesInFrames(cpu, ranges)) {
           if (!inFrame(t.frame)) continue;
           const ctx = this.contextOf(cpu, t.pcid);
           if (!ctx || !ctx.live) continue;
@@ -189,7 +195,7 @@ export class Oracle implements KernelObserver {
         }
       }
       if (tables.size) {
-        for (const p of this.k.machine.pscEntries(cpu)) {
+        for (const p of this.k.machine.pscEntriesOfTables(cpu, tableSet)) {
           if (!tables.has(p.table)) continue;
           const ctx = this.contextOf(cpu, p.pcid);
           // A lazy CPU still runs on the mm's CR3: its paging-structure caches feed speculative walks
@@ -243,6 +249,7 @@ export class Oracle implements KernelObserver {
   hardwareEvents(cpu: number, mm: MmStruct, events: OracleEvent[], lineOf: (index: number) => number): void {
     const saved = this.line;
     for (const ev of events) {
+      if (ev.kind === 'accessed-dirty') continue; // the replay applies those; they are no use of a translation
       this.line = lineOf(ev.index);
       const va = ev.va & ~0xfffn;
       // The hit path reports a write in a copy window as tlb-stale whose stamp differs by the flag only.

@@ -1,19 +1,22 @@
-// `mmuwasm replay TRACE [--kernel PROFILE] [--fix ID=on|off]... [--workers N] [--json FILE|-] [--quiet]`
+// `mmuwasm replay TRACE [--kernel PROFILE] [--fix ID=on|off]... [--workers N] [--cost K=V,...] [--json FILE|-] [--quiet]`
 // (TRACE-FORMAT "Command line"). Exit 0: every expectation held (no expectation: no violation);
 // 1: an expectation failed (or a violation was found); 2: bad input or usage — the message names the
 // file and line, and the JSON report still holds everything replayed before it ("complete": false).
 import { writeFileSync } from 'node:fs';
 import { readTrace } from './trace.ts';
-import { Replay, type Report } from './engine.ts';
+import { Replay, type Report, type ReplayOptions } from './engine.ts';
+import { CostModelError, parseCostModel, DEFAULT_COSTS, type CostModel } from './cost-model.ts';
 import { renderSummary, styleFor } from './report.ts';
 import { ProfileError } from '../kernel/profiles.ts';
 import { Progress } from './progress.ts';
+import { prefetch } from './prefetch.ts';
 
 export interface ReplayArgs {
   trace: string;
   kernel?: string;
   fixes: Record<string, boolean>;
   workers?: number;
+  cost?: CostModel;
   json?: string;
   quiet: boolean;
 }
@@ -40,6 +43,13 @@ export function parseReplayArgs(argv: string[]): ReplayArgs {
       const n = Number(v);
       if (!Number.isInteger(n) || n < 1 || n > 256) throw new UsageError(`--workers takes a whole number from 1 to 256 (got '${v}')`);
       a.workers = n;
+    } else if (arg === '--cost') {
+      try {
+        a.cost = parseCostModel(value(), a.cost ?? DEFAULT_COSTS);
+      } catch (err) {
+        if (err instanceof CostModelError) throw new UsageError(err.message);
+        throw err;
+      }
     } else if (arg === '--json') a.json = value();
     else if (arg === '--quiet') a.quiet = true;
     else if (arg.startsWith('-')) throw new UsageError(`unknown option '${arg}'`);
@@ -59,12 +69,16 @@ interface Located {
 const located = (e: unknown): e is Located =>
   e instanceof Error && typeof (e as unknown as Located).line === 'number' && typeof (e as unknown as Located).file === 'string';
 
-/** Replays one trace; returns the report and whether it passed (both also when it stopped early). */
-export async function replayFile(path: string, opts: { kernel?: string; fixes?: Record<string, boolean>; onEvent?: (r: Replay, line: number, bytes: number) => void } = {}): Promise<{ report: Report; status: 0 | 1 | 2; replay?: Replay }> {
+/**
+ * Replays one trace; returns the report and whether it passed (both also when it stopped early).
+ * `workers` (default 0: this thread) and `pool` say where the CPUs' accesses run: the report is the same.
+ */
+export async function replayFile(path: string, opts: ReplayOptions & { onEvent?: (r: Replay, line: number, bytes: number) => void } = {}): Promise<{ report: Report; status: 0 | 1 | 2; replay?: Replay }> {
   let replay: Replay | undefined;
   let lastLine = 0;
   try {
-    for await (const item of readTrace(path)) {
+    // The reader runs ahead while the workers run a window (at most 16 events, or access runs, held).
+    for await (const item of prefetch(readTrace(path), 16)) {
       lastLine = item.line;
       if (item.kind === 'header') {
         try {
@@ -75,20 +89,25 @@ export async function replayFile(path: string, opts: { kernel?: string; fixes?: 
         }
         continue;
       }
-      replay!.run(item.line, item.event as never);
+      const running = replay!.run(item.line, item.event as never);
+      if (running) await running;
       opts.onEvent?.(replay!, item.line, item.bytes);
     }
     if (!replay) throw Object.assign(new Error('the trace has no header line'), { file: path, line: lastLine });
-    replay.finish(lastLine);
+    await replay.finish(lastLine);
     const report = replay.result();
     return { report, status: replay.passed() ? 0 : 1, replay };
   } catch (err) {
     if (!located(err)) throw err;
+    // Accesses read before the bad line may still wait in the replay's window: they belong in the report.
+    await replay?.settle();
     const report: Report = replay ? replay.result() : emptyReport(opts.kernel);
     report.complete = false;
     const message = err.message.startsWith(`${err.file}:`) ? err.message.slice(`${err.file}:${err.line}: `.length) : err.message;
     report.error = { file: err.file, line: err.line, message };
     return { report, status: 2, replay };
+  } finally {
+    await replay?.close();
   }
 }
 
@@ -106,21 +125,30 @@ export async function runReplay(argv: string[]): Promise<number> {
     args = parseReplayArgs(argv);
   } catch (err) {
     if (err instanceof UsageError) {
-      console.error(`mmuwasm replay: ${err.message}\nusage: mmuwasm replay TRACE [--kernel PROFILE] [--fix ID=on|off]... [--workers N] [--json FILE|-] [--quiet]`);
+      console.error(`mmuwasm replay: ${err.message}\nusage: mmuwasm replay TRACE [--kernel PROFILE] [--fix ID=on|off]... [--workers N] [--cost KEY=CYCLES,...] [--json FILE|-] [--quiet]`);
       return 2;
     }
     throw err;
   }
   const progress = !args.quiet && process.stderr.isTTY ? new Progress(args.trace) : undefined;
   let interrupted = false;
+  // Ctrl-C: the workers stop after the batch they run, the replay stops, the partial report is written.
+  const abort = new AbortController();
   const onSigint = () => {
     interrupted = true;
+    abort.abort();
   };
   process.once('SIGINT', onSigint);
+  let at = { line: 0, bytes: 0 };
   const { report, status } = await replayFile(args.trace, {
     kernel: args.kernel,
     fixes: args.fixes,
+    workers: args.workers ?? Replay.defaultWorkers(),
+    cost: args.cost,
+    signal: abort.signal,
+    onPhase: (r) => progress?.tick(at.line, r.accesses, at.bytes),
     onEvent: (r, line, bytes) => {
+      at = { line, bytes };
       progress?.tick(line, r.accesses, bytes);
       if (interrupted) throw Object.assign(new Error('interrupted (Ctrl-C): the report holds what was replayed before'), { file: args.trace, line });
     },

@@ -3,6 +3,7 @@
 import type { Report } from './engine.ts';
 import { fixById } from '../kernel/fixes.ts';
 import { PROFILES } from '../kernel/profiles.ts';
+import { costLine, type CostBreakdown } from './cost-model.ts';
 
 export interface Style {
   red(s: string): string;
@@ -53,10 +54,11 @@ export function renderSummary(file: string, report: Report, s: Style = plain): s
     const mark = !e.applies ? s.dim('–') : e.ok ? s.green('✓') : s.red('✗');
     out.push(`  ${mark} line ${e.line}: expect ${e.text}${e.applies ? '' : s.dim(' (not for this kernel)')}`);
   }
-  const st = report.stats as { flush?: Record<string, number>; tlb?: Record<string, number>; notifiers?: Record<string, number>; hugetlb?: Record<string, number> };
+  const st = report.stats as { flush?: Record<string, number>; tlb?: Record<string, number>; notifiers?: Record<string, number>; hugetlb?: Record<string, number>; cycles?: { total: number; byKind: CostBreakdown } };
   if (st.tlb && st.flush) {
     out.push(s.dim(`  hardware: ${st.tlb.walks} walks, ${st.tlb.pageFaults} page faults, ${st.tlb.invlpg} INVLPG, ${st.tlb.cr3Flush} flushing CR3 writes, ${st.tlb.cr3NoFlush} no-flush CR3 writes`));
     out.push(s.dim(`  kernel: ${st.flush.flushes} flush_tlb_mm_range, ${st.flush.ipisSent} IPIs, ${st.flush.lazyLeaves} lazy CPUs left, ${st.hugetlb?.pmdShares ?? 0} PMD shares, ${st.hugetlb?.pmdUnshares ?? 0} unshares, ${st.hugetlb?.migrations ?? 0} migrations`));
   }
+  if (st.cycles) out.push(s.dim(`  ${costLine(st.cycles)} (docs/cost-model.md)`));
   return out.join('\n') + '\n';
 }

@@ -1,0 +1,52 @@
+// Reading ahead: the trace reader runs while the replay waits for its workers, so decoding the next
+// events (and the binary form's access runs) overlaps the accesses of the current window. At most
+// `max` items are held; the order of items and of the reader's error is kept (the error comes after
+// every item read before it, as it would without the read-ahead).
+export async function* prefetch<T>(source: AsyncIterable<T>, max: number): AsyncGenerator<T> {
+  const it = source[Symbol.asyncIterator]();
+  const buffer: T[] = [];
+  let done = false;
+  let failure: { err: unknown } | undefined;
+  let wake: (() => void) | undefined;
+  let room: (() => void) | undefined;
+  let stopped = false;
+  const pump = (async () => {
+    try {
+      while (!stopped) {
+        if (buffer.length >= max) {
+          await new Promise<void>((r) => (room = r));
+          continue;
+        }
+        const r = await it.next();
+        if (r.done) break;
+        buffer.push(r.value);
+        wake?.();
+      }
+    } catch (err) {
+      failure = { err };
+    } finally {
+      done = true;
+      wake?.();
+    }
+  })();
+  try {
+    for (;;) {
+      if (buffer.length) {
+        const item = buffer.shift()!;
+        room?.();
+        room = undefined;
+        yield item;
+        continue;
+      }
+      if (done) break;
+      await new Promise<void>((r) => (wake = r));
+      wake = undefined;
+    }
+    if (failure) throw failure.err;
+  } finally {
+    stopped = true;
+    room?.();
+    await pump;
+    await it.return?.();
+  }
+}
