@@ -8,13 +8,22 @@ const USAGE = `usage: mmuwasm <command> [options]
 commands:
   start                      the main job (npm start): the founding bug under v4.4 and v4.19 side
                              by side, then a generated database workload with its statistics
-  replay TRACE [--kernel PROFILE] [--fix ID=on|off]... [--workers N] [--json FILE|-] [--quiet]
-                             replay a trace (JSON Lines, or .jsonl.gz) and report every stale
-                             translation; exit 0 clean, 1 a finding, 2 bad input
+  replay TRACE [--kernel PROFILE] [--fix ID=on|off]... [--workers N] [--cost K=C,...] [--json FILE|-] [--quiet]
+                             replay a trace (JSON Lines, .jsonl.gz or binary .mmtrace) and
+                             report every stale translation; exit 0 clean, 1 a finding, 2 bad input
   scenarios [DIR] [--kernel P[,P...]] [--fix ID=on|off]... [--json FILE|-]
                              replay the scenario library under every profile: a verdict table
   profiles [--json]          the kernel profiles and the fixes each one carries
+  convert IN OUT [--expand] [--strip-comments]
+                             a trace from JSON Lines (.jsonl, .jsonl.gz) to binary (.mmtrace,
+                             .mmtrace.gz) or back, without loss (docs/trace-binary.md)
+  generate KIND [options] -o FILE
+                             write a workload (database, kvm, migration-storm, random-anon),
+                             deterministic from --seed; 'generate --help' lists the options
   demo                       a short demonstration of the emulated hardware alone
+  import lackey FILE|- [-o OUT] [--hugetlb] [--kernel PROFILE] [--limit N]
+                             turn a valgrind lackey log (--tool=lackey --trace-mem=yes) of a real
+                             program into a replayable trace (docs/import-lackey.md)
   bench [--json FILE|-] [--quick] [--filter NAME]
                              benchmarks: TLB hits and page walks per second, WebAssembly against
                              the TypeScript reference model and a native C walker
@@ -39,6 +48,14 @@ export async function main(argv: string[]): Promise<number> {
         const { runScenariosCommand } = await import('./replay/scenarios-cli.ts');
         return await runScenariosCommand(rest);
       }
+      case 'convert': {
+        const { runConvert } = await import('./replay/convert.ts');
+        return await runConvert(rest);
+      }
+      case 'generate': {
+        const { runGenerate } = await import('./replay/generate-cli.ts');
+        return await runGenerate(rest);
+      }
       case 'profiles': {
         const { renderProfiles, profilesJson } = await import('./kernel/profiles-table.ts');
         if (rest.length && !(rest.length === 1 && rest[0] === '--json')) return usage(`profiles takes only --json (got ${rest.join(' ')})`);
@@ -49,6 +66,10 @@ export async function main(argv: string[]): Promise<number> {
         if (rest.length) return usage(`demo takes no options (got ${rest.join(' ')})`);
         const { runDemo } = await import('./demo.ts');
         return await runDemo();
+      }
+      case 'import': {
+        const { runImport } = await import('./replay/import-lackey.ts');
+        return await runImport(rest);
       }
       case 'bench': {
         const { runBench } = await import('../bench/index.ts');
