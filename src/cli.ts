@@ -8,7 +8,8 @@ const USAGE = `usage: mmuwasm <command> [options]
 commands:
   start                      the main job (npm start): the founding bug under v4.4 and v4.19 side
                              by side, then a generated database workload with its statistics
-  replay TRACE [--kernel PROFILE] [--fix ID=on|off]... [--workers N] [--cost K=C,...] [--json FILE|-] [--quiet]
+  replay TRACE [--kernel PROFILE] [--fix ID=on|off]... [--workers N] [--cost K=C,...] [--tlb retentive|capacity]
+                             [--json FILE|-] [--quiet]
                              replay a trace (JSON Lines, .jsonl.gz or binary .mmtrace) and
                              report every stale translation; exit 0 clean, 1 a finding, 2 bad input
   scenarios [DIR] [--kernel P[,P...]] [--fix ID=on|off]... [--json FILE|-]

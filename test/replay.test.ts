@@ -125,6 +125,28 @@ describe('replay', () => {
     expect(report.notes.map((n) => [n.line, n.text])).toContainEqual([12, 'migrate: the page at 0x400000000 is being migrated by the operation of line 11; the kernel skips it']);
   });
 
+  it('capacity mode evicts: the same trace walks more, faults the same, and the report says the oracle may miss', async () => {
+    // 1024 pages written, read again (they fit the 1536-entry STLB), 2048 other pages read, then the
+    // first 1024 again: evicted by then in capacity mode, still cached in retentive mode.
+    const events: object[] = [{ op: 'mm', mm: 'A' }, { op: 'switch', cpu: 0, mm: 'A' },
+      { op: 'mmap', cpu: 0, va: '0x10000000', len: '4M', prot: 'rw', flags: 'private' },
+      { op: 'accesses', cpu: 0, va: '0x10000000', len: '4M', count: 1024, pattern: 'stride', stride: '4K', write: 1 },
+      { op: 'accesses', cpu: 0, va: '0x10000000', len: '4M', count: 1024, pattern: 'stride', stride: '4K' },
+      { op: 'mmap', cpu: 0, va: '0x20000000', len: '8M', prot: 'rw', flags: 'private' },
+      { op: 'accesses', cpu: 0, va: '0x20000000', len: '8M', count: 2048, pattern: 'stride', stride: '4K' },
+      { op: 'accesses', cpu: 0, va: '0x10000000', len: '4M', count: 1024, pattern: 'stride', stride: '4K' },
+      { op: 'expect', violations: 0 }];
+    const path = trace(...events);
+    const ret = await replayFile(path, { kernel: 'v6.18' });
+    const cap = await replayFile(path, { kernel: 'v6.18', tlbMode: 'capacity' });
+    type St = { tlb: { walks: number; pageFaults: number } };
+    expect([ret.status, cap.status]).toEqual([0, 0]);
+    expect((cap.report.stats as St).tlb.pageFaults).toBe((ret.report.stats as St).tlb.pageFaults);
+    expect((cap.report.stats as St).tlb.walks).toBeGreaterThan((ret.report.stats as St).tlb.walks + 512);
+    expect(cap.report.notes[0].text).toMatch(/^TLBs in capacity mode/);
+    expect(ret.report.notes).toEqual([]);
+  });
+
   it('refuses a fix combination the kernel cannot have, naming the header line', async () => {
     const { report, status } = await replayFile(trace({ op: 'mm', mm: 'A' }), { kernel: 'v4.4', fixes: { '5f32b265400d': true } });
     expect(status).toBe(2);

@@ -69,6 +69,12 @@ export interface ReplayOptions {
   workers?: number;
   /** Threads to use instead (re-attached to this replay's machine; the caller closes them). */
   pool?: CpuWorkers;
+  /**
+   * The TLB mode: 'retentive' (default: nothing is evicted, the oracle sees every stale translation)
+   * or 'capacity' (the real geometry, for hit rates and walk counts; an eviction can hide a stale
+   * translation from the oracle, and the report says so).
+   */
+  tlbMode?: 'retentive' | 'capacity';
   /** Cycles per counted event (default DEFAULT_COSTS). */
   cost?: CostModel;
   /** Aborting it stops the replay at the next batch (Ctrl-C): the report so far stays. */
@@ -305,10 +311,13 @@ export class Replay {
     const profile = opts.kernel ?? header.kernel ?? DEFAULT_PROFILE;
     const fixes = resolveFixes(profile, { ...(header.fixes ?? {}), ...(opts.fixes ?? {}) });
     const machine = await Machine.create({
-      ncpus: header.cpus, mode: 'retentive', geometry: header.tlb, physmem: header.physmem ?? 64n << 30n,
+      ncpus: header.cpus, mode: opts.tlbMode ?? 'retentive', geometry: header.tlb, physmem: header.physmem ?? 64n << 30n,
       maxphyaddr: 46, eventCapacity: 4096,
     });
     const replay = new Replay(machine, header, profile, fixes, file, header.seed ?? 0, opts);
+    if (opts.tlbMode === 'capacity') {
+      replay.oracle.notes.push({ line: 0, text: 'TLBs in capacity mode (the real geometry): an eviction may remove a stale translation before the oracle sees it used' });
+    }
     if (replay.starting) await replay.starting;
     return replay;
   }

@@ -1,4 +1,4 @@
-// `mmuwasm replay TRACE [--kernel PROFILE] [--fix ID=on|off]... [--workers N] [--cost K=V,...] [--json FILE|-] [--quiet]`
+// `mmuwasm replay TRACE [--kernel PROFILE] [--fix ID=on|off]... [--workers N] [--cost K=V,...] [--tlb retentive|capacity] [--json FILE|-] [--quiet]`
 // (TRACE-FORMAT "Command line"). Exit 0: every expectation held (no expectation: no violation);
 // 1: an expectation failed (or a violation was found); 2: bad input or usage — the message names the
 // file and line, and the JSON report still holds everything replayed before it ("complete": false).
@@ -17,6 +17,7 @@ export interface ReplayArgs {
   fixes: Record<string, boolean>;
   workers?: number;
   cost?: CostModel;
+  tlbMode?: 'retentive' | 'capacity';
   json?: string;
   quiet: boolean;
 }
@@ -50,6 +51,10 @@ export function parseReplayArgs(argv: string[]): ReplayArgs {
         if (err instanceof CostModelError) throw new UsageError(err.message);
         throw err;
       }
+    } else if (arg === '--tlb') {
+      const v = value();
+      if (v !== 'retentive' && v !== 'capacity') throw new UsageError(`--tlb takes retentive (the oracle's view, the default) or capacity (the real geometry, for statistics), not '${v}'`);
+      a.tlbMode = v;
     } else if (arg === '--json') a.json = value();
     else if (arg === '--quiet') a.quiet = true;
     else if (arg.startsWith('-')) throw new UsageError(`unknown option '${arg}'`);
@@ -125,7 +130,7 @@ export async function runReplay(argv: string[]): Promise<number> {
     args = parseReplayArgs(argv);
   } catch (err) {
     if (err instanceof UsageError) {
-      console.error(`mmuwasm replay: ${err.message}\nusage: mmuwasm replay TRACE [--kernel PROFILE] [--fix ID=on|off]... [--workers N] [--cost KEY=CYCLES,...] [--json FILE|-] [--quiet]`);
+      console.error(`mmuwasm replay: ${err.message}\nusage: mmuwasm replay TRACE [--kernel PROFILE] [--fix ID=on|off]... [--workers N] [--cost KEY=CYCLES,...] [--tlb retentive|capacity] [--json FILE|-] [--quiet]`);
       return 2;
     }
     throw err;
@@ -145,6 +150,7 @@ export async function runReplay(argv: string[]): Promise<number> {
     fixes: args.fixes,
     workers: args.workers ?? Replay.defaultWorkers(),
     cost: args.cost,
+    tlbMode: args.tlbMode,
     signal: abort.signal,
     onPhase: (r) => progress?.tick(at.line, r.accesses, at.bytes),
     onEvent: (r, line, bytes) => {
