@@ -3,11 +3,11 @@
 // lines become access records and back, every other line keeps its exact text, comments included,
 // so each line keeps its number. JSON Lines → binary → JSON Lines gives the same events on the same
 // lines; binary → JSON Lines → binary gives the same bytes.
-import { createReadStream, rmSync, type ReadStream } from 'node:fs';
-import { createGunzip } from 'node:zlib';
+import { rmSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { resolve } from 'node:path';
 import { TraceError } from './trace-error.ts';
+import { openTraceFile } from './trace-file.ts';
 import { TraceParser } from './trace.ts';
 import { accessStream, type StreamSpec } from './patterns.ts';
 import {
@@ -35,20 +35,9 @@ type SourceLine =
   | { kind: 'run'; line: number; cpu: number; va: BigUint64Array; rw: Uint8Array };
 
 async function* textSource(path: string): AsyncGenerator<SourceLine> {
-  let raw: ReadStream;
-  try {
-    raw = createReadStream(path, { highWaterMark: 1 << 20 });
-    await new Promise<void>((resolve, reject) => {
-      raw.once('open', () => resolve());
-      raw.once('error', reject);
-    });
-  } catch (err) {
-    throw new TraceError(path, 0, undefined, `cannot read the trace: ${(err as Error).message}`);
-  }
   const gz = sniffTrace(path).gzip;
-  const text = gz ? raw.pipe(createGunzip()) : raw;
-  if (gz) raw.on('error', (err) => text.destroy(err));
-  const lines = createInterface({ input: text, crlfDelay: Infinity });
+  const { raw, input } = await openTraceFile(path, gz, 1 << 20);
+  const lines = createInterface({ input, crlfDelay: Infinity });
   const parser = new TraceParser(path);
   let lineNo = 0;
   let seed = 0;

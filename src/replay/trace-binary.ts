@@ -4,9 +4,10 @@
 // forms: a record's line is the line it has in the JSON Lines text `mmuwasm convert` writes from it
 // (and the line it had in the text it was converted from). Reading and writing stream: memory holds
 // one record and one chunk of the file, whatever the trace's length.
-import { createReadStream, openSync, writeSync, closeSync, readSync, type ReadStream } from 'node:fs';
-import { createGunzip, gzipSync, gunzipSync, crc32 } from 'node:zlib';
+import { openSync, writeSync, closeSync, readSync } from 'node:fs';
+import { gzipSync, gunzipSync, crc32 } from 'node:zlib';
 import { TraceError } from './trace-error.ts';
+import { openTraceFile } from './trace-file.ts';
 import { TraceParser, type TraceItem } from './trace.ts';
 
 /** `\x89MMT\r\n\x1a\n`: not text (the high byte), and a line-ending or EOF translation shows in it. */
@@ -143,19 +144,8 @@ const isCommentLine = (s: string) => {
  * it ends in.
  */
 export async function* readBinaryRecords(path: string): AsyncGenerator<BinaryRecord> {
-  let raw: ReadStream;
-  try {
-    raw = createReadStream(path, { highWaterMark: 1 << 20 });
-    await new Promise<void>((resolve, reject) => {
-      raw.once('open', () => resolve());
-      raw.once('error', reject);
-    });
-  } catch (err) {
-    throw new TraceError(path, 0, undefined, `cannot read the trace: ${(err as Error).message}`);
-  }
   const { gzip } = sniffTrace(path);
-  const stream = gzip ? raw.pipe(createGunzip({ chunkSize: 1 << 20 })) : raw;
-  if (gzip) raw.on('error', (err) => stream.destroy(err));
+  const { raw, input: stream } = await openTraceFile(path, gzip, 1 << 20);
   const r = new ByteReader(stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>);
   let line = 1;
   const fail = (reason: string, field?: string, at = line): never => {

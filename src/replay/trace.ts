@@ -2,10 +2,9 @@
 // one line at a time, plain or gzip, every field checked against the op's schema before the replay
 // sees it. A bad line throws a TraceError naming the file, the line and the field; the events before
 // it have already been handed out, so the replay keeps what it did.
-import { createReadStream, type ReadStream } from 'node:fs';
-import { createGunzip } from 'node:zlib';
 import { createInterface } from 'node:readline';
 import { TraceError } from './trace-error.ts';
+import { openTraceFile } from './trace-file.ts';
 import { describe, parseAmount, parseProt } from './values.ts';
 import { PROFILE_NAMES } from '../kernel/profiles.ts';
 import { fixById } from '../kernel/fixes.ts';
@@ -99,20 +98,9 @@ export async function* readTrace(path: string): AsyncGenerator<TraceItem> {
     yield* binary.readBinaryTrace(path);
     return;
   }
-  let raw: ReadStream;
-  try {
-    raw = createReadStream(path);
-    await new Promise<void>((resolve, reject) => {
-      raw.once('open', () => resolve());
-      raw.once('error', reject);
-    });
-  } catch (err) {
-    throw new TraceError(path, 0, undefined, `cannot read the trace: ${(err as Error).message}`);
-  }
   const gz = path.endsWith('.gz');
-  const text = gz ? raw.pipe(createGunzip()) : raw;
-  if (gz) raw.on('error', (err) => text.destroy(err));
-  const lines = createInterface({ input: text, crlfDelay: Infinity });
+  const { raw, input } = await openTraceFile(path, gz);
+  const lines = createInterface({ input, crlfDelay: Infinity });
   const parser = new TraceParser(path);
   let lineNo = 0;
   try {
