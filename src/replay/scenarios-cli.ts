@@ -20,8 +20,11 @@ export interface Verdict {
   error?: string;
 }
 
+/** The names of traces in either form (docs/trace-binary.md), plain or gzip. */
+const TRACE_NAME = /\.(jsonl|mmtrace)(\.gz)?$/;
+
 export function listScenarios(dir = SCENARIO_DIR): string[] {
-  return readdirSync(dir).filter((f) => f.endsWith('.jsonl') || f.endsWith('.jsonl.gz')).sort();
+  return readdirSync(dir).filter((f) => TRACE_NAME.test(f)).sort();
 }
 
 export async function runScenarios(dir: string, kernels: string[], fixes: Record<string, boolean>): Promise<Verdict[]> {
@@ -30,7 +33,7 @@ export async function runScenarios(dir: string, kernels: string[], fixes: Record
     for (const kernel of kernels) {
       const { report, status } = await replayFile(join(dir, f), { kernel, fixes });
       out.push({
-        scenario: f.replace(/\.jsonl(\.gz)?$/, ''), kernel, status, violations: report.violations.length,
+        scenario: f.replace(TRACE_NAME, ''), kernel, status, violations: report.violations.length,
         expectations: report.expectations.length, failed: report.expectations.filter((e) => !e.ok).length,
         error: report.error ? `${report.error.line}: ${report.error.message}` : undefined,
       });
