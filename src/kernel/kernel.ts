@@ -171,19 +171,24 @@ export class Kernel {
 
   /** The address spaces whose PUD entries link the PMD page (ground truth, by walking their tables). */
   sharersOf(pmdPage: bigint): MmStruct[] {
-    const out: MmStruct[] = [];
+    return [...new Set(this.linksOf(pmdPage).map((l) => l.mm))];
+  }
+
+  /** Every PUD entry that links the PMD page: the address space and the PUD-aligned address it maps there. */
+  linksOf(pmdPage: bigint): { mm: MmStruct; base: bigint }[] {
+    const out: { mm: MmStruct; base: bigint }[] = [];
     for (const mm of this.mms.values()) {
       if (mm.exited) continue;
+      const seen = new Set<bigint>();
       for (const vma of mm.vmas) {
         if (vma.file?.pagesize !== '2M') continue;
-        let found = false;
         for (let a = vma.start & ~((1n << 30n) - 1n); a < vma.end; a += 1n << 30n) {
+          if (seen.has(a)) continue;
           const pud = this.walkPud(mm, a);
-          if (pud !== undefined && (pud & 0x000f_ffff_ffff_f000n) === pmdPage && (pud & _PAGE_PRESENT) !== 0n) found = true;
-        }
-        if (found) {
-          out.push(mm);
-          break;
+          if (pud !== undefined && (pud & 0x000f_ffff_ffff_f000n) === pmdPage && (pud & _PAGE_PRESENT) !== 0n) {
+            seen.add(a);
+            out.push({ mm, base: a });
+          }
         }
       }
     }

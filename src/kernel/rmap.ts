@@ -10,7 +10,7 @@ import {
   hugePteOffset, isMigrationEntry, makeMigrationEntry, pteDirty, ptePresent, pteWrite, readEntry, setEntry,
   swpEntryToPte, SWP_SWAPFILE, tableOfEntry, walkTo, PTE_PFN_MASK,
 } from './pgtable.ts';
-import { adjustRangeIfPmdSharingPossible, hugePmdUnshare, pmdShared, PUD_MASK, PUD_SIZE } from './hugetlb.ts';
+import { adjustRangeIfPmdSharingPossible, hugePmdUnshare, pmdShared, PUD_SIZE } from './hugetlb.ts';
 import { flushTlbPage, flushTlbRange, setTlbUbcFlushPending, shouldDeferFlush, type TlbflushUnmapBatch } from './tlbflush.ts';
 
 export interface TtuFlags {
@@ -75,12 +75,14 @@ export function tryToUnmapOne(k: Kernel, op: Op, page: Page, vma: VmArea, addres
       return done(true);
     }
   } else if (huge && pmdPage && pmdShared(k, pmdPage)) {
-    const base = address & PUD_MASK;
-    k.observer.missedFix('017b1660df89', {
-      mms: k.sharersOf(pmdPage.pa).filter((m) => m !== mm),
-      start: base, end: base + PUD_SIZE,
-      text: `the migration unmapped the page in the PMD page ${mm.name} shares, flushed only ${mm.name}'s CPUs and ended the rmap walk there (map count 1); with fix 017b1660df89 ${mm.name} unshares first and every sharer is unmapped and flushed`,
-    });
+    // Each sharer maps the PMD page at its own PUD-aligned address: the cause covers it there.
+    for (const link of k.linksOf(pmdPage.pa)) {
+      if (link.mm === mm) continue;
+      k.observer.missedFix('017b1660df89', {
+        mms: [link.mm], start: link.base, end: link.base + PUD_SIZE,
+        text: `the migration unmapped the page in the PMD page ${mm.name} shares, flushed only ${mm.name}'s CPUs and ended the rmap walk there (map count 1); with fix 017b1660df89 ${mm.name} unshares first and every sharer is unmapped and flushed`,
+      });
+    }
   }
   // Clear the entry, flushing now or through the batch.
   const pteval = readEntry(k, ptep);
