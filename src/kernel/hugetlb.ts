@@ -101,17 +101,30 @@ export function* hugePteAlloc(k: Kernel, op: Op, mm: MmStruct, vma: VmArea, addr
 
 /**
  * huge_pmd_unshare: if the PMD page that holds ptep is shared, drop mm's link to it (its PUD entry)
- * and one share. The caller must flush mm's TLB for the whole PUD range before the page can go.
+ * and one share. The caller must flush mm's TLB for the whole PUD range before the page can go; the
+ * operation records the range, which its return promises too.
  */
-export function hugePmdUnshare(k: Kernel, cpu: number, mm: MmStruct, vma: VmArea, addr: bigint, ptep: bigint): boolean {
+export function hugePmdUnshare(k: Kernel, op: Op, mm: MmStruct, vma: VmArea, addr: bigint, ptep: bigint): boolean {
   if (vma.file?.pagesize !== '2M') return false;
   const d = k.ptdescs.get(tableOfEntry(ptep));
   if (!d || !pmdShared(k, d)) return false;
   const pudEa = walkTo(k, mm, addr, 'pud')!;
   setEntry(k, mm, addr, 'pud', pudEa, 0n, 'huge_pmd_unshare');
-  k.currentOp?.unshared.push({ mm, start: addr & PUD_MASK, end: (addr & PUD_MASK) + PUD_SIZE });
+  const base = addr & PUD_MASK;
+  op.unshared.push({ mm, start: base, end: base + PUD_SIZE });
+  // The flush that follows is a range flush that does not say a table left mm: from 016c4d92cd16 on,
+  // lazy CPUs are skipped unless it says so, and keep paging-structure entries into the PMD page.
+  if (k.fixes.has('016c4d92cd16') && !k.fixes.has('3ef938c35035')) {
+    const lazy = [...mm.cpumask].filter((c) => c !== op.cpu && k.cpus[c].isLazy);
+    if (lazy.length) {
+      k.observer.missedFix('3ef938c35035', {
+        mms: [mm], start: base, end: base + PUD_SIZE, who: 'cpu',
+        text: `huge_pmd_unshare unlinked ${mm.name}'s PMD page, but the flush after it said freed_tables=false, so lazy CPU ${lazy.join(', ')} got no IPI and kept its paging-structure caches; fix 3ef938c35035 makes flush_tlb_range say freed_tables, so lazy CPUs are flushed too`,
+      });
+    }
+  }
   // 1013af4f585f: wait out GUP-fast walkers that may still be inside the PMD page.
-  if (k.fixes.has('1013af4f585f')) tlbRemoveTableSyncOne(k, cpu);
+  if (k.fixes.has('1013af4f585f')) tlbRemoveTableSyncOne(k, op.cpu);
   pmdSharePut(k, d);
   k.hugetlbStats.pmdUnshares++;
   return true;
@@ -146,7 +159,7 @@ export function* hugetlbSplit(k: Kernel, op: Op, vma: VmArea, addr: bigint): OpG
   if (vmaLocked) yield* vma.vmaLock.downWrite(op);
   yield* file.iMmapRwsem.downWrite(op);
   const ptep = hugePteOffset(k, mm, floor, '2M');
-  if (ptep !== undefined) hugePmdUnshare(k, op.cpu, mm, vma, floor, ptep);
+  if (ptep !== undefined) hugePmdUnshare(k, op, mm, vma, floor, ptep);
   // flush_hugetlb_tlb_range over the PUD range (it also reaches the secondary TLBs).
   k.flushTlbRangeOf(op.cpu, vma, floor, ceil);
   file.iMmapRwsem.upWrite(op);

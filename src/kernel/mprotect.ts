@@ -99,18 +99,11 @@ function* hugetlbChangeProtection(k: Kernel, op: Op, vma: VmArea, prot: Prot): O
   for (let addr = start; addr < end; addr += sz) {
     const ptep = hugePteOffset(k, mm, addr, file.pagesize);
     if (ptep === undefined) continue;
-    if (hugePmdUnshare(k, op.cpu, mm, vma, addr, ptep)) {
+    if (hugePmdUnshare(k, op, mm, vma, addr, ptep)) {
       sharedPmd = true;
+      // mprotect works on a VMA split to exactly its range, so dff11abe280b's widening (to PUDs inside
+      // the VMA) never reaches past it here: what a split leaves shared is 081056dc00a2's (hugetlbSplit).
       const base = addr & PUD_MASK;
-      // Only where the fix would have widened the range: mprotect works on a VMA split to exactly its
-      // range, and adjust_range_if_pmd_sharing_possible widens only to PUDs inside the VMA.
-      const [wStart, wEnd] = adjustRangeIfPmdSharingPossible(k, vma, start, end);
-      if (!k.fixes.has('dff11abe280b') && (start > base || end < base + PUD_SIZE) && wStart <= base && wEnd >= base + PUD_SIZE) {
-        k.observer.missedFix('dff11abe280b', {
-          mms: [mm], start: base, end: base + PUD_SIZE,
-          text: `mprotect unshared ${mm.name}'s PMD page for [0x${base.toString(16)}, 0x${(base + PUD_SIZE).toString(16)}) but invalidated only [0x${start.toString(16)}, 0x${end.toString(16)}); fix dff11abe280b widens the flush and the notifier range to the PUD`,
-        });
-      }
       addr = base + PUD_SIZE - sz;
       continue;
     }

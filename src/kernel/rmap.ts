@@ -57,7 +57,7 @@ export function tryToUnmapOne(k: Kernel, op: Op, page: Page, vma: VmArea, addres
       k.observer.kernelNote(op, `the hugetlb VMA lock of ${mm.name} was busy: migration leaves the page mapped`);
       return done(false);
     }
-    const unshared = hugePmdUnshare(k, op.cpu, mm, vma, address, ptep);
+    const unshared = hugePmdUnshare(k, op, mm, vma, address, ptep);
     if (vmaLocked) vma.vmaLock.upWrite(op);
     if (unshared) {
       // The whole PUD range vanished from mm: no way to know which of its PMDs are cached, flush them all.

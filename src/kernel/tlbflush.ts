@@ -215,15 +215,6 @@ export function flushTlbMmRange(k: Kernel, cpu: number, mm: MmStruct, start: big
 
 /** flush_tlb_range(vma, start, end): the stride of the VMA's pages; freed_tables since 3ef938c35035. */
 export function flushTlbRange(k: Kernel, cpu: number, mm: MmStruct, start: bigint, end: bigint, hugeShift: bigint): void {
-  if (k.fixes.has('016c4d92cd16') && !k.fixes.has('3ef938c35035')) {
-    const lazy = [...mm.cpumask].filter((c) => c !== cpu && k.cpus[c].isLazy);
-    if (lazy.length) {
-      k.observer.missedFix('3ef938c35035', {
-        mms: [mm], start, end,
-        text: `flush_tlb_range of ${mm.name} said freed_tables=false, so lazy CPU ${lazy.join(', ')} got no IPI and kept its paging-structure caches; fix 3ef938c35035 makes flush_tlb_range say freed_tables, so lazy CPUs are flushed too`,
-      });
-    }
-  }
   flushTlbMmRange(k, cpu, mm, start, end, hugeShift, k.fixes.has('3ef938c35035'), hugeShift > 12n);
 }
 

@@ -14,7 +14,8 @@ const U64 = (1n << 64n) - 1n;
 const FRAME_BITS = 0x000f_ffff_ffff_f000n;
 const PAGE_FIELD = (1n << BigInt(L.TAG_SIZE_SHIFT - L.TAG_PAGE_SHIFT)) - 1n; // a TLB tag's page number
 const SIZES: PageSize[] = ['4K', '2M', '1G'];
-const EVENT_KINDS: Record<number, OracleEventKind> = {
+/** The event ring's kind codes (assembly/layout.ts EVK_*), as the host names them. */
+export const EVENT_KINDS: Record<number, OracleEventKind> = {
   [L.EVK_TLB_STALE]: 'tlb-stale',
   [L.EVK_PSC_STALE]: 'psc-stale',
   [L.EVK_WRITE_IN_COPY]: 'write-in-copy',

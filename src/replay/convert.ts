@@ -4,10 +4,9 @@
 // so each line keeps its number. JSON Lines → binary → JSON Lines gives the same events on the same
 // lines; binary → JSON Lines → binary gives the same bytes.
 import { rmSync } from 'node:fs';
-import { createInterface } from 'node:readline';
 import { resolve } from 'node:path';
 import { TraceError } from './trace-error.ts';
-import { openTraceFile } from './trace-file.ts';
+import { readTextLines } from './trace-file.ts';
 import { TraceParser } from './trace.ts';
 import { accessStream, type StreamSpec } from './patterns.ts';
 import {
@@ -35,31 +34,20 @@ type SourceLine =
   | { kind: 'run'; line: number; cpu: number; va: BigUint64Array; rw: Uint8Array };
 
 async function* textSource(path: string): AsyncGenerator<SourceLine> {
-  const gz = sniffTrace(path).gzip;
-  const { raw, input } = await openTraceFile(path, gz, 1 << 20);
-  const lines = createInterface({ input, crlfDelay: Infinity });
   const parser = new TraceParser(path);
   let lineNo = 0;
   let seed = 0;
-  try {
-    for await (const t of lines) {
-      lineNo++;
-      const item = parser.line(lineNo, t, 0);
-      if (!item) yield { kind: 'comment', line: lineNo, text: t };
-      else if (item.kind === 'header') {
-        seed = item.header.seed ?? 0;
-        yield { kind: 'json', line: lineNo, text: t };
-      } else if (packable(item.event)) {
-        const e = item.event;
-        yield { kind: 'access', line: lineNo, cpu: e.cpu as number, va: e.va as bigint, code: accessCode(e.rw, e.user) };
-      } else yield { kind: 'json', line: lineNo, text: t, ev: item.event, seed };
-    }
-  } catch (err) {
-    if (err instanceof TraceError) throw err;
-    throw new TraceError(path, lineNo + 1, undefined, `cannot read the trace${gz ? ' (is it valid gzip?)' : ''}: ${(err as Error).message}`);
-  } finally {
-    lines.close();
-    raw.destroy();
+  for await (const { line, text: t } of readTextLines(path, sniffTrace(path).gzip, 1 << 20)) {
+    lineNo = line;
+    const item = parser.line(lineNo, t, 0);
+    if (!item) yield { kind: 'comment', line: lineNo, text: t };
+    else if (item.kind === 'header') {
+      seed = item.header.seed ?? 0;
+      yield { kind: 'json', line: lineNo, text: t };
+    } else if (packable(item.event)) {
+      const e = item.event;
+      yield { kind: 'access', line: lineNo, cpu: e.cpu as number, va: e.va as bigint, code: accessCode(e.rw, e.user) };
+    } else yield { kind: 'json', line: lineNo, text: t, ev: item.event, seed };
   }
   parser.end(lineNo);
 }

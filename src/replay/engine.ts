@@ -2,17 +2,8 @@
 // operations between named steps, queueing what must wait, checking expectations, and collecting the
 // report. The report is a function of the trace and the options only — not of the number of worker
 // threads: the CPUs' accesses run in windows of phases whose schedule depends on the trace alone
-// (docs/parallel-replay.md). The window and where its phases run are window.ts.
-//
-// A window is a run of events that only touch their own CPU: accesses (`access`, `accesses`,
-// access runs of the binary form) and the CPU-local `switch` and `idle`. Each CPU's part of it is a
-// lane. Any other event (a kernel operation, an expectation, a device access, a parkable access)
-// first runs the window to its end, then runs on the main thread alone. A phase runs every lane that
-// has work, in parallel on the workers or one after another on any thread, until it stops: at a
-// fault, before a CPU-local event, after PHASE_BUDGET accesses, or when it has nothing left. Nothing
-// a lane does in a phase can be seen by another lane in the same phase (A/D updates are deferred,
-// applied when the phase ends). Then the stops are resolved in trace order: faults by the kernel,
-// CPU-local events, segmentation faults; and the next phase begins.
+// (docs/parallel-replay.md). The window and where its phases run are window.ts; any event that is
+// not an access or a CPU-local switch first runs the window to its end, then runs here alone.
 import { availableParallelism } from 'node:os';
 import { Machine } from '../mmu/machine.ts';
 import { KIND, type Geometry } from '../mmu/model.ts';
@@ -41,8 +32,6 @@ import { STEPS } from './trace.ts';
 import type { AccessRunEvent } from './trace-binary.ts';
 import { FAULT_ATTEMPTS, LOCAL_OPS, ReplayWindow } from './window.ts';
 import { DEFAULT_COSTS, costCounts, costReport, cpuCost, type CostModel } from './cost-model.ts';
-
-export { PHASE_BUDGET, PHASE_PROBE, WINDOW_RECORDS, WINDOW_ITEMS } from './window.ts';
 
 /** The events the replay runs, as the trace reader gives them (addresses already BigInts). */
 export type ReplayEvent = { op: string; [field: string]: unknown };

@@ -5,6 +5,7 @@ import { parseAmount } from './values.ts';
 import { formatOfPath, writerFor, BINARY_EXTENSION } from './trace-binary.ts';
 import { WORKLOAD_DEFAULTS, WORKLOAD_KINDS, writeWorkload, type WorkloadKind, type WorkloadOptions } from './workloads.ts';
 import { MAX_CPUS } from './trace.ts';
+import { options, UsageError } from './cli-args.ts';
 
 const USAGE = `usage: mmuwasm generate KIND [options] -o FILE
   KIND: ${WORKLOAD_KINDS.join(', ')}
@@ -21,15 +22,14 @@ const USAGE = `usage: mmuwasm generate KIND [options] -o FILE
   --backing hugetlb|anon  kvm: guest memory from hugetlbfs (2 MiB pages, default) or anonymous 4 KiB pages
   --streams             each burst as one "accesses" stream event instead of explicit accesses`;
 
-export class GenerateUsageError extends Error {}
 
 /** A count: digits, an exponent (1e9) or a decimal suffix (20k, 20M, 1G). */
 export function parseCount(v: string, what: string): number {
   const m = /^([0-9]+(?:\.[0-9]+)?)(e[0-9]+|[kKmMgG])?$/.exec(v.trim());
-  if (!m) throw new GenerateUsageError(`${what} takes a whole number (such as 20000000, 20M or 2e7), not '${v}'`);
+  if (!m) throw new UsageError(`${what} takes a whole number (such as 20000000, 20M or 2e7), not '${v}'`);
   const mult = m[2] === undefined ? 1 : /^e/.test(m[2]) ? 10 ** Number(m[2].slice(1)) : { k: 1e3, m: 1e6, g: 1e9 }[m[2].toLowerCase() as 'k' | 'm' | 'g'];
   const n = Number(m[1]) * mult;
-  if (!Number.isSafeInteger(n)) throw new GenerateUsageError(`${what} takes a whole number below 2^53, not '${v}'`);
+  if (!Number.isSafeInteger(n)) throw new UsageError(`${what} takes a whole number below 2^53, not '${v}'`);
   return n;
 }
 
@@ -41,21 +41,15 @@ export interface GenerateArgs {
 
 export function parseGenerateArgs(argv: string[]): GenerateArgs {
   const [kind, ...rest] = argv;
-  if (!kind || kind.startsWith('-')) throw new GenerateUsageError('generate needs a KIND');
-  if (!(WORKLOAD_KINDS as readonly string[]).includes(kind)) throw new GenerateUsageError(`unknown workload '${kind}' (kinds: ${WORKLOAD_KINDS.join(', ')})`);
+  if (!kind || kind.startsWith('-')) throw new UsageError('generate needs a KIND');
+  if (!(WORKLOAD_KINDS as readonly string[]).includes(kind)) throw new UsageError(`unknown workload '${kind}' (kinds: ${WORKLOAD_KINDS.join(', ')})`);
   const k = kind as WorkloadKind;
   const o: WorkloadOptions = { ...WORKLOAD_DEFAULTS[k] };
   let out = '';
-  for (let i = 0; i < rest.length; i++) {
-    const arg = rest[i];
-    const value = () => {
-      const v = rest[++i];
-      if (v === undefined) throw new GenerateUsageError(`${arg} needs a value`);
-      return v;
-    };
+  for (const { arg, value } of options(rest)) {
     const int = (min: number, max: number) => {
       const n = parseCount(value(), arg);
-      if (n < min || n > max) throw new GenerateUsageError(`${arg} takes ${min} to ${max}, not ${n}`);
+      if (n < min || n > max) throw new UsageError(`${arg} takes ${min} to ${max}, not ${n}`);
       return n;
     };
     switch (arg) {
@@ -67,33 +61,33 @@ export function parseGenerateArgs(argv: string[]): GenerateArgs {
       case '--burst': o.burst = int(1, 1 << 24); break;
       case '--ops': o.ops = int(0, 1 << 20); break;
       case '--device-accesses':
-        if (k !== 'kvm') throw new GenerateUsageError('--device-accesses is for the kvm workload');
+        if (k !== 'kvm') throw new UsageError('--device-accesses is for the kvm workload');
         o.deviceAccesses = int(0, Number.MAX_SAFE_INTEGER);
         break;
       case '--backing': {
-        if (k !== 'kvm') throw new GenerateUsageError('--backing is for the kvm workload');
+        if (k !== 'kvm') throw new UsageError('--backing is for the kvm workload');
         const v = value();
-        if (v !== 'hugetlb' && v !== 'anon') throw new GenerateUsageError(`--backing takes hugetlb or anon, not '${v}'`);
+        if (v !== 'hugetlb' && v !== 'anon') throw new UsageError(`--backing takes hugetlb or anon, not '${v}'`);
         o.backing = v;
         break;
       }
       case '--size': {
         const v = value();
         const p = parseAmount(v);
-        if (!p.ok) throw new GenerateUsageError(`--size: ${p.reason}`);
+        if (!p.ok) throw new UsageError(`--size: ${p.reason}`);
         o.size = p.value;
         break;
       }
       case '--streams':
-        if (k === 'random-anon') throw new GenerateUsageError('--streams: random-anon accesses only what is mapped, which no stream pattern follows');
+        if (k === 'random-anon') throw new UsageError('--streams: random-anon accesses only what is mapped, which no stream pattern follows');
         o.streams = true;
         break;
       default:
-        throw new GenerateUsageError(arg.startsWith('-') ? `unknown option '${arg}'` : `unexpected argument '${arg}'`);
+        throw new UsageError(arg.startsWith('-') ? `unknown option '${arg}'` : `unexpected argument '${arg}'`);
     }
   }
-  if (!out) throw new GenerateUsageError('generate needs an output file: -o FILE');
-  if (!formatOfPath(out)) throw new GenerateUsageError(`'${out}': the output's extension names its form (.jsonl, .jsonl.gz, ${BINARY_EXTENSION}, ${BINARY_EXTENSION}.gz)`);
+  if (!out) throw new UsageError('generate needs an output file: -o FILE');
+  if (!formatOfPath(out)) throw new UsageError(`'${out}': the output's extension names its form (.jsonl, .jsonl.gz, ${BINARY_EXTENSION}, ${BINARY_EXTENSION}.gz)`);
   checkSize(k, o);
   return { kind: k, out, options: o };
 }
@@ -102,11 +96,11 @@ function checkSize(k: WorkloadKind, o: WorkloadOptions): void {
   const M2 = 2n << 20n;
   const hugetlb = k !== 'random-anon' && !(k === 'kvm' && o.backing === 'anon');
   const unit = hugetlb ? M2 : 1n << 20n;
-  if (o.size < unit || o.size % unit !== 0n) throw new GenerateUsageError(`--size must be a multiple of ${hugetlb ? '2M (the segment\'s huge pages)' : '1M'}, at least that (got ${o.size})`);
-  if (o.size > 1n << 40n) throw new GenerateUsageError('--size: at most 1T');
-  if (k === 'migration-storm' && o.processes > 64) throw new GenerateUsageError('--processes: migration-storm maps each process at its own GiB, at most 64');
-  if (k === 'kvm' && o.processes * Number(o.size >> 30n) > 48) throw new GenerateUsageError('kvm: the guests\' memory must fit in the 64G of simulated physical memory with room to migrate (at most 48G in all)');
-  if ((k === 'database' || k === 'migration-storm') && o.size > 32n << 30n) throw new GenerateUsageError('--size: the segment must fit in the 64G of simulated physical memory with room to migrate (at most 32G)');
+  if (o.size < unit || o.size % unit !== 0n) throw new UsageError(`--size must be a multiple of ${hugetlb ? '2M (the segment\'s huge pages)' : '1M'}, at least that (got ${o.size})`);
+  if (o.size > 1n << 40n) throw new UsageError('--size: at most 1T');
+  if (k === 'migration-storm' && o.processes > 64) throw new UsageError('--processes: migration-storm maps each process at its own GiB, at most 64');
+  if (k === 'kvm' && o.processes * Number(o.size >> 30n) > 48) throw new UsageError('kvm: the guests\' memory must fit in the 64G of simulated physical memory with room to migrate (at most 48G in all)');
+  if ((k === 'database' || k === 'migration-storm') && o.size > 32n << 30n) throw new UsageError('--size: the segment must fit in the 64G of simulated physical memory with room to migrate (at most 32G)');
 }
 
 /** Writes the workload; on an error the partial file is removed. */
@@ -132,7 +126,7 @@ export async function runGenerate(argv: string[]): Promise<number> {
     }
     args = parseGenerateArgs(argv);
   } catch (err) {
-    if (err instanceof GenerateUsageError) {
+    if (err instanceof UsageError) {
       console.error(`mmuwasm generate: ${err.message}\n${USAGE}`);
       return 2;
     }

@@ -29,7 +29,8 @@ import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { TraceError } from './trace-error.ts';
 import { PROFILE_NAMES } from '../kernel/profiles.ts';
-import { ACCESS_CODE, BINARY_EXTENSION, formatOfPath, writerFor, type TraceWriter } from './trace-binary.ts';
+import { ACCESS_CODE, BINARY_EXTENSION, accessLine, formatOfPath, writerFor, type TraceWriter } from './trace-binary.ts';
+import { options, UsageError } from './cli-args.ts';
 
 export type LackeyKind = 'I' | 'L' | 'S' | 'M';
 
@@ -225,7 +226,7 @@ class StdoutOut implements Out {
   }
 
   access(va: number, rw: 'r' | 'w' | 'x'): Promise<void> {
-    return this.comment(`{"op":"access","cpu":0,"va":"0x${va.toString(16)}","rw":"${rw}"}`);
+    return this.comment(accessLine(0, BigInt(va), ACCESS_CODE[rw]));
   }
 
   private async flush(): Promise<void> {
@@ -335,8 +336,6 @@ export async function importLackey(o: ImportOptions): Promise<ImportSummary> {
   }
 }
 
-export class UsageError extends Error {}
-
 const USAGE = `usage: mmuwasm import lackey FILE|- [-o OUT.jsonl|OUT.jsonl.gz|OUT${BINARY_EXTENSION}[.gz]|-] [--hugetlb] [--kernel PROFILE] [--limit N]`;
 
 export function parseImportArgs(argv: string[]): ImportOptions {
@@ -344,13 +343,7 @@ export function parseImportArgs(argv: string[]): ImportOptions {
   if (what !== 'lackey') throw new UsageError(what === undefined ? 'import needs a kind (lackey)' : `unknown import kind '${what}' (known: lackey)`);
   const o: ImportOptions = { input: '' };
   let haveInput = false;
-  for (let i = 0; i < rest.length; i++) {
-    const arg = rest[i];
-    const value = () => {
-      const v = rest[++i];
-      if (v === undefined) throw new UsageError(`${arg} needs a value`);
-      return v;
-    };
+  for (const { arg, value } of options(rest)) {
     if (arg === '-o' || arg === '--output') o.output = value();
     else if (arg === '--hugetlb') o.hugetlb = true;
     else if (arg === '--kernel') o.kernel = value();

@@ -162,13 +162,14 @@ export class LaneRunner {
         const buf = this.buffers.get(item.buf);
         if (!buf) throw new Error(`internal: record buffer ${item.buf} is not registered with this runner`);
         const { va, kind, line } = buf;
-        const base = item.line0 - item.first;
         for (let i = 0, s = item.at; i < n; i++, s++) {
           records[4 * i] = va[2 * s];
           records[4 * i + 1] = va[2 * s + 1];
           records[4 * i + 2] = kind[s];
-          records[4 * i + 3] = item.line0 < 0 ? line[s] : base + s;
         }
+        // Lines: each record's own (single accesses), or consecutive from the run's first line.
+        if (item.line0 < 0) for (let i = 0, s = item.at; i < n; i++, s++) records[4 * i + 3] = line[s];
+        else for (let i = 0, l = item.line0 - item.first + item.at; i < n; i++, l++) records[4 * i + 3] = l;
         item.at += n;
         if (item.at >= item.end) plan.items.shift();
         plan.fromRecords = true;

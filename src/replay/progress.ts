@@ -7,7 +7,7 @@ export class Progress {
   private last = 0;
   private readonly bytes: number;
   private shown = false;
-  constructor(private readonly path: string) {
+  constructor(path: string) {
     let size = 0;
     try {
       size = statSync(path).size;

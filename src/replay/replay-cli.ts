@@ -10,6 +10,9 @@ import { renderSummary, styleFor } from './report.ts';
 import { ProfileError } from '../kernel/profiles.ts';
 import { Progress } from './progress.ts';
 import { prefetch } from './prefetch.ts';
+import { options, parseFixArg, UsageError } from './cli-args.ts';
+
+export { UsageError } from './cli-args.ts';
 
 export interface ReplayArgs {
   trace: string;
@@ -22,23 +25,13 @@ export interface ReplayArgs {
   quiet: boolean;
 }
 
-export class UsageError extends Error {}
-
 export function parseReplayArgs(argv: string[]): ReplayArgs {
   const a: ReplayArgs = { trace: '', fixes: {}, quiet: false };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    const value = () => {
-      const v = argv[++i];
-      if (v === undefined) throw new UsageError(`${arg} needs a value`);
-      return v;
-    };
+  for (const { arg, value } of options(argv)) {
     if (arg === '--kernel') a.kernel = value();
     else if (arg === '--fix') {
-      const v = value();
-      const m = /^([0-9a-f]{12})=(on|off)$/.exec(v);
-      if (!m) throw new UsageError(`--fix takes ID=on or ID=off with a 12-hex-digit commit id (got '${v}')`);
-      a.fixes[m[1]] = m[2] === 'on';
+      const [id, on] = parseFixArg(value());
+      a.fixes[id] = on;
     } else if (arg === '--workers') {
       const v = value();
       const n = Number(v);

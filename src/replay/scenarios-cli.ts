@@ -5,7 +5,8 @@ import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PROFILE_NAMES } from '../kernel/profiles.ts';
-import { replayFile, reportJson } from './replay-cli.ts';
+import { replayFile } from './replay-cli.ts';
+import { options, parseFixArg, UsageError } from './cli-args.ts';
 import { styleFor } from './report.ts';
 
 export const SCENARIO_DIR = fileURLToPath(new URL('../../scenarios/', import.meta.url));
@@ -47,27 +48,23 @@ export async function runScenariosCommand(argv: string[]): Promise<number> {
   let kernels = PROFILE_NAMES;
   const fixes: Record<string, boolean> = {};
   let json: string | undefined;
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (a === '--kernel') {
-      kernels = (argv[++i] ?? '').split(',').filter(Boolean);
-      const bad = kernels.find((k) => !PROFILE_NAMES.includes(k));
-      if (!kernels.length || bad) {
-        console.error(`mmuwasm scenarios: --kernel takes profiles from ${PROFILE_NAMES.join(', ')} (got '${argv[i] ?? ''}')`);
-        return 2;
-      }
-    } else if (a === '--fix') {
-      const m = /^([0-9a-f]{12})=(on|off)$/.exec(argv[++i] ?? '');
-      if (!m) {
-        console.error(`mmuwasm scenarios: --fix takes ID=on or ID=off (got '${argv[i] ?? ''}')`);
-        return 2;
-      }
-      fixes[m[1]] = m[2] === 'on';
-    } else if (a === '--json') json = argv[++i];
-    else if (a.startsWith('-')) {
-      console.error(`mmuwasm scenarios: unknown option '${a}'`);
-      return 2;
-    } else dir = a;
+  try {
+    for (const { arg, value } of options(argv)) {
+      if (arg === '--kernel') {
+        const v = value();
+        kernels = v.split(',').filter(Boolean);
+        if (!kernels.length || kernels.some((k) => !PROFILE_NAMES.includes(k))) throw new UsageError(`--kernel takes profiles from ${PROFILE_NAMES.join(', ')} (got '${v}')`);
+      } else if (arg === '--fix') {
+        const [id, on] = parseFixArg(value());
+        fixes[id] = on;
+      } else if (arg === '--json') json = value();
+      else if (arg.startsWith('-')) throw new UsageError(`unknown option '${arg}'`);
+      else dir = arg;
+    }
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    console.error(`mmuwasm scenarios: ${err.message}`);
+    return 2;
   }
   const verdicts = await runScenarios(dir, kernels, fixes);
   const s = styleFor(process.stdout);
@@ -92,6 +89,5 @@ export async function runScenariosCommand(argv: string[]): Promise<number> {
     if (json === '-') process.stdout.write(text);
     else writeFileSync(json, text);
   }
-  void reportJson;
   return verdicts.every((v) => v.status === 0) ? 0 : 1;
 }

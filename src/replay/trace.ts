@@ -2,9 +2,8 @@
 // one line at a time, plain or gzip, every field checked against the op's schema before the replay
 // sees it. A bad line throws a TraceError naming the file, the line and the field; the events before
 // it have already been handed out, so the replay keeps what it did.
-import { createInterface } from 'node:readline';
 import { TraceError } from './trace-error.ts';
-import { openTraceFile } from './trace-file.ts';
+import { readTextLines } from './trace-file.ts';
 import { describe, parseAmount, parseProt } from './values.ts';
 import { PROFILE_NAMES } from '../kernel/profiles.ts';
 import { fixById } from '../kernel/fixes.ts';
@@ -94,29 +93,19 @@ export const MAX_CPUS = 256;
  */
 export async function* readTrace(path: string): AsyncGenerator<TraceItem> {
   const binary = await import('./trace-binary.ts');
-  if (binary.sniffTrace(path).binary) {
+  const form = binary.sniffTrace(path);
+  if (form.binary) {
     yield* binary.readBinaryTrace(path);
     return;
   }
-  const gz = path.endsWith('.gz');
-  const { raw, input } = await openTraceFile(path, gz);
-  const lines = createInterface({ input, crlfDelay: Infinity });
   const parser = new TraceParser(path);
-  let lineNo = 0;
-  try {
-    for await (const line of lines) {
-      lineNo++;
-      const item = parser.line(lineNo, line, raw.bytesRead);
-      if (item) yield item;
-    }
-  } catch (err) {
-    if (err instanceof TraceError) throw err;
-    throw new TraceError(path, lineNo + 1, undefined, `cannot read the trace${gz ? ' (is it valid gzip?)' : ''}: ${(err as Error).message}`);
-  } finally {
-    lines.close();
-    raw.destroy();
+  let last = 0;
+  for await (const { line, text, bytes } of readTextLines(path, form.gzip)) {
+    last = line;
+    const item = parser.line(line, text, bytes);
+    if (item) yield item;
   }
-  parser.end(lineNo);
+  parser.end(last);
 }
 
 /** Reads a trace held in memory as lines (generated workloads, tests). */

@@ -10,8 +10,8 @@
 // (A/D updates are deferred, applied when the phase ends). Then the stops are resolved in trace
 // order: faults by the kernel, CPU-local events, segmentation faults; and the next phase begins.
 import * as L from '../../assembly/layout.ts';
-import type { Machine } from '../mmu/machine.ts';
-import { KIND, type OracleEvent, type OracleEventKind } from '../mmu/model.ts';
+import { EVENT_KINDS, type Machine } from '../mmu/machine.ts';
+import { KIND, type OracleEvent } from '../mmu/model.ts';
 import { CpuWorkers } from '../mmu/cpu-workers.ts';
 import type { Kernel } from '../kernel/kernel.ts';
 import { Op, type OpGen } from '../kernel/ops.ts';
@@ -70,7 +70,6 @@ class LaneBuffer {
   readonly va: SharedArrayBuffer;
   readonly kind: SharedArrayBuffer;
   readonly line: SharedArrayBuffer;
-  readonly va32: Uint32Array;
   readonly va64: BigUint64Array;
   readonly kind8: Uint8Array;
   readonly line32: Uint32Array;
@@ -79,7 +78,6 @@ class LaneBuffer {
     this.va = new SharedArrayBuffer(capacity * 8);
     this.kind = new SharedArrayBuffer(capacity);
     this.line = new SharedArrayBuffer(capacity * 4);
-    this.va32 = new Uint32Array(this.va);
     this.va64 = new BigUint64Array(this.va);
     this.kind8 = new Uint8Array(this.kind);
     this.line32 = new Uint32Array(this.line);
@@ -358,7 +356,7 @@ export class ReplayWindow {
         b.kind8.set(run.rw.subarray(i, i + take), at);
         this.pushRecords(lane, b, at, take, line + i, true);
         i += take;
-        if (this.windowRecords >= WINDOW_RECORDS || this.windowItems >= WINDOW_ITEMS) return this.flush().then(more);
+        if (this.full) return this.flush().then(more);
       }
     };
     return more();
@@ -640,8 +638,6 @@ export class ReplayWindow {
 
 /** The script a replay's workers run: src/replay/lane-worker.ts through its bootstrap. */
 const LANE_WORKER_URL = new URL('./lane-worker.mjs', import.meta.url);
-
-const EVENT_KINDS: Record<number, OracleEventKind> = { [L.EVK_TLB_STALE]: 'tlb-stale', [L.EVK_PSC_STALE]: 'psc-stale', [L.EVK_WRITE_IN_COPY]: 'write-in-copy' };
 
 function oracleEvent(w: Uint32Array, e: number): OracleEvent {
   return {

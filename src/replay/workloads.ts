@@ -141,10 +141,10 @@ class Out {
    * One CPU's burst of `n` accesses, from `next` (explicit), or as one `accesses` stream event over
    * [va, va + len) with the same pattern.
    */
-  run(cpu: number, n: number, next: () => number, write: () => boolean, stream: { va: number; len: number; pattern: 'zipf' | 'random'; write: number }): void {
+  run(cpu: number, n: number, next: () => number, write: () => boolean, stream: { va: number; len: number; pattern: 'zipf' | 'random'; theta?: number; write: number }): void {
     if (n <= 0) return;
     if (this.o.streams) {
-      this.ev({ op: 'accesses', cpu, va: hex(stream.va), len: hex(stream.len), count: n, pattern: stream.pattern, ...(stream.pattern === 'zipf' ? { theta: 0.99 } : {}), write: stream.write, seed: ++this.streamSeed });
+      this.ev({ op: 'accesses', cpu, va: hex(stream.va), len: hex(stream.len), count: n, pattern: stream.pattern, ...(stream.theta !== undefined ? { theta: stream.theta } : {}), write: stream.write, seed: ++this.streamSeed });
       this.accesses += n;
       return;
     }
@@ -212,10 +212,11 @@ function database(out: Out, o: WorkloadOptions, rng: Rng32): void {
     for (let g = 0; g < gib; g++) out.access(cpuOf(p), SEGMENT_VA + g * G1, true);
   }
   const pages = size / K4;
-  const zipf = new ZipfPages(pages, 0.99);
+  const theta = 0.99;
+  const zipf = new ZipfPages(pages, theta);
   const next = () => SEGMENT_VA + zipf.page(rng) * K4 + (rng.u32() & 511) * 8;
   const write = () => rng.float() < 0.3;
-  const stream = { va: SEGMENT_VA, len: size, pattern: 'zipf' as const, write: 0.3 };
+  const stream = { va: SEGMENT_VA, len: size, pattern: 'zipf' as const, theta, write: 0.3 };
   const huge = size / M2;
   for (let round = 0; out.left > 0; round++) {
     for (let c = 0; c < o.cpus && out.left > 0; c++) {
@@ -256,10 +257,11 @@ function kvm(out: Out, o: WorkloadOptions, rng: Rng32): void {
     out.ev({ op: 'attach', mm, device: `kvm${v}`, kind: 'kvm' });
   }
   const pages = size / page;
-  const zipf = new ZipfPages(size / K4, 0.9);
+  const theta = 0.9;
+  const zipf = new ZipfPages(size / K4, theta);
   const next = () => GUEST_VA + zipf.page(rng) * K4 + (rng.u32() & 511) * 8;
   const write = () => rng.float() < 0.4;
-  const stream = { va: GUEST_VA, len: size, pattern: 'zipf' as const, write: 0.4 };
+  const stream = { va: GUEST_VA, len: size, pattern: 'zipf' as const, theta, write: 0.4 };
   const rounds = Math.max(1, Math.ceil(out.left / (o.cpus * o.burst)));
   const totalDevice = o.deviceAccesses;
   // CPU c runs the VMM of VM c mod processes at first; with several VMs the CPUs rotate over them.
