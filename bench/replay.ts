@@ -24,9 +24,10 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { Machine } from '../src/mmu/machine.ts';
 import { CpuWorkers } from '../src/mmu/cpu-workers.ts';
-import { replayFile, reportJson } from '../src/replay/replay-cli.ts';
-import { writeWorkload, WORKLOAD_DEFAULTS } from '../src/replay/workloads.ts';
-import { writerFor, type TraceWriter } from '../src/replay/trace-binary.ts';
+import { replayFile } from '../src/node/replay-file.ts';
+import { reportJson } from '../src/replay/report.ts';
+import { writeWorkload, WORKLOAD_DEFAULTS } from '../src/workloads/workloads.ts';
+import { writerFor, type TraceWriter } from '../src/trace/binary.ts';
 import { summarize, type BenchResult } from './report.ts';
 
 export interface ReplayBenchOptions {

@@ -30,8 +30,6 @@ export { PageTables, PTE, type MapFlags, type Translation } from './mmu/builder.
 export { PhysicalMemory } from './mmu/physmem.ts';
 /** The plain TypeScript model of the same hardware, written for clarity (the tests' oracle). */
 export { ReferenceMachine } from './mmu/reference.ts';
-/** Threads that run CPUs' batches on the same shared memory. */
-export { CpuWorkers, CPU_WORKER_URL, type CpuWorkersOptions } from './mmu/cpu-workers.ts';
 export {
   KIND, CAPACITY_GEOMETRY, RETENTIVE_GEOMETRY, ARRAY_NAMES, COUNTER_NAMES,
   type AccessResult, type ArrayName, type ArrayGeometry, type Geometry, type MachineConfig, type MmuModel,
@@ -41,11 +39,13 @@ export { MmuError, CpuRangeError, TableAddressError, ConfigError, ArgumentError,
 /** Page-fault error-code bits (SDM §4.7) and access-kind bits. */
 export { PF_P, PF_WR, PF_US, PF_RSVD, PF_ID, PF_PK, K_WRITE, K_FETCH, K_SUPERVISOR } from '../assembly/layout.ts';
 
-/** Replaying traces: a file as the command does it, or event by event from a program. */
-export { replayFile, reportJson } from './replay/replay-cli.ts';
-export { Replay, type Report, type ReplayEvent, type ReplayHeader, type ReplayOptions, type Expectation } from './replay/engine.ts';
-export { readTrace, parseTrace, STEPS, type TraceItem } from './replay/trace.ts';
-export { TraceError } from './replay/trace-error.ts';
+/** Replaying traces: a whole trace from a reader's items, or event by event from a program. */
+export { replayTrace, type ReplayOutcome, type ReplayTraceOptions } from './replay/replay-trace.ts';
+export { reportJson, renderSummary } from './replay/report.ts';
+export { Replay, type Report, type ReplayOptions, type Expectation } from './replay/engine.ts';
+export type { ReplayEvent, ReplayHeader, TraceItem } from './trace/events.ts';
+export { parseTrace, STEPS } from './trace/parser.ts';
+export { TraceError } from './trace/trace-error.ts';
 /** Kernel profiles and the named fixes they are made of. */
 export { PROFILES, PROFILE_NAMES, DEFAULT_PROFILE, resolveFixes, ProfileError } from './kernel/profiles.ts';
 export { FIXES, fixById, FixSet, type Fix } from './kernel/fixes.ts';

@@ -7,11 +7,11 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { spawnSync } from 'node:child_process';
-import { generateTrace, parseGenerateArgs, parseCount } from '../src/replay/generate-cli.ts';
-import { UsageError } from '../src/replay/cli-args.ts';
-import { WORKLOAD_DEFAULTS, WORKLOAD_KINDS, WORKLOAD_NEEDS, Rng32, type WorkloadKind, type WorkloadOptions } from '../src/replay/workloads.ts';
-import { convertTrace } from '../src/replay/convert.ts';
-import { replayFile } from '../src/replay/replay-cli.ts';
+import { generateTrace, parseGenerateArgs, parseCount } from '../src/cli/generate.ts';
+import { UsageError } from '../src/cli/args.ts';
+import { WORKLOAD_DEFAULTS, WORKLOAD_KINDS, WORKLOAD_NEEDS, Rng32, type WorkloadKind, type WorkloadOptions } from '../src/workloads/workloads.ts';
+import { convertTrace } from '../src/trace/convert.ts';
+import { replayFile } from '../src/node/replay-file.ts';
 import { PROFILE_NAMES, resolveFixes } from '../src/kernel/profiles.ts';
 import type { Report } from '../src/replay/engine.ts';
 

@@ -9,9 +9,10 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { spawnSync } from 'node:child_process';
-import { Footprint, importLackey, parseLackeyLine, recordAccesses, runImport } from '../src/replay/import-lackey.ts';
-import { replayFile } from '../src/replay/replay-cli.ts';
-import { TraceError } from '../src/replay/trace-error.ts';
+import { Footprint, importLackey, parseLackeyLine, recordAccesses } from '../src/workloads/lackey.ts';
+import { runImport } from '../src/cli/import.ts';
+import { replayFile } from '../src/node/replay-file.ts';
+import { TraceError } from '../src/trace/trace-error.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'mmuwasm-lackey-'));
 let n = 0;

@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { spawnSync } from 'node:child_process';
-import { replayFile } from '../src/replay/replay-cli.ts';
+import { replayFile } from '../src/node/replay-file.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'mmuwasm-replay-'));
 let n = 0;

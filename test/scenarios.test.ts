@@ -3,8 +3,8 @@
 // bookkeeping (share counts, linked tables, map counts) matches the page tables after every event.
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { replayFile } from '../src/replay/replay-cli.ts';
-import { listScenarios, SCENARIO_DIR } from '../src/replay/scenarios-cli.ts';
+import { replayFile } from '../src/node/replay-file.ts';
+import { listScenarios, SCENARIO_DIR } from '../src/cli/scenarios.ts';
 import { PROFILE_NAMES } from '../src/kernel/profiles.ts';
 import { checkInvariants } from '../src/kernel/invariants.ts';
 import { VERDICTS, type Verdict } from './scenario-verdicts.ts';

@@ -7,11 +7,11 @@ import { gzipSync, crc32 } from 'node:zlib';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { spawnSync } from 'node:child_process';
-import { parseTrace, readTrace, type TraceItem } from '../src/replay/trace.ts';
-import { BinaryTraceWriter, readBinaryRecords, sniffTrace, BINARY_MAGIC, MAX_RUN } from '../src/replay/trace-binary.ts';
-import { convertTrace } from '../src/replay/convert.ts';
-import { replayFile } from '../src/replay/replay-cli.ts';
-import { listScenarios, SCENARIO_DIR } from '../src/replay/scenarios-cli.ts';
+import { parseTrace, readTrace, type TraceItem } from '../src/trace/parser.ts';
+import { BinaryTraceWriter, readBinaryRecords, sniffTrace, BINARY_MAGIC, MAX_RUN } from '../src/trace/binary.ts';
+import { convertTrace } from '../src/trace/convert.ts';
+import { replayFile } from '../src/node/replay-file.ts';
+import { listScenarios, SCENARIO_DIR } from '../src/cli/scenarios.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'mmuwasm-binary-'));
 const bin = join(import.meta.dirname, '..', 'bin', 'mmuwasm.mjs');

@@ -5,9 +5,9 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { parseAmount, parseProt } from '../src/replay/values.ts';
-import { parseTrace, readTrace, STEPS, type TraceItem } from '../src/replay/trace.ts';
-import { TraceError } from '../src/replay/trace-error.ts';
+import { parseAmount, parseProt } from '../src/trace/values.ts';
+import { parseTrace, readTrace, STEPS, type TraceItem } from '../src/trace/parser.ts';
+import { TraceError } from '../src/trace/trace-error.ts';
 
 const HEADER = '{"format":"mmuwasm-trace","version":1,"cpus":2}';
 

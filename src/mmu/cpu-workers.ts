@@ -21,8 +21,11 @@ import type { CpuWorkerApi } from './cpu-worker.ts';
 import { compileCore } from './loader.ts';
 import { ArgumentError, MmuError, WorkerError } from './errors.ts';
 
-/** The worker's entry: a bootstrap that registers tsx, then loads cpu-worker.ts. */
-export const CPU_WORKER_URL = new URL('./cpu-worker.mjs', import.meta.url);
+/**
+ * The worker's entry: cpu-worker.js beside this module when it runs as built JavaScript; from the
+ * TypeScript sources (tests, a clone's tools) the bootstrap that registers tsx, then loads cpu-worker.ts.
+ */
+export const CPU_WORKER_URL = new URL(import.meta.url.endsWith('.ts') ? './cpu-worker.mjs' : './cpu-worker.js', import.meta.url);
 
 export interface CpuWorkersOptions {
   /** The script each worker runs (default CPU_WORKER_URL); a build may ship plain JS workers. */

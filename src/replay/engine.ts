@@ -27,24 +27,12 @@ import { hugePteOffset, isMigrationEntry, ptePresent, readEntry, walkTo, PTE_PFN
 import { makeDevice, type SecondaryMmu, type DeviceKind } from '../devices/secondary-mmu.ts';
 import { Oracle } from '../oracle/oracle.ts';
 import type { Violation, ViolationKind } from '../oracle/violation.ts';
-import { TraceError } from './trace-error.ts';
-import { STEPS } from './trace.ts';
-import type { AccessRunEvent } from './trace-binary.ts';
+import { TraceError } from '../trace/trace-error.ts';
+import type { ReplayEvent, ReplayHeader } from '../trace/events.ts';
+import { STEPS } from '../trace/parser.ts';
+import type { AccessRunEvent } from '../trace/binary.ts';
 import { FAULT_ATTEMPTS, LOCAL_OPS, ReplayWindow } from './window.ts';
 import { DEFAULT_COSTS, costCounts, costReport, cpuCost, type CostModel } from './cost-model.ts';
-
-/** The events the replay runs, as the trace reader gives them (addresses already BigInts). */
-export type ReplayEvent = { op: string; [field: string]: unknown };
-export interface ReplayHeader {
-  cpus: number;
-  kernel?: string;
-  fixes?: Record<string, boolean>;
-  paging?: 4 | 5;
-  pcid?: boolean;
-  physmem?: bigint;
-  tlb?: Partial<Geometry>;
-  seed?: number;
-}
 
 export interface ReplayOptions {
   kernel?: string;
@@ -112,6 +100,8 @@ export interface Task {
 }
 
 const hex = (v: bigint) => `0x${v.toString(16)}`;
+
+export type { ReplayEvent, ReplayHeader } from '../trace/events.ts';
 
 export class Replay {
   readonly kernel: Kernel;

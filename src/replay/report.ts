@@ -13,8 +13,8 @@ export interface Style {
   dim(s: string): string;
 }
 
-const plain: Style = { red: (s) => s, green: (s) => s, yellow: (s) => s, bold: (s) => s, dim: (s) => s };
-const ansi: Style = {
+export const plain: Style = { red: (s) => s, green: (s) => s, yellow: (s) => s, bold: (s) => s, dim: (s) => s };
+export const ansi: Style = {
   red: (s) => `\x1b[31m${s}\x1b[39m`,
   green: (s) => `\x1b[32m${s}\x1b[39m`,
   yellow: (s) => `\x1b[33m${s}\x1b[39m`,
@@ -22,9 +22,6 @@ const ansi: Style = {
   dim: (s) => `\x1b[2m${s}\x1b[22m`,
 };
 
-export function styleFor(stream: NodeJS.WriteStream): Style {
-  return stream.isTTY && !process.env.NO_COLOR ? ansi : plain;
-}
 
 /** The fixes switched against the profile, as `id=on|off` words. */
 export function fixOverrides(report: Report): string[] {
@@ -61,4 +58,9 @@ export function renderSummary(file: string, report: Report, s: Style = plain): s
   }
   if (st.cycles) out.push(s.dim(`  ${costLine(st.cycles)} (docs/cost-model.md)`));
   return out.join('\n') + '\n';
+}
+
+/** The JSON report (BigInt counters as numbers). */
+export function reportJson(report: Report): string {
+  return JSON.stringify(report, (_k, v) => (typeof v === 'bigint' ? Number(v) : v), 2) + '\n';
 }

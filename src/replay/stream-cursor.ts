@@ -3,7 +3,7 @@
 // 32-bit halves so that a worker fills 4096 records in a few microseconds. The stream's position is
 // plain data (StreamState) so that a CPU's stream can go on in any thread after any stop.
 // test/parallel-replay.test.ts checks both give the same addresses and kinds.
-import type { StreamSpec } from './patterns.ts';
+import type { StreamSpec } from '../trace/patterns.ts';
 
 export const PATTERN = { random: 0, sequential: 1, stride: 2, zipf: 3 } as const;
 

@@ -18,10 +18,10 @@ import { Op, type OpGen } from '../kernel/ops.ts';
 import type { MmStruct } from '../kernel/mm_types.ts';
 import { handleMmFault, type Access } from '../kernel/fault.ts';
 import type { Oracle } from '../oracle/oracle.ts';
-import { TraceError } from './trace-error.ts';
-import { STEPS } from './trace.ts';
-import type { StreamSpec } from './patterns.ts';
-import type { AccessRunEvent } from './trace-binary.ts';
+import { TraceError } from '../trace/trace-error.ts';
+import { STEPS } from '../trace/parser.ts';
+import type { StreamSpec } from '../trace/patterns.ts';
+import type { AccessRunEvent } from '../trace/binary.ts';
 import { streamStart } from './stream-cursor.ts';
 import { CONTROL_INTERRUPT, EVENT_WORDS, LaneRunner, type LanePlan, type LaneResult, type RecordBuffer, type RecordsItem, type RunItem } from './lanes.ts';
 import type { LaneWorkerApi } from './lane-worker.ts';
@@ -636,8 +636,11 @@ export class ReplayWindow {
   }
 }
 
-/** The script a replay's workers run: src/replay/lane-worker.ts through its bootstrap. */
-const LANE_WORKER_URL = new URL('./lane-worker.mjs', import.meta.url);
+/**
+ * The script a replay's workers run: lane-worker.js beside this module when it runs as built
+ * JavaScript; from the TypeScript sources (tests, a clone's tools) the bootstrap that registers tsx.
+ */
+const LANE_WORKER_URL = new URL(import.meta.url.endsWith('.ts') ? './lane-worker.mjs' : './lane-worker.js', import.meta.url);
 
 function oracleEvent(w: Uint32Array, e: number): OracleEvent {
   return {

@@ -1,7 +1,6 @@
 // The command line. Every command returns its exit status: 0 success, 1 a finding (a failed
 // expectation or a violation), 2 bad input or usage.
-import { readFileSync } from 'node:fs';
-import { MmuError } from './mmu/errors.ts';
+import { MmuError } from '../mmu/errors.ts';
 
 const USAGE = `usage: mmuwasm <command> [options]
 
@@ -25,9 +24,6 @@ commands:
   import lackey FILE|- [-o OUT] [--hugetlb] [--kernel PROFILE] [--limit N]
                              turn a valgrind lackey log (--tool=lackey --trace-mem=yes) of a real
                              program into a replayable trace (docs/import-lackey.md)
-  bench [--json FILE|-] [--quick] [--filter NAME]
-                             benchmarks: TLB hits and page walks per second, WebAssembly against
-                             the TypeScript reference model and a native C walker
   help                       this text
   --version                  the version
 `;
@@ -38,27 +34,27 @@ export async function main(argv: string[]): Promise<number> {
     switch (command) {
       case 'start': {
         if (rest.length) return usage(`start takes no options (got ${rest.join(' ')})`);
-        const { runMainJob } = await import('./main-job.ts');
+        const { runMainJob } = await import('./start.ts');
         return await runMainJob();
       }
       case 'replay': {
-        const { runReplay } = await import('./replay/replay-cli.ts');
+        const { runReplay } = await import('./replay.ts');
         return await runReplay(rest);
       }
       case 'scenarios': {
-        const { runScenariosCommand } = await import('./replay/scenarios-cli.ts');
+        const { runScenariosCommand } = await import('./scenarios.ts');
         return await runScenariosCommand(rest);
       }
       case 'convert': {
-        const { runConvert } = await import('./replay/convert.ts');
+        const { runConvert } = await import('./convert.ts');
         return await runConvert(rest);
       }
       case 'generate': {
-        const { runGenerate } = await import('./replay/generate-cli.ts');
+        const { runGenerate } = await import('./generate.ts');
         return await runGenerate(rest);
       }
       case 'profiles': {
-        const { renderProfiles, profilesJson } = await import('./kernel/profiles-table.ts');
+        const { renderProfiles, profilesJson } = await import('./profiles.ts');
         if (rest.length && !(rest.length === 1 && rest[0] === '--json')) return usage(`profiles takes only --json (got ${rest.join(' ')})`);
         process.stdout.write(rest[0] === '--json' ? JSON.stringify(profilesJson(), null, 2) + '\n' : renderProfiles());
         return 0;
@@ -69,12 +65,8 @@ export async function main(argv: string[]): Promise<number> {
         return await runDemo();
       }
       case 'import': {
-        const { runImport } = await import('./replay/import-lackey.ts');
+        const { runImport } = await import('./import.ts');
         return await runImport(rest);
-      }
-      case 'bench': {
-        const { runBench } = await import('../bench/index.ts');
-        return await runBench(rest);
       }
       case 'help':
       case '--help':
@@ -82,8 +74,8 @@ export async function main(argv: string[]): Promise<number> {
         process.stdout.write(USAGE);
         return 0;
       case '--version': {
-        const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
-        console.log(pkg.version);
+        const { packageVersion } = await import('./package-root.ts');
+        console.log(packageVersion());
         return 0;
       }
       default:

@@ -1,11 +1,11 @@
 // `mmuwasm generate KIND [options] -o FILE`: a workload trace, deterministic from --seed, in the form
 // the file's extension names (.jsonl, .jsonl.gz, .mmtrace, .mmtrace.gz), written as it is generated.
 import { rmSync } from 'node:fs';
-import { parseAmount } from './values.ts';
-import { formatOfPath, writerFor, BINARY_EXTENSION } from './trace-binary.ts';
-import { WORKLOAD_DEFAULTS, WORKLOAD_KINDS, writeWorkload, type WorkloadKind, type WorkloadOptions } from './workloads.ts';
-import { MAX_CPUS } from './trace.ts';
-import { options, UsageError } from './cli-args.ts';
+import { parseAmount } from '../trace/values.ts';
+import { formatOfPath, writerFor, BINARY_EXTENSION } from '../trace/binary.ts';
+import { WORKLOAD_DEFAULTS, WORKLOAD_KINDS, writeWorkload, type WorkloadKind, type WorkloadOptions } from '../workloads/workloads.ts';
+import { MAX_CPUS } from '../trace/parser.ts';
+import { options, UsageError } from './args.ts';
 
 const USAGE = `usage: mmuwasm generate KIND [options] -o FILE
   KIND: ${WORKLOAD_KINDS.join(', ')}

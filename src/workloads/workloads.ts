@@ -3,7 +3,7 @@
 // in bounded memory and the JSON Lines and binary forms hold the same events on the same lines.
 // Accesses are explicit `access` events (access records in the binary form), in bursts of one CPU
 // between the kernel events, or with `streams` one `accesses` stream event per burst.
-import { ACCESS_CODE, type TraceWriter } from './trace-binary.ts';
+import { ACCESS_CODE, type TraceWriter } from '../trace/binary.ts';
 
 export const WORKLOAD_KINDS = ['database', 'kvm', 'migration-storm', 'random-anon'] as const;
 export type WorkloadKind = (typeof WORKLOAD_KINDS)[number];

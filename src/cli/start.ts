@@ -3,14 +3,15 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { replayFile } from './replay/replay-cli.ts';
-import { renderSummary, styleFor } from './replay/report.ts';
-import { SCENARIO_DIR } from './replay/scenarios-cli.ts';
-import { WORKLOAD_DEFAULTS, writeWorkload } from './replay/workloads.ts';
-import { writerFor } from './replay/trace-binary.ts';
-import { DEFAULT_PROFILE } from './kernel/profiles.ts';
-import type { Report } from './replay/engine.ts';
-import type { Style } from './replay/report.ts';
+import { replayFile } from '../node/replay-file.ts';
+import { renderSummary } from '../replay/report.ts';
+import { styleFor } from './style.ts';
+import { SCENARIO_DIR } from './scenarios.ts';
+import { WORKLOAD_DEFAULTS, writeWorkload } from '../workloads/workloads.ts';
+import { writerFor } from '../trace/binary.ts';
+import { DEFAULT_PROFILE } from '../kernel/profiles.ts';
+import type { Report } from '../replay/engine.ts';
+import type { Style } from '../replay/report.ts';
 
 export async function runMainJob(): Promise<number> {
   const s = styleFor(process.stdout);

@@ -3,17 +3,15 @@
 // sees it. A bad line throws a TraceError naming the file, the line and the field; the events before
 // it have already been handed out, so the replay keeps what it did.
 import { TraceError } from './trace-error.ts';
-import { readTextLines } from './trace-file.ts';
+import { readTextLines } from './file.ts';
 import { describe, parseAmount, parseProt } from './values.ts';
 import { PROFILE_NAMES } from '../kernel/profiles.ts';
 import { fixById } from '../kernel/fixes.ts';
 import { VIOLATION_KINDS } from '../oracle/violation.ts';
 import { ARRAY_NAMES } from '../mmu/model.ts';
-import type { ReplayEvent, ReplayHeader } from './engine.ts';
+import type { ReplayEvent, ReplayHeader, TraceItem } from './events.ts';
 
-export type TraceItem =
-  | { kind: 'header'; line: number; header: ReplayHeader; bytes: number }
-  | { kind: 'event'; line: number; event: ReplayEvent; bytes: number };
+export type { TraceItem } from './events.ts';
 
 /** The named steps of each operation, in order (TRACE-FORMAT "Interleaving inside a kernel operation"). */
 export const STEPS: Readonly<Record<string, readonly string[]>> = {
@@ -92,7 +90,7 @@ export const MAX_CPUS = 256;
  * trace (docs/trace-binary.md, known by its magic bytes, plain or gzip) goes to its own reader.
  */
 export async function* readTrace(path: string): AsyncGenerator<TraceItem> {
-  const binary = await import('./trace-binary.ts');
+  const binary = await import('./binary.ts');
   const form = binary.sniffTrace(path);
   if (form.binary) {
     yield* binary.readBinaryTrace(path);

@@ -3,13 +3,14 @@
 // way a kernel developer checks a change. Exit 0 when every trace passes under every profile asked.
 import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { PROFILE_NAMES } from '../kernel/profiles.ts';
-import { replayFile } from './replay-cli.ts';
-import { options, parseFixArg, UsageError } from './cli-args.ts';
-import { styleFor } from './report.ts';
+import { replayFile } from '../node/replay-file.ts';
+import { options, parseFixArg, UsageError } from './args.ts';
+import { styleFor } from './style.ts';
+import { packageRoot } from './package-root.ts';
 
-export const SCENARIO_DIR = fileURLToPath(new URL('../../scenarios/', import.meta.url));
+/** The scenario library shipped with the package. */
+export const SCENARIO_DIR = join(packageRoot(), 'scenarios');
 
 export interface Verdict {
   scenario: string;

@@ -4,14 +4,13 @@
 // so each line keeps its number. JSON Lines → binary → JSON Lines gives the same events on the same
 // lines; binary → JSON Lines → binary gives the same bytes.
 import { rmSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { TraceError } from './trace-error.ts';
-import { readTextLines } from './trace-file.ts';
-import { TraceParser } from './trace.ts';
+import { readTextLines } from './file.ts';
+import { TraceParser } from './parser.ts';
 import { accessStream, type StreamSpec } from './patterns.ts';
 import {
   accessCode, formatOfPath, packable, readBinaryRecords, sniffTrace, writerFor, BINARY_EXTENSION, type TraceWriter,
-} from './trace-binary.ts';
+} from './binary.ts';
 
 export interface ConvertOptions {
   /** Write each `accesses` stream as the access records it generates (not a conversion: later lines move). */
@@ -127,41 +126,4 @@ export async function convertTrace(input: string, output: string, opts: ConvertO
   }
   res.lines = out.lines;
   return res;
-}
-
-const USAGE = `usage: mmuwasm convert IN OUT [--expand] [--strip-comments]
-  IN and OUT: .jsonl or .jsonl.gz (JSON Lines), ${BINARY_EXTENSION} or ${BINARY_EXTENSION}.gz (binary); IN's form is read from its bytes`;
-
-export async function runConvert(argv: string[]): Promise<number> {
-  const files: string[] = [];
-  const opts: ConvertOptions = {};
-  for (const a of argv) {
-    if (a === '--expand') opts.expand = true;
-    else if (a === '--strip-comments') opts.stripComments = true;
-    else if (a === '--help' || a === '-h') {
-      console.log(USAGE);
-      return 0;
-    } else if (a.startsWith('-')) return usage(`unknown option '${a}'`);
-    else files.push(a);
-  }
-  if (files.length !== 2) return usage(files.length < 2 ? 'convert needs an input and an output file' : `one input and one output (got ${files.join(' ')})`);
-  const [input, output] = files;
-  if (resolve(input) === resolve(output)) return usage('the output would overwrite the input');
-  if (!formatOfPath(output)) return usage(`'${output}': the output's extension names its form (.jsonl, .jsonl.gz, ${BINARY_EXTENSION}, ${BINARY_EXTENSION}.gz)`);
-  try {
-    const r = await convertTrace(input, output, opts);
-    console.error(`mmuwasm convert: ${output}: ${r.lines} lines, ${r.events} events, ${r.accesses} of them accesses`);
-    return 0;
-  } catch (err) {
-    if (err instanceof TraceError) {
-      console.error(`mmuwasm convert: ${err.message}`);
-      return 2;
-    }
-    throw err;
-  }
-}
-
-function usage(message: string): number {
-  console.error(`mmuwasm convert: ${message}\n${USAGE}`);
-  return 2;
 }

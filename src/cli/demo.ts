@@ -3,10 +3,10 @@
 // geometry, a stream of accesses per CPU, a remapped page that stays stale until INVLPG (and what
 // the oracle says when its old frame is freed first), a PCID switch that keeps entries, and the
 // counters.
-import { Machine } from './mmu/machine.ts';
-import { PageTables } from './mmu/builder.ts';
-import { PhysicalMemory } from './mmu/physmem.ts';
-import { KIND, type AccessResult, type Counters } from './mmu/model.ts';
+import { Machine } from '../mmu/machine.ts';
+import { PageTables } from '../mmu/builder.ts';
+import { PhysicalMemory } from '../mmu/physmem.ts';
+import { KIND, type AccessResult, type Counters } from '../mmu/model.ts';
 
 const hex = (v: bigint) => `0x${v.toString(16)}`;
 const CR4_PCIDE = 1n << 17n;

@@ -7,8 +7,8 @@
 import { openSync, writeSync, closeSync, readSync } from 'node:fs';
 import { gzipSync, gunzipSync, crc32 } from 'node:zlib';
 import { TraceError } from './trace-error.ts';
-import { openTraceFile } from './trace-file.ts';
-import { TraceParser, type TraceItem } from './trace.ts';
+import { openTraceFile } from './file.ts';
+import { TraceParser, type TraceItem } from './parser.ts';
 
 /** `\x89MMT\r\n\x1a\n`: not text (the high byte), and a line-ending or EOF translation shows in it. */
 export const BINARY_MAGIC: readonly number[] = [0x89, 0x4d, 0x4d, 0x54, 0x0d, 0x0a, 0x1a, 0x0a];

@@ -3,16 +3,18 @@
 // 1: an expectation failed (or a violation was found); 2: bad input or usage — the message names the
 // file and line, and the JSON report still holds everything replayed before it ("complete": false).
 import { writeFileSync } from 'node:fs';
-import { readTrace } from './trace.ts';
-import { Replay, type Report, type ReplayOptions } from './engine.ts';
-import { CostModelError, parseCostModel, DEFAULT_COSTS, type CostModel } from './cost-model.ts';
-import { renderSummary, styleFor } from './report.ts';
+import { replayFile } from '../node/replay-file.ts';
+import { reportJson } from '../replay/report.ts';
+import { Replay, type Report, type ReplayOptions } from '../replay/engine.ts';
+import { CostModelError, parseCostModel, DEFAULT_COSTS, type CostModel } from '../replay/cost-model.ts';
+import { renderSummary } from '../replay/report.ts';
+import { styleFor } from './style.ts';
 import { ProfileError } from '../kernel/profiles.ts';
 import { Progress } from './progress.ts';
-import { prefetch } from './prefetch.ts';
-import { options, parseFixArg, UsageError } from './cli-args.ts';
+import { prefetch } from '../replay/prefetch.ts';
+import { options, parseFixArg, UsageError } from './args.ts';
 
-export { UsageError } from './cli-args.ts';
+export { UsageError } from './args.ts';
 
 export interface ReplayArgs {
   trace: string;
@@ -56,65 +58,6 @@ export function parseReplayArgs(argv: string[]): ReplayArgs {
   }
   if (!a.trace) throw new UsageError('replay needs a trace file');
   return a;
-}
-
-interface Located {
-  file: string;
-  line: number;
-  message: string;
-}
-
-const located = (e: unknown): e is Located =>
-  e instanceof Error && typeof (e as unknown as Located).line === 'number' && typeof (e as unknown as Located).file === 'string';
-
-/**
- * Replays one trace; returns the report and whether it passed (both also when it stopped early).
- * `workers` (default 0: this thread) and `pool` say where the CPUs' accesses run: the report is the same.
- */
-export async function replayFile(path: string, opts: ReplayOptions & { onEvent?: (r: Replay, line: number, bytes: number) => void } = {}): Promise<{ report: Report; status: 0 | 1 | 2; replay?: Replay }> {
-  let replay: Replay | undefined;
-  let lastLine = 0;
-  try {
-    // The reader runs ahead while the workers run a window (at most 16 events, or access runs, held).
-    for await (const item of prefetch(readTrace(path), 16)) {
-      lastLine = item.line;
-      if (item.kind === 'header') {
-        try {
-          replay = await Replay.create(item.header, opts, path);
-        } catch (err) {
-          if (err instanceof ProfileError) throw Object.assign(new Error(err.message), { file: path, line: item.line });
-          throw err;
-        }
-        continue;
-      }
-      const running = replay!.run(item.line, item.event as never);
-      if (running) await running;
-      opts.onEvent?.(replay!, item.line, item.bytes);
-    }
-    if (!replay) throw Object.assign(new Error('the trace has no header line'), { file: path, line: lastLine });
-    await replay.finish(lastLine);
-    const report = replay.result();
-    return { report, status: replay.passed() ? 0 : 1, replay };
-  } catch (err) {
-    if (!located(err)) throw err;
-    // Accesses read before the bad line may still wait in the replay's window: they belong in the report.
-    await replay?.settle();
-    const report: Report = replay ? replay.result() : emptyReport(opts.kernel);
-    report.complete = false;
-    const message = err.message.startsWith(`${err.file}:`) ? err.message.slice(`${err.file}:${err.line}: `.length) : err.message;
-    report.error = { file: err.file, line: err.line, message };
-    return { report, status: 2, replay };
-  } finally {
-    await replay?.close();
-  }
-}
-
-function emptyReport(kernel = 'v6.18'): Report {
-  return { complete: false, kernel, fixes: {}, events: 0, accesses: 0, violations: [], expectations: [], segfaults: [], waited: [], notes: [], stats: {} };
-}
-
-export function reportJson(report: Report): string {
-  return JSON.stringify(report, (_k, v) => (typeof v === 'bigint' ? Number(v) : v), 2) + '\n';
 }
 
 export async function runReplay(argv: string[]): Promise<number> {

@@ -27,10 +27,10 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
-import { TraceError } from './trace-error.ts';
+import { TraceError } from '../trace/trace-error.ts';
 import { PROFILE_NAMES } from '../kernel/profiles.ts';
-import { ACCESS_CODE, BINARY_EXTENSION, accessLine, formatOfPath, writerFor, type TraceWriter } from './trace-binary.ts';
-import { options, UsageError } from './cli-args.ts';
+import { ACCESS_CODE, BINARY_EXTENSION, accessLine, formatOfPath, writerFor, type TraceWriter } from '../trace/binary.ts';
+import { ArgumentError } from '../mmu/errors.ts';
 
 export type LackeyKind = 'I' | 'L' | 'S' | 'M';
 
@@ -258,8 +258,8 @@ const FILE = 'lackey';
 
 /** Imports a lackey log (two passes); throws a TraceError for a bad line before anything is written. */
 export async function importLackey(o: ImportOptions): Promise<ImportSummary> {
-  if (o.kernel !== undefined && !PROFILE_NAMES.includes(o.kernel)) throw new UsageError(`unknown profile '${o.kernel}' (profiles: ${PROFILE_NAMES.join(', ')})`);
-  if (o.limit !== undefined && (!Number.isInteger(o.limit) || o.limit < 1)) throw new UsageError(`--limit takes a whole number of records, 1 or more (got ${o.limit})`);
+  if (o.kernel !== undefined && !PROFILE_NAMES.includes(o.kernel)) throw new ArgumentError(`unknown profile '${o.kernel}' (profiles: ${PROFILE_NAMES.join(', ')})`);
+  if (o.limit !== undefined && (!Number.isInteger(o.limit) || o.limit < 1)) throw new ArgumentError(`--limit takes a whole number of records, 1 or more (got ${o.limit})`);
   let path = o.input;
   let spool: string | undefined;
   const file = o.input === '-' ? 'stdin' : o.input;
@@ -333,70 +333,5 @@ export async function importLackey(o: ImportOptions): Promise<ImportSummary> {
     return summary;
   } finally {
     if (spool) rmSync(spool, { recursive: true, force: true });
-  }
-}
-
-const USAGE = `usage: mmuwasm import lackey FILE|- [-o OUT.jsonl|OUT.jsonl.gz|OUT${BINARY_EXTENSION}[.gz]|-] [--hugetlb] [--kernel PROFILE] [--limit N]`;
-
-export function parseImportArgs(argv: string[]): ImportOptions {
-  const [what, ...rest] = argv;
-  if (what !== 'lackey') throw new UsageError(what === undefined ? 'import needs a kind (lackey)' : `unknown import kind '${what}' (known: lackey)`);
-  const o: ImportOptions = { input: '' };
-  let haveInput = false;
-  for (const { arg, value } of options(rest)) {
-    if (arg === '-o' || arg === '--output') o.output = value();
-    else if (arg === '--hugetlb') o.hugetlb = true;
-    else if (arg === '--kernel') o.kernel = value();
-    else if (arg === '--limit') {
-      const v = value();
-      if (!/^[0-9]+$/.test(v) || Number(v) < 1 || !Number.isSafeInteger(Number(v))) throw new UsageError(`--limit takes a whole number of records, 1 or more (got '${v}')`);
-      o.limit = Number(v);
-    } else if (arg !== '-' && arg.startsWith('-')) throw new UsageError(`unknown option '${arg}'`);
-    else if (!haveInput) {
-      o.input = arg;
-      haveInput = true;
-    } else throw new UsageError(`one lackey log at a time (got '${o.input}' and '${arg}')`);
-  }
-  if (!haveInput) throw new UsageError('import lackey needs the lackey log (a file, or - for standard input)');
-  if (o.output !== undefined && o.output !== '-' && !formatOfPath(o.output)) {
-    throw new UsageError(`-o names the trace by its form: .jsonl or .jsonl.gz (JSON Lines), ${BINARY_EXTENSION} or ${BINARY_EXTENSION}.gz (binary) (got '${o.output}')`);
-  }
-  return o;
-}
-
-/** The `import` command; returns the exit status (0 written, 2 bad input or usage). */
-export async function runImport(argv: string[]): Promise<number> {
-  let o: ImportOptions;
-  try {
-    o = parseImportArgs(argv);
-  } catch (err) {
-    if (err instanceof UsageError) {
-      console.error(`mmuwasm import: ${err.message}\n${USAGE}`);
-      return 2;
-    }
-    throw err;
-  }
-  try {
-    const s = await importLackey(o);
-    const out = s.output === '-' ? 'standard output' : s.output;
-    console.error(
-      `mmuwasm import lackey: ${s.input}${s.command ? ` (${s.command})` : ''}: ${s.records} records (I ${s.byKind.I}, L ${s.byKind.L}, S ${s.byKind.S}, M ${s.byKind.M})` +
-      `${s.limited ? ' [--limit]' : ''} → ${s.accesses} accesses (${s.crossing} records cross a page), ${s.pages} 4K pages in ${s.windows} 2M windows, ` +
-      `${s.regions} ${o.hugetlb ? 'hugetlbfs' : 'anonymous'} region${s.regions === 1 ? '' : 's'} → ${out}`);
-    return 0;
-  } catch (err) {
-    if (err instanceof TraceError) {
-      console.error(`mmuwasm import lackey: ${err.message}`);
-      return 2;
-    }
-    if (err instanceof UsageError) {
-      console.error(`mmuwasm import: ${err.message}\n${USAGE}`);
-      return 2;
-    }
-    if (err instanceof Error && 'code' in err && typeof (err as NodeJS.ErrnoException).code === 'string') {
-      console.error(`mmuwasm import lackey: ${err.message}`);
-      return 2;
-    }
-    throw err;
   }
 }

@@ -1,6 +1,6 @@
 // `mmuwasm profiles`: every fix as a row, every profile as a column, with what the fix changes.
-import { FIXES } from './fixes.ts';
-import { PROFILES, PROFILE_NAMES } from './profiles.ts';
+import { FIXES } from '../kernel/fixes.ts';
+import { PROFILES, PROFILE_NAMES } from '../kernel/profiles.ts';
 
 export function renderProfiles(): string {
   const lines: string[] = [];

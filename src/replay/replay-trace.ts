@@ -1,0 +1,79 @@
+// Driving a replay from a trace reader's items: the header creates the replay, each event runs in
+// order, and an error that names its file and line (a bad trace) ends it with the partial report
+// marked incomplete. Platform-neutral: the items may come from a file, a string or a stream.
+import { Replay, type Report, type ReplayOptions } from './engine.ts';
+import { ProfileError } from '../kernel/profiles.ts';
+import type { TraceItem } from '../trace/events.ts';
+import { prefetch } from './prefetch.ts';
+
+export interface ReplayTraceOptions extends ReplayOptions {
+  /** Called after each event with its line and the bytes of the input read so far (progress, Ctrl-C). */
+  onEvent?: (r: Replay, line: number, bytes: number) => void;
+}
+
+export interface ReplayOutcome {
+  report: Report;
+  /** 0 every expectation held (no expectation: no violation), 1 one failed (a violation), 2 bad input. */
+  status: 0 | 1 | 2;
+  replay?: Replay;
+}
+
+async function* toAsync<T>(items: AsyncIterable<T> | Iterable<T>): AsyncGenerator<T> {
+  yield* items;
+}
+
+interface Located {
+  file: string;
+  line: number;
+  message: string;
+}
+
+const located = (e: unknown): e is Located =>
+  e instanceof Error && typeof (e as unknown as Located).line === 'number' && typeof (e as unknown as Located).file === 'string';
+
+/**
+ * Replays one trace, read item by item (`path` names it in errors); returns the report and whether it
+ * passed (both also when it stopped early). `workers` (default 0: this thread) and `pool` say where the
+ * CPUs' accesses run: the report is the same.
+ */
+export async function replayTrace(items: AsyncIterable<TraceItem> | Iterable<TraceItem>, path: string, opts: ReplayTraceOptions = {}): Promise<ReplayOutcome> {
+  let replay: Replay | undefined;
+  let lastLine = 0;
+  try {
+    // The reader runs ahead while the workers run a window (at most 16 events, or access runs, held).
+    for await (const item of prefetch(toAsync(items), 16)) {
+      lastLine = item.line;
+      if (item.kind === 'header') {
+        try {
+          replay = await Replay.create(item.header, opts, path);
+        } catch (err) {
+          if (err instanceof ProfileError) throw Object.assign(new Error(err.message), { file: path, line: item.line });
+          throw err;
+        }
+        continue;
+      }
+      const running = replay!.run(item.line, item.event as never);
+      if (running) await running;
+      opts.onEvent?.(replay!, item.line, item.bytes);
+    }
+    if (!replay) throw Object.assign(new Error('the trace has no header line'), { file: path, line: lastLine });
+    await replay.finish(lastLine);
+    const report = replay.result();
+    return { report, status: replay.passed() ? 0 : 1, replay };
+  } catch (err) {
+    if (!located(err)) throw err;
+    // Accesses read before the bad line may still wait in the replay's window: they belong in the report.
+    await replay?.settle();
+    const report: Report = replay ? replay.result() : emptyReport(opts.kernel);
+    report.complete = false;
+    const message = err.message.startsWith(`${err.file}:`) ? err.message.slice(`${err.file}:${err.line}: `.length) : err.message;
+    report.error = { file: err.file, line: err.line, message };
+    return { report, status: 2, replay };
+  } finally {
+    await replay?.close();
+  }
+}
+
+function emptyReport(kernel = 'v6.18'): Report {
+  return { complete: false, kernel, fixes: {}, events: 0, accesses: 0, violations: [], expectations: [], segfaults: [], waited: [], notes: [], stats: {} };
+}
