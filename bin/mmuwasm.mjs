@@ -1,13 +1,13 @@
 #!/usr/bin/env node
-// The command line: builds the WebAssembly core if it is missing or older than its sources (so
-// `npx mmuwasm …` works right after `npm ci`), registers tsx so the TypeScript sources run as they
-// are, then hands over.
-import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import { register } from 'tsx/esm/api';
+// The command line. In a clone of the repository it first rebuilds whatever a source is newer than
+// (the core, dist/), so `npx mmuwasm …` runs what the sources say; an installed package has no
+// sources and runs its dist/ as shipped.
+import { existsSync } from 'node:fs';
 
-const build = spawnSync(process.execPath, [fileURLToPath(new URL('../scripts/build.mjs', import.meta.url)), '--if-stale'], { stdio: 'inherit' });
-if (build.status !== 0) process.exit(2);
-register();
-const { main } = await import('../src/cli.ts');
+const buildScript = new URL('../scripts/build.mjs', import.meta.url);
+if (existsSync(buildScript) && existsSync(new URL('../src/', import.meta.url))) {
+  const { build } = await import(buildScript.href);
+  if (!build()) process.exit(2);
+}
+const { main } = await import('../dist/src/cli/main.js');
 process.exitCode = await main(process.argv.slice(2));
