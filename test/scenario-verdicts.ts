@@ -71,6 +71,8 @@ export const VERDICTS: Readonly<Record<string, ScenarioVerdicts>> = {
   },
   'clean-fork-cow': {
   },
+  'clean-hugetlb-dontneed': {
+  },
   'clean-hole-punch': {
     'v4.4': { 'stale-device a-iommu dff11abe280b': 1, 'stale-device a-nic dff11abe280b': 1, 'stale-tlb cpu0 a4a118f2eead': 9, 'stale-tlb cpu2 a4a118f2eead': 9, 'use-after-free cpu0 a4a118f2eead': 23 },
     'v4.19': { 'stale-tlb cpu0 a4a118f2eead': 9, 'stale-tlb cpu2 a4a118f2eead': 9, 'use-after-free cpu0 a4a118f2eead': 23 },

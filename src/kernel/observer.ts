@@ -3,6 +3,7 @@
 // knows nothing of the oracle; the oracle implements this interface.
 import type { MmStruct, Page } from './mm_types.ts';
 import type { Op } from './ops.ts';
+import type { Refusal } from './errno.ts';
 
 /** What the kernel tells its observer (the oracle). The default observer ignores everything. */
 export interface KernelObserver {
@@ -19,10 +20,15 @@ export interface KernelObserver {
   kernelNote(op: Op, text: string): void;
   copyBegin(page: Page): void;
   copyEnd(page: Page): void;
+  /**
+   * The kernel refused a call (it returns `error`) or a fault delivered a signal other than SIGSEGV.
+   * `op` is undefined for calls that run outside an operation (mmap).
+   */
+  refused(op: Op | undefined, r: Refusal): void;
   /** An operation returned: it promised that [start, end) of these address spaces is coherent. */
   opReturned(op: Op, mms: MmStruct[], start: bigint, end: bigint): void;
 }
 
 export const quietObserver: KernelObserver = {
-  beforeFree() {}, foreignTableWrite() {}, missedFix() {}, mapped() {}, kernelNote() {}, copyBegin() {}, copyEnd() {}, opReturned() {},
+  beforeFree() {}, foreignTableWrite() {}, missedFix() {}, mapped() {}, kernelNote() {}, refused() {}, copyBegin() {}, copyEnd() {}, opReturned() {},
 };

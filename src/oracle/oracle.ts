@@ -5,6 +5,7 @@
 import type { Kernel, KernelObserver } from '../kernel/kernel.ts';
 import type { MmStruct, Page } from '../kernel/mm_types.ts';
 import type { Op } from '../kernel/ops.ts';
+import type { Refusal } from '../kernel/errno.ts';
 import type { SecondaryMmu } from '../devices/secondary-mmu.ts';
 import type { OracleEvent, PageSize, TlbEntry, PscEntry } from '../mmu/model.ts';
 import { fixById } from '../kernel/fixes.ts';
@@ -31,6 +32,8 @@ interface MissedFix {
 export class Oracle implements KernelObserver {
   readonly violations: Violation[] = [];
   readonly notes: { line: number; text: string }[] = [];
+  /** Calls the kernel refused and faults it answered with a signal: events of the trace, not errors of it. */
+  readonly refusals: ({ line: number; op: string } & Omit<Refusal, 'call'>)[] = [];
   private readonly seen = new Set<string>();
   private readonly missed: MissedFix[] = [];
   /** The trace line being replayed (set by the replay). */
@@ -122,6 +125,10 @@ export class Oracle implements KernelObserver {
       table = e & FRAME;
     }
     return undefined;
+  }
+
+  refused(op: Op | undefined, r: Refusal): void {
+    this.refusals.push({ line: op?.line ?? this.line, op: r.call, error: r.error, why: r.why });
   }
 
   // ---- coherence points ----
