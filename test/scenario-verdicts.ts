@@ -67,6 +67,8 @@ export const VERDICTS: Readonly<Record<string, ScenarioVerdicts>> = {
   'b9-reclaim-batched-flush-mprotect': {
     'v4.4': ['stale-tlb@19 cpu1 3ea277194daa'],
   },
+  'clean-device-anon-paths': {
+  },
   'clean-exit': {
   },
   'clean-fork-cow': {

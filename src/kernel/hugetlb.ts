@@ -283,11 +283,16 @@ export function* hugetlbFault(k: Kernel, op: Op, mm: MmStruct, vma: VmArea, addr
     const page = new Page(k.phys.alloc(file.pagesize), file.pagesize, file, idx);
     page.refcount = 0; // a private copy: only the mapping below holds it
     k.pages.set(page.pa, page);
+    // Inside invalidate_range_start/end of the huge page, with invalidate_range after the CPU flush
+    // (v4.4 mm/hugetlb.c l.3463-3485).
+    k.notifiers.invalidateRangeStart(mm, haddr, haddr + hsize);
     setEntry(k, mm, haddr, level, ptep, 0n, 'huge_ptep_clear_flush');
     k.flushTlbRangeOf(op.cpu, vma, haddr, haddr + hsize);
+    k.notifiers.invalidateRange(mm, haddr, haddr + hsize);
     old.mapcount--;
     old.refcount--;
     setEntry(k, mm, haddr, level, ptep, mkPte(vma, page, true, true), 'hugetlb_cow');
+    k.notifiers.invalidateRangeEnd(mm, haddr, haddr + hsize, true);
     page.mapcount++;
     page.refcount++;
     k.putPageIfUnused(old, 'hugetlb_cow');
