@@ -94,6 +94,8 @@ export const VERDICTS: Readonly<Record<string, ScenarioVerdicts>> = {
   },
   'clean-mremap-move': {
   },
+  'clean-punch-vs-inflight-mprotect': {
+  },
   'clean-pcid-reuse': {
   },
   'clean-reclaim-swap': {

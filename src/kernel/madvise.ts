@@ -7,7 +7,7 @@ import type { Op, OpGen } from './ops.ts';
 import { hugetlbZapBegin, unmapSingleVma } from './memory.ts';
 import { tlbFinishMmuFlush, tlbFinishMmuFree, tlbGatherMmu } from './mmu_gather.ts';
 import { KernelRefusal } from './mmap.ts';
-import { hugetlbfsPunchHole } from './hugetlbfs.ts';
+import { hugetlbfsPunchHole, punchReturned } from './hugetlbfs.ts';
 import { migratePage } from './migrate.ts';
 import { hugePteOffset, ptePresent, readEntry, walkTo, PTE_PFN_MASK } from './pgtable.ts';
 
@@ -36,8 +36,7 @@ export function* sysMadvise(k: Kernel, op: Op, mm: MmStruct, start: bigint, len:
     }
     const v = vmas[0];
     const off = (v.linearPageIndex(start) << 12n);
-    yield* hugetlbfsPunchHole(k, op, v.file!, off, end - start);
-    k.observer.opReturned(op, [mm], start, end);
+    punchReturned(k, op, yield* hugetlbfsPunchHole(k, op, v.file!, off, end - start));
     return;
   }
   if (advice === 'soft_offline') {
