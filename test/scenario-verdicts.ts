@@ -86,6 +86,8 @@ export const VERDICTS: Readonly<Record<string, ScenarioVerdicts>> = {
     'v4.4': { 'stale-tlb cpu1 99baac21e458': 64 },
     buggyProfiles: ['v4.4'],
   },
+  'clean-lazy-tlb-nopcid': {
+  },
   'clean-lazy-tlb': {
   },
   'clean-migration-storm': {

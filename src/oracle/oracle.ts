@@ -75,8 +75,14 @@ export class Oracle implements KernelObserver {
     const s = this.k.cpus[cpu];
     if (!this.k.usesPcid) {
       if (pcid !== 0 || s.loadedMm === this.k.initMm) return undefined;
-      // Without PCIDs a switch reloads CR3: only the loaded mm's entries survive (lazy or not).
-      return { mm: s.loadedMm, live: !s.loadedMm.exited };
+      // Without PCIDs a switch to another mm reloads CR3: only the loaded mm's entries survive. A lazy
+      // CPU that flushes skipped (016c4d92cd16) is behind the mm's tlb_gen in its ASID-0 slot, and
+      // switch_mm_irqs_off flushes before it uses the mm again, with or without PCID (v6.18
+      // arch/x86/mm/tlb.c l.880-900: the was_lazy catch-up compares ctxs[prev_asid].tlb_gen, which
+      // is slot 0 without PCID). Before b0579ade7cd8 a lazy CPU leaves the mm at the first flush instead.
+      const mm = s.loadedMm;
+      const behind = this.k.fixes.has('b0579ade7cd8') && s.isLazy && s.ctxs[s.loadedAsid].tlbGen < mm.tlbGen;
+      return { mm, live: !mm.exited && !behind };
     }
     const asid = pcid - 1;
     const slot = s.ctxs[asid];
