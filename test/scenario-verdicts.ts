@@ -67,6 +67,18 @@ export const VERDICTS: Readonly<Record<string, ScenarioVerdicts>> = {
   'b9-reclaim-batched-flush-mprotect': {
     'v4.4': ['stale-tlb@19 cpu1 3ea277194daa'],
   },
+  'finding-lazy-cpu-exit-unshare': {
+    'v4.4': ['stale-tlb@35 cpu1 a4a118f2eead'],
+    'v4.19': ['stale-tlb@35 cpu1 a4a118f2eead'],
+    'v5.16': ['stale-tlb@35 cpu1'],
+    'v6.1': ['stale-tlb@35 cpu1'],
+    'v6.18': ['stale-tlb@35 cpu1'],
+  },
+  'finding-lazy-cpu-unshare-mmu-gather': {
+    'v5.16': ['stale-tlb@48 cpu1'],
+    'v6.1': ['stale-tlb@48 cpu1'],
+    'v6.18': ['stale-tlb@48 cpu1'],
+  },
   'clean-device-anon-paths': {
   },
   'clean-exit': {

@@ -11,7 +11,10 @@ export interface KernelObserver {
   beforeFree(e: { frames: bigint[]; tables: bigint[]; why: string }): void;
   /** The kernel wrote an entry into a table that is not part of mm's tables at va. */
   foreignTableWrite(e: { mm: MmStruct; va: bigint; table: bigint; by: string; freed: boolean }): void;
-  /** A code path ran the way it did before fix `id`: what the fix would have done, where. */
+  /**
+   * A code path ran the way it did before fix `id`: what the fix would have done, where. An empty id:
+   * a path no fix of the model closes (a finding of the model against the release's source).
+   */
   /** `who`: the fix concerns only CPU translations or only secondary MMUs' (default: both). */
   missedFix(id: string, e: { mms: MmStruct[]; start: bigint; end: bigint; text: string; who?: 'cpu' | 'device' }): void;
   /** A page became mapped at va (the oracle tracks fills against it). */

@@ -52,7 +52,7 @@ export class Oracle implements KernelObserver {
     this.seen.add(key);
     const cause = this.causeFor(mms, va, who.device !== undefined ? 'device' : 'cpu');
     const v: Violation = { kind, ...who, mm, va: hex(va), line: this.line, detail: cause ? `${what}. Why: ${cause.text}.` : `${what}.` };
-    if (cause) v.fix = cause.id;
+    if (cause?.id) v.fix = cause.id;
     this.violations.push(v);
   }
 
@@ -237,7 +237,7 @@ export class Oracle implements KernelObserver {
   }
 
   missedFix(id: string, e: { mms: MmStruct[]; start: bigint; end: bigint; text: string; who?: 'cpu' | 'device' }): void {
-    this.missed.push({ id, ...e, line: this.line, text: `${e.text} (${fixById(id)?.title ?? id})` });
+    this.missed.push({ id, ...e, line: this.line, text: id ? `${e.text} (${fixById(id)?.title ?? id})` : e.text });
   }
 
   mapped(): void {}
