@@ -3,8 +3,8 @@
 // bad-trace exit.
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { replayFile } from '../src/replay/replay-cli.ts';
-import { SCENARIO_DIR } from '../src/replay/scenarios-cli.ts';
+import { replayFile } from '../src/node/replay-file.ts';
+import { SCENARIO_DIR } from '../src/cli/scenarios.ts';
 
 const scenario = (name: string) => join(SCENARIO_DIR, `${name}.jsonl`);
 
