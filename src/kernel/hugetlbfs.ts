@@ -22,9 +22,11 @@ export function* hugetlbfsPunchHole(k: Kernel, op: Op, file: HugetlbFile, offset
   yield { step: 'flush' };
   yield { step: 'free' };
   // remove_inode_hugepages
-  for (const [idx, page] of [...file.pages]) {
+  for (const idx of [...file.pages.keys()]) {
     const o = BigInt(idx) * sz;
     if (o < offset || o >= end) continue;
+    let page = file.pages.get(idx);
+    if (!page) continue;
     if (page.mapcount > 0) {
       // Faulted in again after the unmap above (the page was still in the page cache): unmap it
       // again, under i_mmap_rwsem, before it leaves the page cache.
@@ -32,8 +34,20 @@ export function* hugetlbfsPunchHole(k: Kernel, op: Op, file: HugetlbFile, offset
       yield* hugetlbVmdeleteList(k, op, file, o, o + sz, touched);
       file.iMmapRwsem.upWrite(op);
     }
+    // lock_page: a migration holds the lock from its unmap to its remap. By the time the lock is
+    // ours the page cache may hold the migration's new page at this index: that is the one to drop.
+    // (The kernel's lookup reference, which can make such a migration give up with -EAGAIN and keep
+    // the old page, is not counted: either way the index ends with no page and nothing mapping it.)
+    while (page.lockedByOther(op)) {
+      yield* page.lock(op);
+      page.unlock(op);
+      page = file.pages.get(idx);
+      if (!page) break;
+    }
+    if (!page) continue;
     file.pages.delete(idx);
     page.refcount--;
+    // A migration that isolated the page still holds its reference: the frame is freed when it lets go.
     k.putPageIfUnused(page, `hole punch in file ${file.name}`);
   }
   return touched;

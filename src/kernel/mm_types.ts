@@ -2,7 +2,7 @@
 // (data pages), struct ptdesc (page-table pages), the hugetlbfs inode with its page cache and i_mmap,
 // and the anon_vma. Names and fields follow include/linux/mm_types.h where they exist.
 import type { PageSize } from '../mmu/model.ts';
-import { RwSem } from './ops.ts';
+import { RwSem, type Op, type OpGen } from './ops.ts';
 
 export interface Prot {
   r: boolean;
@@ -30,8 +30,13 @@ export class Page {
   dirty = false;
   /** MADV_FREE made it clean: reclaim may drop it without writing it out. */
   lazyfree = false;
-  /** Being migrated: a fault that finds its migration entry waits for this operation. */
-  migrating: import('./ops.ts').Op | undefined;
+  /**
+   * Isolated for migration (isolate_huge_page / isolate_lru_page took a reference): a fault that finds
+   * its migration entry waits for this operation, and a second migration leaves it alone.
+   */
+  migrating: Op | undefined;
+  /** PG_locked: the operation that holds the page lock (lock_page), if any. */
+  lockedBy: Op | undefined;
   constructor(
     readonly pa: bigint,
     readonly size: PageSize,
@@ -41,6 +46,20 @@ export class Page {
   ) {}
   get isAnon(): boolean {
     return this.mapping instanceof AnonVma;
+  }
+  /** lock_page: sleeps (here: waits) while another operation holds the page lock. */
+  *lock(op: Op): OpGen {
+    while (this.lockedBy && this.lockedBy !== op && !this.lockedBy.done) {
+      yield { wait: this.lockedBy, reason: `the page at 0x${this.pa.toString(16)} is locked by the ${this.lockedBy.describe()}` };
+    }
+    this.lockedBy = op;
+  }
+  /** The page lock is held by another operation that has not finished (trylock_page would fail). */
+  lockedByOther(op: Op): boolean {
+    return this.lockedBy !== undefined && this.lockedBy !== op && !this.lockedBy.done;
+  }
+  unlock(op: Op): void {
+    if (this.lockedBy === op) this.lockedBy = undefined;
   }
 }
 
