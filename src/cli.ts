@@ -1,7 +1,7 @@
 // The command line. Every command returns its exit status: 0 success, 1 a finding (a failed
-// expectation or a violation), 2 bad input or usage.
+// expectation or a violation), 2 bad input or usage, 3 a bug in mmuwasm (an internal invariant broke).
 import { readFileSync } from 'node:fs';
-import { MmuError } from './mmu/errors.ts';
+import { MmuError, ModelBugError } from './mmu/errors.ts';
 
 const USAGE = `usage: mmuwasm <command> [options]
 
@@ -11,7 +11,8 @@ commands:
   replay TRACE [--kernel PROFILE] [--fix ID=on|off]... [--workers N] [--cost K=C,...] [--tlb retentive|capacity]
                              [--json FILE|-] [--quiet]
                              replay a trace (JSON Lines, .jsonl.gz or binary .mmtrace) and
-                             report every stale translation; exit 0 clean, 1 a finding, 2 bad input
+                             report every stale translation; exit 0 clean, 1 a finding, 2 bad input,
+                             3 a bug in mmuwasm (the line and how to reproduce it)
   scenarios [DIR] [--kernel P[,P...]] [--fix ID=on|off]... [--json FILE|-]
                              replay the scenario library under every profile: a verdict table
   profiles [--json]          the kernel profiles and the fixes each one carries
@@ -90,6 +91,11 @@ export async function main(argv: string[]): Promise<number> {
         return usage(`unknown command '${command}'`);
     }
   } catch (err) {
+    if (err instanceof ModelBugError) {
+      const at = err.trace ? ` at ${err.trace.file}:${err.trace.line}` : '';
+      console.error(`mmuwasm: internal error${at} (a bug in mmuwasm, not in the input): ${err.message}`);
+      return 3;
+    }
     if (err instanceof MmuError) {
       console.error(`mmuwasm: ${err.message}`);
       return 2;

@@ -4,6 +4,7 @@
 import type { Machine } from '../mmu/machine.ts';
 import { PageTables } from '../mmu/builder.ts';
 import { PhysicalMemory } from '../mmu/physmem.ts';
+import { ModelBugError } from '../mmu/errors.ts';
 import type { FixSet } from './fixes.ts';
 import { AnonVma, HugetlbFile, MmStruct, PtDesc, type Page, type VmArea } from './mm_types.ts';
 import { CpuTlbState, flushTlbBatchedPending, flushTlbRange, switchMmIrqsOff, type FlushStats } from './tlbflush.ts';
@@ -144,7 +145,11 @@ export class Kernel {
   }
 
   freePage(page: Page, why: string): void {
-    if (!this.pages.has(page.pa)) return;
+    // A page is freed once, by whoever drops its last reference: freeing one the kernel does not
+    // hold (freed already, or never allocated) means the model lost count of its references.
+    if (this.pages.get(page.pa) !== page || this.phys.sizeOf(page.pa) !== page.size) {
+      throw new ModelBugError(`free of the ${page.size} page at 0x${page.pa.toString(16)} (${why}): the kernel does not hold it (freed already?)`);
+    }
     this.observer.beforeFree({ frames: [page.pa], tables: [], why });
     this.pages.delete(page.pa);
     this.phys.free(page.pa);

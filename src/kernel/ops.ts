@@ -5,6 +5,7 @@
 // operation keeps holding them.
 
 import type { MmStruct } from './mm_types.ts';
+import { ModelBugError } from '../mmu/errors.ts';
 
 export type OpYield = { step: string } | { wait: Op; reason: string };
 export type OpGen<T = void> = Generator<OpYield, T, void>;
@@ -75,6 +76,6 @@ export function runToEnd<T>(gen: OpGen<T>): T {
   for (;;) {
     const r = gen.next();
     if (r.done) return r.value;
-    if ('wait' in r.value) throw new Error(`internal: an unparkable operation had to wait: ${r.value.reason}`);
+    if ('wait' in r.value) throw new ModelBugError(`an operation that may not park had to wait: ${r.value.reason}`);
   }
 }

@@ -28,6 +28,7 @@ import { makeDevice, type SecondaryMmu, type DeviceKind } from '../devices/secon
 import { Oracle } from '../oracle/oracle.ts';
 import type { Violation, ViolationKind } from '../oracle/violation.ts';
 import { TraceError } from './trace-error.ts';
+import { ModelBugError } from '../mmu/errors.ts';
 import { STEPS } from './trace.ts';
 import type { AccessRunEvent } from './trace-binary.ts';
 import { FAULT_ATTEMPTS, LOCAL_OPS, ReplayWindow } from './window.ts';
@@ -94,7 +95,8 @@ export interface Report {
   segfaults: { line: number; cpu?: number; device?: string; va: string }[];
   waited: { line: number; behind: number; reason: string }[];
   notes: { line: number; text: string }[];
-  error?: { file: string; line: number; message: string };
+  /** What stopped the replay; `internal` when it was a bug of mmuwasm (exit status 3), not the input. */
+  error?: { file: string; line: number; message: string; internal?: { reproduce: string; cause: string } };
   stats: Record<string, unknown>;
 }
 
@@ -283,7 +285,7 @@ export class Replay {
       await this.dispatchInner(line, ev);
     } catch (err) {
       if (err instanceof KernelRefusal) this.fail(line, `the kernel refuses this: ${err.message}`);
-      throw err;
+      throw ModelBugError.fromOperation(err, this.file, line);
     }
   }
 
@@ -415,7 +417,7 @@ export class Replay {
         r = task.gen.next();
       } catch (err) {
         if (err instanceof KernelRefusal) this.fail(task.op.line, `the kernel refuses this: ${err.message}`);
-        throw err;
+        throw ModelBugError.fromOperation(err, this.file, task.op.line);
       } finally {
         k.currentOp = undefined;
       }

@@ -1,7 +1,8 @@
 // `mmuwasm replay TRACE [--kernel PROFILE] [--fix ID=on|off]... [--workers N] [--cost K=V,...] [--tlb retentive|capacity] [--json FILE|-] [--quiet]`
 // (TRACE-FORMAT "Command line"). Exit 0: every expectation held (no expectation: no violation);
 // 1: an expectation failed (or a violation was found); 2: bad input or usage — the message names the
-// file and line, and the JSON report still holds everything replayed before it ("complete": false).
+// file and line, and the JSON report still holds everything replayed before it ("complete": false);
+// 3: a bug in mmuwasm (an internal invariant broke): the trace line, how to reproduce, the partial report.
 import { writeFileSync } from 'node:fs';
 import { readTrace } from './trace.ts';
 import { Replay, type Report, type ReplayOptions } from './engine.ts';
@@ -11,6 +12,7 @@ import { ProfileError } from '../kernel/profiles.ts';
 import { Progress } from './progress.ts';
 import { prefetch } from './prefetch.ts';
 import { options, parseFixArg, UsageError } from './cli-args.ts';
+import { ModelBugError } from '../mmu/errors.ts';
 
 export { UsageError } from './cli-args.ts';
 
@@ -71,7 +73,7 @@ const located = (e: unknown): e is Located =>
  * Replays one trace; returns the report and whether it passed (both also when it stopped early).
  * `workers` (default 0: this thread) and `pool` say where the CPUs' accesses run: the report is the same.
  */
-export async function replayFile(path: string, opts: ReplayOptions & { onEvent?: (r: Replay, line: number, bytes: number) => void } = {}): Promise<{ report: Report; status: 0 | 1 | 2; replay?: Replay }> {
+export async function replayFile(path: string, opts: ReplayOptions & { onEvent?: (r: Replay, line: number, bytes: number) => void } = {}): Promise<{ report: Report; status: 0 | 1 | 2 | 3; replay?: Replay }> {
   let replay: Replay | undefined;
   let lastLine = 0;
   try {
@@ -96,6 +98,7 @@ export async function replayFile(path: string, opts: ReplayOptions & { onEvent?:
     const report = replay.result();
     return { report, status: replay.passed() ? 0 : 1, replay };
   } catch (err) {
+    if (err instanceof ModelBugError) return modelBugReport(err, path, lastLine, opts, replay);
     if (!located(err)) throw err;
     // Accesses read before the bad line may still wait in the replay's window: they belong in the report.
     await replay?.settle();
@@ -107,6 +110,33 @@ export async function replayFile(path: string, opts: ReplayOptions & { onEvent?:
   } finally {
     await replay?.close();
   }
+}
+
+/**
+ * A bug of mmuwasm stopped the replay: the partial report (what ran before, "complete": false), the
+ * line of the operation that ran into it, and the command that replays the same trace, kernel and
+ * fixes to reproduce it. Exit status 3: never confused with bad input.
+ */
+async function modelBugReport(bug: ModelBugError, path: string, lastLine: number, opts: ReplayOptions, replay: Replay | undefined): Promise<{ report: Report; status: 3; replay?: Replay }> {
+  // The window may still hold accesses read before the line: they belong in the report, unless
+  // running them meets the bug again.
+  await replay?.settle().catch(() => undefined);
+  const report: Report = replay ? replay.result() : emptyReport(opts.kernel);
+  report.complete = false;
+  const line = bug.trace?.line ?? lastLine;
+  const fixes = Object.entries(opts.fixes ?? {}).map(([id, on]) => ` --fix ${id}=${on ? 'on' : 'off'}`).join('');
+  const workers = opts.workers !== undefined ? ` --workers ${opts.workers}` : '';
+  const tlb = opts.tlbMode ? ` --tlb ${opts.tlbMode}` : '';
+  const reproduce = `mmuwasm replay ${path} --kernel ${report.kernel}${fixes}${workers}${tlb}`;
+  const cause = bug.cause instanceof Error ? `${bug.cause.name}: ${bug.cause.message}${whereThrown(bug.cause)}` : `${bug.name}${whereThrown(bug)}`;
+  report.error = { file: path, line, message: `internal error (a bug in mmuwasm, not in the trace): ${bug.message}`, internal: { reproduce, cause } };
+  return { report, status: 3, replay };
+}
+
+/** The innermost frame of the model that threw, for the bug report (" at fn (file:line:col)"). */
+function whereThrown(err: Error): string {
+  const frame = err.stack?.split('\n').find((l) => /^\s+at /.test(l));
+  return frame ? ` ${frame.trim()}` : '';
 }
 
 function emptyReport(kernel = 'v6.18'): Report {
@@ -156,6 +186,10 @@ export async function runReplay(argv: string[]): Promise<number> {
   progress?.done();
   if (!args.quiet) process.stdout.write(renderSummary(args.trace, report, styleFor(process.stdout)));
   if (report.error) console.error(`mmuwasm replay: ${report.error.file}:${report.error.line}: ${report.error.message}`);
+  if (report.error?.internal) {
+    const { reproduce, cause } = report.error.internal;
+    console.error(`  thrown: ${cause}\n  reproduce: ${reproduce}\n  Please report it with the trace; the report holds what was replayed before line ${report.error.line} ("complete": false).`);
+  }
   if (args.json === '-') process.stdout.write(reportJson(report));
   else if (args.json) writeFileSync(args.json, reportJson(report));
   return status;
