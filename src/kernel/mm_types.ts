@@ -3,6 +3,7 @@
 // and the anon_vma. Names and fields follow include/linux/mm_types.h where they exist.
 import type { PageSize } from '../mmu/model.ts';
 import { RwSem, type Op, type OpGen } from './ops.ts';
+import { VmaTree } from './vma_tree.ts';
 
 export interface Prot {
   r: boolean;
@@ -131,7 +132,8 @@ export class VmArea {
 let nextCtxId = 1n;
 
 export class MmStruct {
-  vmas: VmArea[] = [];
+  /** mm->mm_mt: the VMAs by address, O(log n) to find, insert and remove. */
+  readonly mmMt = new VmaTree<VmArea>();
   readonly cpumask = new Set<number>();
   /** mm->context.ctx_id: names the mm in the per-CPU ASID slots (b0579ade7cd8). */
   readonly ctxId = nextCtxId++;
@@ -148,17 +150,26 @@ export class MmStruct {
   constructor(readonly name: string, readonly pgd: bigint) {
     this.mmapLock = new RwSem(`mmap_lock of ${name}`);
   }
-  findVma(va: bigint): VmArea | undefined {
-    return this.vmas.find((v) => v.contains(va));
+  /** Every VMA in address order (a copy: O(n), for walks over the whole address space). */
+  get vmas(): VmArea[] {
+    return [...this.mmMt];
   }
+  /** The VMA that contains va (vma_lookup). */
+  findVma(va: bigint): VmArea | undefined {
+    return this.mmMt.find(va);
+  }
+  /** The VMAs that overlap [start, end), in address order. */
   vmasIn(start: bigint, end: bigint): VmArea[] {
-    return this.vmas.filter((v) => v.start < end && v.end > start);
+    return [...this.mmMt.range(start, end)];
+  }
+  /** Whether a VMA overlaps [start, end). */
+  hasVmaIn(start: bigint, end: bigint): boolean {
+    return this.mmMt.overlaps(start, end);
   }
   insertVma(vma: VmArea): void {
-    this.vmas.push(vma);
-    this.vmas.sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
+    this.mmMt.insert(vma);
   }
   removeVma(vma: VmArea): void {
-    this.vmas = this.vmas.filter((v) => v !== vma);
+    this.mmMt.remove(vma);
   }
 }
