@@ -64,6 +64,8 @@ export class Kernel {
   readonly usesPcid: boolean;
   readonly initMm: MmStruct;
   readonly mms = new Map<string, MmStruct>();
+  /** The live address spaces by mm->context.ctx_id (what a CPU's ASID slot names): O(1) for the oracle. */
+  readonly mmsByCtx = new Map<bigint, MmStruct>();
   readonly files = new Map<string, HugetlbFile>();
   readonly pages = new Map<bigint, Page>();
   readonly ptdescs = new Map<bigint, PtDesc>();
@@ -108,6 +110,7 @@ export class Kernel {
     const mm = new MmStruct(name, this.tables.newRoot());
     this.ptdescs.set(mm.pgd, new PtDesc(mm.pgd, 'pgd', mm));
     this.mms.set(name, mm);
+    this.mmsByCtx.set(mm.ctxId, mm);
     return mm;
   }
 

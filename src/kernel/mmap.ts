@@ -147,6 +147,7 @@ export function* exitMmap(k: Kernel, op: Op, mm: MmStruct): OpGen {
   freeRemainingTables(k, mm, mm.pgd, k.levels - 1);
   freeTable(k, mm.pgd, `exit of ${mm.name}`);
   k.mms.delete(mm.name);
+  k.mmsByCtx.delete(mm.ctxId);
 }
 
 /** Tables still linked at teardown (shared PMD pages are left to their other users). */

@@ -93,8 +93,9 @@ export class Oracle implements KernelObserver {
   }
 
   private mmByCtx(ctx: bigint): MmStruct | undefined {
-    for (const mm of this.k.mms.values()) if (mm.ctxId === ctx) return mm;
-    return undefined;
+    // Indexed: an audit asks once per cached entry, and there may be 10^5 address spaces.
+    const mm = this.k.mmsByCtx.get(ctx);
+    return mm && this.k.mms.get(mm.name) === mm ? mm : undefined;
   }
 
   private who(cpu: number, mm: MmStruct): string {
