@@ -197,3 +197,17 @@ describe('VmaTree cost, counted', () => {
     expect(perOp[1].decoded).toBeLessThanOrEqual(perOp[0].decoded * 1.1 + 1);
   });
 });
+
+describe('the index of address spaces by context id', () => {
+  it('holds exactly the live address spaces after many are made and half of them exit', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mmuwasm-mms-scale-'));
+    const path = join(dir, 'mms-64.jsonl');
+    writeFileSync(path, [...KINDS.mms[0](64)].map((e: unknown) => JSON.stringify(e)).join('\n') + '\n');
+    const { status, replay } = await replayFile(path, {});
+    expect(status).toBe(0);
+    const k = replay!.kernel;
+    expect(k.mms.size).toBe(32);
+    expect([...k.mmsByCtx.values()].map((mm) => mm.name).sort()).toEqual([...k.mms.keys()].sort());
+    for (const [ctx, mm] of k.mmsByCtx) expect(mm.ctxId).toBe(ctx);
+  });
+});
