@@ -1,6 +1,6 @@
 // The command line. Every command returns its exit status: 0 success, 1 a finding (a failed
-// expectation or a violation), 2 bad input or usage.
-import { MmuError } from '../mmu/errors.ts';
+// expectation or a violation), 2 bad input or usage, 3 a bug in mmuwasm (an internal invariant broke).
+import { MmuError, ModelBugError } from '../mmu/errors.ts';
 
 const USAGE = `usage: mmuwasm <command> [options]
 
@@ -10,7 +10,8 @@ commands:
   replay TRACE [--kernel PROFILE] [--fix ID=on|off]... [--workers N] [--cost K=C,...] [--tlb retentive|capacity]
                              [--json FILE|-] [--quiet]
                              replay a trace (JSON Lines, .jsonl.gz or binary .mmtrace) and
-                             report every stale translation; exit 0 clean, 1 a finding, 2 bad input
+                             report every stale translation; exit 0 clean, 1 a finding, 2 bad input,
+                             3 a bug in mmuwasm (the line and how to reproduce it)
   scenarios [DIR] [--kernel P[,P...]] [--fix ID=on|off]... [--json FILE|-]
                              replay the scenario library under every profile: a verdict table
   profiles [--json]          the kernel profiles and the fixes each one carries
@@ -82,6 +83,11 @@ export async function main(argv: string[]): Promise<number> {
         return usage(`unknown command '${command}'`);
     }
   } catch (err) {
+    if (err instanceof ModelBugError) {
+      const at = err.trace ? ` at ${err.trace.file}:${err.trace.line}` : '';
+      console.error(`mmuwasm: internal error${at} (a bug in mmuwasm, not in the input): ${err.message}`);
+      return 3;
+    }
     if (err instanceof MmuError) {
       console.error(`mmuwasm: ${err.message}`);
       return 2;

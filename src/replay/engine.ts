@@ -28,6 +28,7 @@ import { makeDevice, type SecondaryMmu, type DeviceKind } from '../devices/secon
 import { Oracle } from '../oracle/oracle.ts';
 import type { Violation, ViolationKind } from '../oracle/violation.ts';
 import { TraceError } from '../trace/trace-error.ts';
+import { ModelBugError } from '../mmu/errors.ts';
 import type { ReplayEvent, ReplayHeader } from '../trace/events.ts';
 import { STEPS } from '../trace/parser.ts';
 import type { AccessRunEvent } from '../trace/binary.ts';
@@ -84,7 +85,8 @@ export interface Report {
   notes: { line: number; text: string }[];
   /** Calls the kernel refused (with the error they returned) and faults answered with SIGBUS. */
   refused?: { line: number; op: string; error: string; why: string }[];
-  error?: { file: string; line: number; message: string };
+  /** What stopped the replay; `internal` when it was a bug of mmuwasm (exit status 3), not the input. */
+  error?: { file: string; line: number; message: string; internal?: { reproduce: string; cause: string } };
   stats: Record<string, unknown>;
 }
 
@@ -275,7 +277,7 @@ export class Replay {
       await this.dispatchInner(line, ev);
     } catch (err) {
       if (err instanceof KernelRefusal) this.fail(line, `the kernel refuses this: ${err.message}`);
-      throw err;
+      throw ModelBugError.fromOperation(err, this.file, line);
     }
   }
 
@@ -407,7 +409,7 @@ export class Replay {
         r = task.gen.next();
       } catch (err) {
         if (err instanceof KernelRefusal) this.fail(task.op.line, `the kernel refuses this: ${err.message}`);
-        throw err;
+        throw ModelBugError.fromOperation(err, this.file, task.op.line);
       } finally {
         k.currentOp = undefined;
       }
