@@ -248,6 +248,8 @@ export class Replay {
   }
 
   private dispatch(line: number, ev: ReplayEvent): void | Promise<void> {
+    // A concurrent block replays in its written order: its bounds do nothing.
+    if (ev.op === 'concurrent' || ev.op === 'join') return;
     if (ev.op === 'access_run') return this.window.appendRun(line, ev as AccessRunEvent);
     if ((ev.op === 'access' && ev.id === undefined && ev.until === undefined) || ev.op === 'accesses' || LOCAL_OPS.has(ev.op)) {
       try {
