@@ -75,7 +75,7 @@ export class PageTables {
       pa = base + this.next * 4096n;
       this.next++;
     }
-    for (let i = 0n; i < 512n; i++) this.machine.writeEntry(pa + 8n * i, 0n);
+    this.machine.zeroTable(pa);
     this.mark(this.frameIndex(pa), 1);
     this.inUse++;
     return pa;
