@@ -2,8 +2,11 @@
 // the preemption bound, findings grouped by cause with their smallest schedule written down as a
 // plain trace that the replay reproduces, the reduction, and shards that merge into one run's report.
 import { describe, expect, it } from 'vitest';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { exploreLines } from '../src/explore/parallel.ts';
 import { parseTrace } from '../src/trace/parser.ts';
 import { replayTrace } from '../src/replay/replay-trace.ts';
 import { exploreTrace, mergeReports, readExploreTrace, causeOf, type ExploreReport } from '../src/explore/explore.ts';
@@ -140,5 +143,73 @@ describe('explore', () => {
     const b = await exploreTrace(t, { kernel: 'v4.4', schedules: 10, seed: 5 });
     expect([a.exhaustive, a.explored]).toEqual([false, 10]);
     expect(withoutTiming(a)).toEqual(withoutTiming(b));
+  });
+});
+
+describe('workers', () => {
+  it('the report is the same on 1, 2 and 3 worker threads, and for a shard', async () => {
+    const text = lines(B1);
+    const one = await exploreLines(text, 'b1', { kernel: 'v4.4', workers: 1 });
+    const two = await exploreLines(text, 'b1', { kernel: 'v4.4', workers: 2, schedulesPerWorker: 1 });
+    const three = await exploreLines(text, 'b1', { kernel: 'v4.4', workers: 3, schedulesPerWorker: 1 });
+    expect(withoutTiming(two)).toEqual(withoutTiming(one));
+    expect(withoutTiming(three)).toEqual(withoutTiming(one));
+    const shard = await exploreLines(text, 'b1', { kernel: 'v4.4', workers: 2, schedulesPerWorker: 1, shard: { index: 1, count: 2 } });
+    expect(withoutTiming(shard)).toEqual(withoutTiming(await exploreLines(text, 'b1', { kernel: 'v4.4', shard: { index: 1, count: 2 } })));
+  });
+});
+
+describe('mmuwasm explore and bisect (the commands)', () => {
+  const bin = join(import.meta.dirname, '..', 'bin', 'mmuwasm.mjs');
+  const mm = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+  const dir = mkdtempSync(join(tmpdir(), 'mmuwasm-explore-'));
+
+  it('explore: exit 1 with the findings under v4.4, each written with --out and replaying (exit 1); exit 0 under v4.19', () => {
+    const out = join(dir, 'out');
+    const r = mm('explore', B1, '--kernel', 'v4.4,v4.19', '--out', out, '--json', join(dir, 'r.json'), '--workers', '1');
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(1);
+    expect(r.stdout).toContain('smallest schedule (1 preemption): cpu0 migrate of line 17 (pauses before remap); cpu1 access of line 18; cpu0 resumes migrate');
+    const doc = JSON.parse(readFileSync(join(dir, 'r.json'), 'utf8'));
+    expect(doc.reports.map((x: ExploreReport) => [x.kernel, x.explored, x.exhaustive, x.findings.length])).toEqual([['v4.4', 24, true, 3], ['v4.19', 24, true, 0]]);
+    expect(doc.reports[0].findings[0]).toMatchObject({ kind: 'lost-write', fix: '017b1660df89', cpu: 1, mm: 'B', va: '0x40000000', preemptions: 1 });
+    const again = mm('replay', join(out, 'v4.4-1-lost-write-017b1660df89.jsonl'), '--json', '-', '--quiet');
+    expect(again.status).toBe(1);
+    expect(JSON.parse(again.stdout).violations.map((v: { kind: string }) => v.kind)).toContain('lost-write');
+    expect(mm('explore', B1, '--kernel', 'v4.19', '--quiet').status).toBe(0);
+  });
+
+  it('explore merge of the shards gives the report of one run', () => {
+    const parts = [0, 1, 2].map((i) => {
+      const p = join(dir, `s${i}.json`);
+      expect(mm('explore', B1, '--kernel', 'v4.4', '--shard', `${i}/3`, '--json', p, '--quiet').status).toBe(1);
+      return p;
+    });
+    const merged = mm('explore', 'merge', ...parts, '--json', '-', '--quiet');
+    expect(merged.status).toBe(1);
+    const one = mm('explore', B1, '--kernel', 'v4.4', '--json', '-', '--quiet');
+    expect(withoutTiming(JSON.parse(merged.stdout))).toEqual(withoutTiming(JSON.parse(one.stdout)));
+    expect(mm('explore', 'merge', parts[0], parts[1], '--quiet').status).toBe(2);
+  });
+
+  it('bisect names the fix that changes the verdict, with its title', () => {
+    const r = mm('bisect', B1, '--good', 'v6.18', '--bad', 'v4.4');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('the verdict changes with fix 017b1660df89 (v4.19): mm: migration: fix migration of huge PMD shared pages');
+    const b3 = mm('bisect', join(import.meta.dirname, '..', 'scenarios', 'b3-munmap-unshare-no-flush.jsonl'), '--good', 'v6.18', '--bad', 'v4.19');
+    expect(b3.stdout).toContain('the verdict changes with fix a4a118f2eead (v5.16): hugetlbfs: flush TLBs correctly after huge_pmd_unshare');
+  });
+
+  it('bad input and usage exit 2, naming the file and line', () => {
+    const bad = join(dir, 'bad.jsonl');
+    writeFileSync(bad, readFileSync(B1, 'utf8').replace('{"op":"join"}', '{"op":"expect","violations":0}\n{"op":"join"}'));
+    const r = mm('explore', bad);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain(`${bad}:19: field "op": "expect" is not allowed inside the concurrent block of line 16`);
+    expect(mm('explore').status).toBe(2);
+    expect(mm('explore', B1, '--shard', '3/3').stderr).toContain('--shard takes I/N with 0 <= I < N');
+    expect(mm('explore', B1, '--kernel', 'v9').status).toBe(2);
+    expect(mm('explore', join(import.meta.dirname, '..', 'scenarios', 'b1-shared-pmd-migration.jsonl')).stderr).toContain('no concurrent block to explore');
+    expect(mm('bisect', B1, '--good', 'v6.18').status).toBe(2);
   });
 });

@@ -28,6 +28,8 @@ export interface ExploreOptions {
   reduce?: boolean;
   /** Aborting stops after the schedule that runs (Ctrl-C): the report holds what was explored. */
   signal?: AbortSignal;
+  /** The same from another thread: stop when it returns true (checked before each schedule). */
+  stop?: () => boolean;
   /** Called after each schedule (a progress line). */
   onSchedule?: (explored: number, total: number) => void;
 }
@@ -96,6 +98,16 @@ export function readExploreTrace(lines: Iterable<string>, file: string): BlockTr
   return readBlockTrace(lines, file, blockFootprints);
 }
 
+/** The schedules a run (or its shard) will explore: for a progress line. */
+export function scheduleTotal(t: BlockTrace, opts: Pick<ExploreOptions, 'preemptions' | 'schedules' | 'shard' | 'reduce'>): number {
+  const N = opts.schedules ?? 100_000;
+  const shard = opts.shard ?? { index: 0, count: 1 };
+  return t.blocks.reduce((s, b) => {
+    const n = Math.min(countSchedules(b, { preemptions: opts.preemptions ?? 2, reduce: opts.reduce ?? true }, N), N);
+    return s + Math.max(0, Math.ceil((n - shard.index) / shard.count));
+  }, 0);
+}
+
 /** Explores every block of the trace under one profile. */
 export async function exploreTrace(t: BlockTrace, opts: ExploreOptions = {}, runner?: ScheduleRunner): Promise<ExploreReport> {
   const kernel = opts.kernel ?? t.header.kernel ?? DEFAULT_PROFILE;
@@ -117,7 +129,7 @@ export async function exploreTrace(t: BlockTrace, opts: ExploreOptions = {}, run
   };
   const started = performance.now();
   const sizes = t.blocks.map((b) => countSchedules(b, { preemptions: K, reduce }, N));
-  const total = sizes.reduce((s, n, b) => s + Math.ceil((Math.min(n, N) - shard.index) / shard.count), 0);
+  const total = sizes.reduce((s, n) => s + Math.max(0, Math.ceil((Math.min(n, N) - shard.index) / shard.count)), 0);
   try {
     for (let b = 0; b < t.blocks.length; b++) {
       const block = t.blocks[b];
@@ -130,7 +142,7 @@ export async function exploreTrace(t: BlockTrace, opts: ExploreOptions = {}, run
       for (const schedule of schedules) {
         number++;
         if (number % shard.count !== shard.index) continue;
-        if (opts.signal?.aborted) return report;
+        if (opts.signal?.aborted || opts.stop?.()) return report;
         const events = resolveSchedule(t, b, schedule, prefix);
         const out = await run.run(events);
         report.explored++;
