@@ -137,6 +137,15 @@ describe('explore', () => {
     expect(withoutTiming(mergeReports(parts))).toEqual(withoutTiming(one));
   });
 
+  it('stopped (Ctrl-C), it keeps what it explored and says it is not complete', async () => {
+    const t = readExploreTrace(lines(B1), 'b1');
+    const abort = new AbortController();
+    const r = await exploreTrace(t, { kernel: 'v4.4', signal: abort.signal, onSchedule: (n) => n === 10 && abort.abort() });
+    expect([r.complete, r.explored]).toEqual([false, 10]);
+    // Schedule 7 (the lost write with one preemption) was among them.
+    expect(r.findings.find((f) => f.kind === 'lost-write')?.number).toBe(7);
+  });
+
   it('over the budget it samples with PCT from the seed, says so, and samples the same schedules again', async () => {
     const t = readExploreTrace(lines(B1), 'b1');
     const a = await exploreTrace(t, { kernel: 'v4.4', schedules: 10, seed: 5 });
