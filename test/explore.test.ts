@@ -220,5 +220,11 @@ describe('mmuwasm explore and bisect (the commands)', () => {
     expect(mm('explore', B1, '--kernel', 'v9').status).toBe(2);
     expect(mm('explore', join(import.meta.dirname, '..', 'scenarios', 'b1-shared-pmd-migration.jsonl')).stderr).toContain('no concurrent block to explore');
     expect(mm('bisect', B1, '--good', 'v6.18').status).toBe(2);
+    // An event the replay refuses as written is bad input too, named by its line of the explored trace.
+    const idle = join(dir, 'idle-cpu.jsonl');
+    writeFileSync(idle, readFileSync(B1, 'utf8').replace('"cpus":2', '"cpus":3').replace('{"op":"join"}', '{"op":"access","cpu":2,"va":"0x40000000","rw":"r"}\n{"op":"join"}'));
+    const r2 = mm('explore', idle, '--kernel', 'v4.4', '--workers', '1');
+    expect(r2.status).toBe(2);
+    expect(r2.stderr).toContain(`${idle}:19: field "cpu": CPU 2 runs no address space`);
   });
 });

@@ -140,6 +140,12 @@ export async function runExplore(argv: string[]): Promise<number> {
       reports.push(r);
       if (abort.signal.aborted) break;
     }
+  } catch (err) {
+    if (err instanceof TraceError) {
+      console.error(`mmuwasm explore: ${err.message}`);
+      return 2;
+    }
+    throw err;
   } finally {
     process.off('SIGINT', onSigint);
   }

@@ -11,7 +11,8 @@ import { resolveFixes, DEFAULT_PROFILE } from '../kernel/profiles.ts';
 import { readBlockTrace, type BlockTrace } from './block.ts';
 import { blockFootprints } from './footprint.ts';
 import { countSchedules, enumerateSchedules, pctSchedule, preemptionsOf, type Schedule } from './schedules.ts';
-import { describeSchedule, idPrefix, resolvedText, resolveSchedule, type ResolvedEvent } from './resolve.ts';
+import { describeSchedule, idPrefix, resolvedText, resolveSchedule, writtenSchedule, type ResolvedEvent } from './resolve.ts';
+import { TraceError } from '../trace/trace-error.ts';
 import { ScheduleRunner } from './runner.ts';
 
 export interface ExploreOptions {
@@ -131,6 +132,7 @@ export async function exploreTrace(t: BlockTrace, opts: ExploreOptions = {}, run
   const sizes = t.blocks.map((b) => countSchedules(b, { preemptions: K, reduce }, N));
   const total = sizes.reduce((s, n) => s + Math.max(0, Math.ceil((Math.min(n, N) - shard.index) / shard.count)), 0);
   try {
+    await checkWrittenOrder(t, run);
     for (let b = 0; b < t.blocks.length; b++) {
       const block = t.blocks[b];
       const exhaustive = sizes[b] <= N;
@@ -152,8 +154,10 @@ export async function exploreTrace(t: BlockTrace, opts: ExploreOptions = {}, run
           continue;
         }
         for (const v of out.violations) {
-          const origin = events.find((e) => e.line === v.line)?.origin;
-          const opName = origin ? `${block.threads[origin.thread].name} ${block.threads[origin.thread].events[origin.event].event.op} of line ${block.threads[origin.thread].events[origin.event].line}` : `line ${v.line}`;
+          const at = events.find((e) => e.line === v.line);
+          const origin = at?.origin;
+          const opName = origin ? `${block.threads[origin.thread].name} ${block.threads[origin.thread].events[origin.event].event.op} of line ${block.threads[origin.thread].events[origin.event].line}`
+            : at ? `${at.event.op} of line ${at.source}` : `line ${v.line}`;
           const f: Finding = {
             kind: v.kind, ...(v.fix ? { fix: v.fix } : {}), ...(v.cpu !== undefined ? { cpu: v.cpu } : {}), ...(v.device !== undefined ? { device: v.device } : {}),
             mm: v.mm, va: v.va, detail: v.detail, op: opName, schedule: [], preemptions: preemptionsOf(schedule),
@@ -175,6 +179,19 @@ export async function exploreTrace(t: BlockTrace, opts: ExploreOptions = {}, run
     report.stats.seconds = (performance.now() - started) / 1000;
     report.stats.schedulesPerSecond = report.stats.seconds > 0 ? Math.round(report.explored / report.stats.seconds) : 0;
     if (own) await run.close();
+  }
+}
+
+/**
+ * The trace as written must replay: a bad event (a CPU that runs nothing, a range the kernel refuses)
+ * is bad input — a TraceError naming its line — not a schedule that cannot happen.
+ */
+export async function checkWrittenOrder(t: BlockTrace, run: ScheduleRunner): Promise<void> {
+  const prefix = idPrefix(t);
+  for (let b = 0; b < t.blocks.length; b++) {
+    const events = resolveSchedule(t, b, writtenSchedule(t, b), prefix);
+    const out = await run.run(events);
+    if (out.status === 2) throw new TraceError(t.file, events.find((e) => e.line === out.errorLine)?.source ?? t.headerLine, undefined, out.error ?? 'the trace does not replay');
   }
 }
 

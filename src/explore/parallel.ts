@@ -2,7 +2,8 @@
 // i mod (N·W) = I + N·w when the run is shard I of N (so the workers' parts make exactly the shard),
 // and the reports merge by schedule number, so the report is the same for any number of workers.
 import { Worker } from 'node:worker_threads';
-import { exploreTrace, mergeReports, readExploreTrace, scheduleTotal, type ExploreOptions, type ExploreReport } from './explore.ts';
+import { ScheduleRunner } from './runner.ts';
+import { checkWrittenOrder, exploreTrace, mergeReports, readExploreTrace, scheduleTotal, type ExploreOptions, type ExploreReport } from './explore.ts';
 
 /** Schedules a worker must have to be worth its start (a thread, a module load and a machine: tens of ms). */
 const SCHEDULES_PER_WORKER = 1000;
@@ -23,6 +24,13 @@ export async function exploreLines(lines: string[], file: string, opts: Parallel
   const t = readExploreTrace(lines, file);
   const W = Math.max(1, Math.min(Math.floor(opts.workers ?? 1), Math.ceil(scheduleTotal(t, opts) / schedulesPerWorker)));
   if (W === 1) return exploreTrace(t, { ...plain, signal, stop, onSchedule });
+  // Bad input is reported from this thread, as a TraceError.
+  const check = await ScheduleRunner.create(t, { kernel: opts.kernel ?? t.header.kernel, fixes: { ...(t.header.fixes ?? {}), ...(opts.fixes ?? {}) } });
+  try {
+    await checkWrittenOrder(t, check);
+  } finally {
+    await check.close();
+  }
   const shard = opts.shard ?? { index: 0, count: 1 };
   const shared = new SharedArrayBuffer(4 * (1 + W));
   const flags = new Int32Array(shared);

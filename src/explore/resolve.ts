@@ -12,6 +12,8 @@ export interface ResolvedEvent {
   raw: Record<string, unknown>;
   /** The block event it runs (a segment of it), for naming a finding's operation. */
   origin?: { thread: number; event: number };
+  /** The line of the explored trace it comes from. */
+  source: number;
 }
 
 /** The ids the explorer gives paused operations: `cpu0.1` (thread, event), prefixed if the trace uses such names. */
@@ -25,14 +27,14 @@ export function idPrefix(t: BlockTrace): string {
 export function resolveSchedule(t: BlockTrace, b: number, schedule: Schedule, prefix = idPrefix(t)): ResolvedEvent[] {
   const block = t.blocks[b];
   const out: ResolvedEvent[] = [];
-  const push = (event: ReplayEvent, raw: Record<string, unknown>, origin?: ResolvedEvent['origin']) => {
-    out.push({ line: out.length + 2, event, raw, origin });
+  const push = (event: ReplayEvent, raw: Record<string, unknown>, source: number, origin?: ResolvedEvent['origin']) => {
+    out.push({ line: out.length + 2, event, raw, origin, source });
   };
   const plain = (from: number, to: number) => {
     for (let i = from; i < to; i++) {
-      const { event, raw } = t.events[i];
+      const { event, raw, line } = t.events[i];
       if (event.op === 'concurrent' || event.op === 'join' || event.op === 'expect') continue;
-      push(event, raw);
+      push(event, raw, line);
     }
   };
   plain(0, block.open);
@@ -41,11 +43,11 @@ export function resolveSchedule(t: BlockTrace, b: number, schedule: Schedule, pr
     const ev = th.events[g.event];
     const id = `${prefix}${th.name.replace(' ', ':')}.${g.event}`;
     const origin = { thread: g.thread, event: g.event };
-    if (g.start && g.until === undefined) push(ev.event, ev.raw, origin);
-    else if (g.start) push({ ...ev.event, id, until: g.until }, { ...ev.raw, id, until: g.until }, origin);
+    if (g.start && g.until === undefined) push(ev.event, ev.raw, ev.line, origin);
+    else if (g.start) push({ ...ev.event, id, until: g.until }, { ...ev.raw, id, until: g.until }, ev.line, origin);
     else {
       const r: ReplayEvent = g.until !== undefined ? { op: 'resume', id, until: g.until } : { op: 'resume', id };
-      push(r, { ...r }, origin);
+      push(r, { ...r }, ev.line, origin);
     }
   }
   plain(block.close + 1, t.events.length);
@@ -71,4 +73,10 @@ export function describeSchedule(t: BlockTrace, b: number, schedule: Schedule): 
     const pause = g.until !== undefined ? ` (pauses before ${g.until})` : '';
     return g.start ? `${th.name} ${what} of line ${th.events[g.event].line}${pause}` : `${th.name} resumes ${what}${pause}`;
   });
+}
+
+/** The block as written: each event in file order, run to its end. */
+export function writtenSchedule(t: BlockTrace, b: number): Schedule {
+  const all = t.blocks[b].threads.flatMap((th, thread) => th.events.map((e, event) => ({ thread, event, line: e.line })));
+  return all.sort((x, y) => x.line - y.line).map(({ thread, event }) => ({ thread, event, start: true }));
 }

@@ -24,7 +24,9 @@ import type { ResolvedEvent } from './resolve.ts';
 export interface ScheduleOutcome {
   status: 0 | 1 | 2;
   violations: Violation[];
+  /** Why the replay stopped (status 2), and the line of the written schedule it names. */
   error?: string;
+  errorLine?: number;
 }
 
 export class ScheduleRunner {
@@ -92,7 +94,12 @@ export class ScheduleRunner {
       const violations = replay.oracle.violations;
       return { status: violations.length ? 1 : 0, violations };
     } catch (err) {
-      if (err instanceof Error && typeof (err as { line?: unknown }).line === 'number') return { status: 2, violations: [], error: err.message };
+      if (err instanceof Error && typeof (err as { line?: unknown }).line === 'number') {
+        const reason = (err as { reason?: unknown }).reason;
+        const field = (err as { field?: unknown }).field;
+        const why = typeof reason === 'string' ? `${typeof field === 'string' ? `field "${field}": ` : ''}${reason}` : err.message;
+        return { status: 2, violations: [], error: why, errorLine: (err as unknown as { line: number }).line };
+      }
       throw err;
     } finally {
       await replay.close();
