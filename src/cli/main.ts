@@ -14,6 +14,13 @@ commands:
                              3 a bug in mmuwasm (the line and how to reproduce it)
   scenarios [DIR] [--kernel P[,P...]] [--fix ID=on|off]... [--json FILE|-]
                              replay the scenario library under every profile: a verdict table
+  explore TRACE [--kernel P[,P...]] [--fix ID=on|off]... [--preemptions K] [--schedules N] [--seed S]
+          [--workers N] [--shard I/N] [--out DIR] [--json FILE|-] [--quiet]
+                             search the schedules of a trace's concurrent blocks for violations;
+                             each finding comes with the smallest schedule as a replayable trace;
+                             'explore merge A.json B.json ...' joins the reports of shards
+  bisect TRACE --good PROFILE --bad PROFILE [--preemptions K] [--schedules N] [--seed S] [--workers N] [--json FILE|-]
+                             the fix between two profiles whose addition changes the verdict
   profiles [--json]          the kernel profiles and the fixes each one carries
   convert IN OUT [--expand] [--strip-comments]
                              a trace from JSON Lines (.jsonl, .jsonl.gz) to binary (.mmtrace,
@@ -45,6 +52,14 @@ export async function main(argv: string[]): Promise<number> {
       case 'scenarios': {
         const { runScenariosCommand } = await import('./scenarios.ts');
         return await runScenariosCommand(rest);
+      }
+      case 'explore': {
+        const { runExplore } = await import('./explore.ts');
+        return await runExplore(rest);
+      }
+      case 'bisect': {
+        const { runBisect } = await import('./bisect.ts');
+        return await runBisect(rest);
       }
       case 'convert': {
         const { runConvert } = await import('./convert.ts');

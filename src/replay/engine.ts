@@ -62,6 +62,11 @@ export interface ReplayOptions {
   workerThreshold?: number;
   /** Called after each phase (a progress display: one event may hold billions of accesses). */
   onPhase?: (replay: Replay) => void;
+  /**
+   * A machine to run on instead of a new one (the explorer's schedules reuse one): its CPUs must be
+   * reset and its generations as a new machine's, and its layout must fit the header.
+   */
+  machine?: Machine;
 }
 
 export interface Expectation {
@@ -161,7 +166,7 @@ export class Replay {
   static async create(header: ReplayHeader, opts: ReplayOptions = {}, file = 'trace'): Promise<Replay> {
     const profile = opts.kernel ?? header.kernel ?? DEFAULT_PROFILE;
     const fixes = resolveFixes(profile, { ...(header.fixes ?? {}), ...(opts.fixes ?? {}) });
-    const machine = await Machine.create({
+    const machine = opts.machine ?? await Machine.create({
       ncpus: header.cpus, mode: opts.tlbMode ?? 'retentive', geometry: header.tlb, physmem: header.physmem ?? 64n << 30n,
       maxphyaddr: 46, eventCapacity: 4096,
     });
@@ -252,6 +257,8 @@ export class Replay {
   }
 
   private dispatch(line: number, ev: ReplayEvent): void | Promise<void> {
+    // A concurrent block replays in its written order: its bounds do nothing.
+    if (ev.op === 'concurrent' || ev.op === 'join') return;
     if (ev.op === 'access_run') return this.window.appendRun(line, ev as AccessRunEvent);
     if ((ev.op === 'access' && ev.id === undefined && ev.until === undefined) || ev.op === 'accesses' || LOCAL_OPS.has(ev.op)) {
       try {
