@@ -504,15 +504,6 @@ export class Machine implements MmuModel {
   readEntry(pa: bigint): bigint {
     return BigInt.asUintN(64, Atomics.load(this.i64, this.entryIndex(pa)));
   }
-  /**
-   * Zeroes the 4 KiB table frame at pa (a new table): one fill instead of 512 entry stores. Other
-   * threads see it after the next synchronisation, as they see any table the host builds.
-   */
-  zeroTable(pa: bigint): void {
-    if ((pa & 0xfffn) !== 0n) throw new TableAddressError(`table address 0x${pa.toString(16)} is not 4 KiB aligned`);
-    const i = this.entryIndex(pa);
-    this.i64.fill(0n, i, i + 512);
-  }
   writeEntry(pa: bigint, value: bigint): void {
     const i = this.entryIndex(pa);
     Atomics.store(this.i64, i, BigInt.asIntN(64, Machine.u64('entry value', value)));
