@@ -201,7 +201,7 @@ describe('mmuwasm replay (the command)', () => {
 
   it('usage errors exit 2', () => {
     expect(run().status).toBe(2);
-    expect(run(founding, '--kernel', 'v9.9').stderr).toContain("unknown kernel profile 'v9.9'");
+    expect(run(founding, '--kernel', 'v9.9').stderr).toBe("mmuwasm replay: --kernel: unknown profile 'v9.9' (profiles: v4.4, v4.19, v5.16, v6.1, v6.18)\n");
     expect(run(founding, '--fix', '017b1660df89').status).toBe(2);
     expect(run(founding, '--frobnicate').stderr).toContain("unknown option '--frobnicate'");
   });
