@@ -1,14 +1,15 @@
 // The replay and its command line (TRACE-FORMAT "Interleaving", "Expectations", "Command line"):
 // parking and waiting, what a bad trace does to the report and the exit status, and the founding
 // scenario through `mmuwasm replay` as a user runs it.
-import { describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { spawnSync } from 'node:child_process';
 import { replayFile } from '../src/node/replay-file.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'mmuwasm-replay-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 let n = 0;
 function trace(...lines: object[]): string {
   const path = join(dir, `t${++n}.jsonl`);

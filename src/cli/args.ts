@@ -78,6 +78,9 @@ export function parseCommandLine(spec: CommandSpec, argv: readonly string[]): Re
     byName.set(o.name, o);
     if (o.short) byName.set(o.short, o);
   }
+  // Asking for help is never an error, whatever else the line holds (a mistake is what it is asked for).
+  const end = argv.indexOf('--');
+  if ((end < 0 ? argv : argv.slice(0, end)).some((w) => w === '-h' || w === '--help')) return { kind: 'help' };
   const values = new Map<string, string[]>();
   const operands: string[] = [];
   let help = false;
@@ -112,7 +115,6 @@ export function parseCommandLine(spec: CommandSpec, argv: readonly string[]): Re
     if (seen) seen.push(value);
     else values.set(opt.name, [value]);
   }
-  // Asking for help (or the version) is never an error, whatever else the line holds.
   if (help) return { kind: 'help' };
   if (version) return { kind: 'version' };
   if (operands.length < spec.min) {
@@ -120,7 +122,7 @@ export function parseCommandLine(spec: CommandSpec, argv: readonly string[]): Re
     throw new UsageError(`${spec.name} needs ${missing} (see 'mmuwasm ${spec.name} --help')`);
   }
   if (operands.length > spec.max) {
-    throw new UsageError(spec.max === 0 ? `${spec.name} takes no operands (got '${operands[0]}')` : `unexpected argument '${operands[spec.max]}' (${spec.name} takes ${spec.operands})`);
+    throw new UsageError(spec.max === 0 ? `takes no operands (got '${operands[0]}')` : `unexpected argument '${operands[spec.max]}' (${spec.name} takes ${spec.operands})`);
   }
   return { kind: 'run', args: new ParsedArgs(spec.name, operands, values) };
 }

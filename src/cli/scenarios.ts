@@ -66,7 +66,7 @@ export async function runScenariosCommand(p: ParsedArgs): Promise<number> {
   const s = styleFor(to);
   const names = [...new Set(verdicts.map((v) => v.scenario))];
   const width = Math.max(8, ...names.map((n) => n.length));
-  to.write(`${'scenario'.padEnd(width)}  ${kernels.map((k) => k.padEnd(10)).join(' ')}\n`);
+  to.write(`${'scenario'.padEnd(width)}  ${kernels.map((k) => k.padEnd(10)).join(' ')}`.trimEnd() + '\n');
   for (const n of names) {
     const cells = kernels.map((k) => {
       const v = verdicts.find((x) => x.scenario === n && x.kernel === k)!;
