@@ -1,4 +1,4 @@
-// The replay and its command line (TRACE-FORMAT "Interleaving", "Expectations", "Command line"):
+// The replay and its command line (docs/trace-format.md: "Parking an operation in the middle", "Expectations", "The command"):
 // parking and waiting, what a bad trace does to the report and the exit status, and the founding
 // scenario through `mmuwasm replay` as a user runs it.
 import { afterAll, describe, expect, it } from 'vitest';

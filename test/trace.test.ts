@@ -1,5 +1,5 @@
 // The trace reader: the value syntax, the header, every op's fields, and the errors, each naming the
-// file, the line and the field (TRACE-FORMAT "Values", "Header", "Events").
+// file, the line and the field (docs/trace-format.md: "Values", "The header", "Events").
 import { afterAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
