@@ -35,6 +35,7 @@ interface Packed {
 }
 let packed: Packed;
 let comlinkFrom = 'the npm cache';
+let installOutput = '';
 
 beforeAll(() => {
   const r = ok(run(npm, ['pack', '--json', '--pack-destination', dir], root));
@@ -50,6 +51,7 @@ beforeAll(() => {
     comlinkFrom = "this repository's node_modules/comlink, packed";
   }
   ok(install);
+  installOutput = install.stdout + install.stderr;
   console.log(`npm pack: ${packed.filename}, ${packed.size} bytes, ${packed.entryCount} files (${packed.unpackedSize} bytes unpacked); comlink from ${comlinkFrom}`);
 }, 600_000);
 
@@ -70,9 +72,12 @@ describe('the tarball', () => {
     }
   });
 
-  it('depends on comlink alone, and nothing is compiled at run time', () => {
+  it('depends on comlink alone, has no install scripts, and nothing is compiled at run time', () => {
     const pkg = JSON.parse(readFileSync(join(app, 'node_modules', 'mmuwasm', 'package.json'), 'utf8'));
     expect(pkg.dependencies).toEqual({ comlink: '4.4.2' });
+    // npm runs these for a package installed from a tarball (and asks the user to allow them): none.
+    expect(Object.keys(pkg.scripts ?? {}).filter((k) => ['preinstall', 'install', 'postinstall', 'prepare'].includes(k))).toEqual([]);
+    expect(installOutput).not.toMatch(/install-scripts|mmuwasm@[0-9.]+ \(/);
     expect(readFileSync(join(app, 'package-lock.json'), 'utf8')).not.toMatch(/"node_modules\/(tsx|esbuild|assemblyscript|typescript)"/);
   });
 });
