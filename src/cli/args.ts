@@ -83,7 +83,6 @@ export function parseCommandLine(spec: CommandSpec, argv: readonly string[]): Re
   if ((end < 0 ? argv : argv.slice(0, end)).some((w) => w === '-h' || w === '--help')) return { kind: 'help' };
   const values = new Map<string, string[]>();
   const operands: string[] = [];
-  let help = false;
   let version = false;
   let optionsEnded = false;
   for (let i = 0; i < argv.length; i++) {
@@ -108,14 +107,12 @@ export function parseCommandLine(spec: CommandSpec, argv: readonly string[]): Re
     } else if (eq > 0) {
       throw new UsageError(`${opt.name} takes no value (got '${word}')`);
     }
-    if (opt.name === '--help') help = true;
-    else if (opt.name === '--version') version = true;
+    if (opt.name === '--version') version = true;
     const seen = values.get(opt.name);
     if (seen && !opt.repeatable) throw new UsageError(`${opt.name} given twice`);
     if (seen) seen.push(value);
     else values.set(opt.name, [value]);
   }
-  if (help) return { kind: 'help' };
   if (version) return { kind: 'version' };
   if (operands.length < spec.min) {
     const missing = spec.operands.split(' ').slice(operands.length).join(' ');
