@@ -90,7 +90,8 @@ describe('mistakes on the command line: one line, exit 2, a suggestion for a nea
   const rows: [args: string[], line: string][] = [
     [['repaly'], "mmuwasm: unknown command 'repaly' (did you mean 'replay'?)"],
     [['scenario'], "mmuwasm: unknown command 'scenario' (did you mean 'scenarios'?)"],
-    [['bench'], "mmuwasm: unknown command 'bench' (see 'mmuwasm help')"],
+    [['bench'], "mmuwasm: unknown command 'bench' (the benchmarks run from a clone of the repository: npm run bench)"],
+    [['frobnicate'], "mmuwasm: unknown command 'frobnicate' (see 'mmuwasm help')"],
     [['help', 'genrate'], "mmuwasm: unknown command 'genrate' (did you mean 'generate'?)"],
     [['--verison'], "mmuwasm: unknown option '--verison' (did you mean '--version'?)"],
     [['replay', founding, '--kernle', 'v4.4'], "mmuwasm replay: unknown option '--kernle' (did you mean '--kernel'?)"],

@@ -50,6 +50,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
     if (first.startsWith('-')) throw new UsageError(`unknown option '${first}'${hint(first, ['--help', '-h', '--version', '-V'])}`);
     const spec = commandByName(first);
+    if (!spec && first === 'bench') throw new UsageError("unknown command 'bench' (the benchmarks run from a clone of the repository: npm run bench)");
     if (!spec) throw new UsageError(`unknown command '${first}'${hint(first, [...COMMANDS.map((c) => c.name), 'help'])}`);
     who = `mmuwasm ${spec.name}`;
     const request = parseCommandLine(spec, rest);
