@@ -35,7 +35,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       KERNEL,
       FIX,
       { name: '--workers', value: 'N', help: 'worker threads for the CPUs\' accesses, 1 to 256 (default: one per core);\nthe report is the same for any N' },
-      { name: '--cost', value: 'KEY=CYCLES,...', help: 'the cost model: walk, level, invlpg, flush, invpcid, ipi-send, ipi-receive\n(docs/cost-model.md)' },
+      { name: '--cost', value: 'KEY=CYCLES,...', help: 'the cost model: walk, level, invlpg, flush, invpcid, ipi-send, ipi-receive\n(cycles each; the report estimates the cost per CPU)' },
       { name: '--tlb', value: 'retentive|capacity', help: 'retentive (the default: nothing evicted, the oracle sees every stale entry)\nor capacity (the real geometry, for hit rates and walk counts)' },
       jsonOption('the report'),
       { name: '--quiet', short: '-q', help: 'no summary: only the JSON report and errors' },
@@ -71,7 +71,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     operands: 'IN OUT',
     min: 2,
     max: 2,
-    summary: 'a trace from JSON Lines to the binary form or back, without loss (docs/trace-binary.md)',
+    summary: 'a trace from JSON Lines to the binary form or back, without loss',
     about: `IN and OUT: ${FORMS}; IN's form is read from its bytes, OUT's from its name.`,
     options: [
       { name: '--expand', help: 'write each "accesses" stream as the accesses it generates (later lines move)' },
@@ -106,7 +106,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     operands: 'lackey FILE|-',
     min: 2,
     max: 2,
-    summary: "turn a valgrind lackey log of a real program into a trace (docs/import-lackey.md)",
+    summary: "turn a valgrind lackey log of a real program into a trace",
     about: 'FILE is the log of valgrind --tool=lackey --trace-mem=yes (- reads standard input; a name\nending in .gz is read through gunzip).',
     options: [
       { name: '--output', short: '-o', value: 'OUT|-', help: `the trace: ${FORMS}, or - for JSON Lines on standard output (the default)` },
