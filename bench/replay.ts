@@ -94,8 +94,7 @@ export async function runReplayBench(options: ReplayBenchOptions = {}): Promise<
   try {
     onProgress('replay: starting the worker threads');
     const m = await Machine.create({ ncpus: 1, poolFrames: 1 });
-    const entry = new URL('../src/replay/lane-worker.mjs', import.meta.url);
-    for (const n of REPLAY_WORKERS) pools.push(await CpuWorkers.start(m, n, { entry }));
+    for (const n of REPLAY_WORKERS) pools.push(await CpuWorkers.start(m, n, { kind: 'lane' }));
     for (const wl of WORKLOADS) {
       if (names && !names.includes(wl.name)) continue;
       const trace = join(dir, wl.file);

@@ -3,9 +3,10 @@
  * system and threads — reading and replaying trace files by path, and CPU worker threads.
  * @packageDocumentation
  */
+// Node's platform (files, worker threads, zlib's CRC-32) before anything runs.
+import './platform/node.ts';
+
 export * from './index.ts';
 /** Reading a trace file (JSON Lines, gzip or binary) and replaying it by its path. */
 export { readTrace } from './trace/parser.ts';
 export { replayFile } from './node/replay-file.ts';
-/** Threads that run CPUs' batches on the same shared memory. */
-export { CpuWorkers, CPU_WORKER_URL, type CpuWorkersOptions } from './mmu/cpu-workers.ts';

@@ -1,5 +1,6 @@
 // The command line. Every command returns its exit status: 0 success, 1 a finding (a failed
 // expectation or a violation), 2 bad input or usage.
+import '../platform/node.ts';
 import { MmuError } from '../mmu/errors.ts';
 
 const USAGE = `usage: mmuwasm <command> [options]
