@@ -27,7 +27,8 @@ import { CpuWorkers } from '../src/mmu/cpu-workers.ts';
 import { replayFile } from '../src/node/replay-file.ts';
 import { reportJson } from '../src/replay/report.ts';
 import { writeWorkload, WORKLOAD_DEFAULTS } from '../src/workloads/workloads.ts';
-import { writerFor, type TraceWriter } from '../src/trace/binary.ts';
+import type { TraceWriter } from '../src/trace/binary.ts';
+import { writerFor } from '../src/node/trace-files.ts';
 import { summarize, type BenchResult } from './report.ts';
 
 export interface ReplayBenchOptions {

@@ -8,5 +8,5 @@ import './platform/node.ts';
 
 export * from './index.ts';
 /** Reading a trace file (JSON Lines, gzip or binary) and replaying it by its path. */
-export { readTrace } from './trace/parser.ts';
+export { readTrace } from './node/read-trace.ts';
 export { replayFile } from './node/replay-file.ts';

@@ -25,7 +25,7 @@ import { accessStream, type StreamSpec } from '../src/trace/patterns.ts';
 import { fillStream, streamStart } from '../src/replay/stream-cursor.ts';
 import { COST_KEYS, CostModelError, DEFAULT_COSTS, parseCostModel } from '../src/replay/cost-model.ts';
 import { writeWorkload, WORKLOAD_DEFAULTS, WORKLOAD_KINDS } from '../src/workloads/workloads.ts';
-import { writerFor } from '../src/trace/binary.ts';
+import { writerFor } from '../src/node/trace-files.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'mmuwasm-parallel-'));
 let files = 0;

@@ -2,7 +2,7 @@
 import { resolve } from 'node:path';
 import { TraceError } from '../trace/trace-error.ts';
 import { BINARY_EXTENSION, formatOfPath } from '../trace/binary.ts';
-import { convertTrace, type ConvertOptions } from '../trace/convert.ts';
+import { convertTrace, type ConvertOptions } from '../node/convert.ts';
 
 const USAGE = `usage: mmuwasm convert IN OUT [--expand] [--strip-comments]
   IN and OUT: .jsonl or .jsonl.gz (JSON Lines), ${BINARY_EXTENSION} or ${BINARY_EXTENSION}.gz (binary); IN's form is read from its bytes`;
