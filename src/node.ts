@@ -10,3 +10,6 @@ export * from './index.ts';
 /** Reading a trace file (JSON Lines, gzip or binary) and replaying it by its path. */
 export { readTrace } from './node/read-trace.ts';
 export { replayFile } from './node/replay-file.ts';
+/** Trace files: converting one form to the other, and a writer for a path by its extension. */
+export { convertTrace, type ConvertOptions, type ConvertResult } from './node/convert.ts';
+export { writerFor } from './node/trace-files.ts';

@@ -24,7 +24,7 @@ async function compileCore(url: URL): Promise<WebAssembly.Module> {
 /**
  * Where the worker should load comlink from: a page that maps `comlink` with an import map resolves
  * it here, but a worker does not see the page's import map. Undefined under a bundler (the worker's
- * own `import('comlink')` is bundled then).
+ * own dynamic import of comlink is bundled then).
  */
 function comlinkUrl(): string | undefined {
   try {

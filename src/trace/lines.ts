@@ -143,7 +143,8 @@ export async function* readLines(src: TraceBytes, maxLine = MAX_LINE): AsyncGene
         tail.set(c, at);
         at += c.length;
       }
-      yield { line: ++line, text: strip(decode(tail, fileOffset - carried)), bytes: src.read() };
+      const text = strip(decode(tail, fileOffset - carried));
+      yield { line: ++line, text, bytes: src.read() };
     }
   } finally {
     await it.return?.();
