@@ -58,6 +58,25 @@ function sharedBuffer(bytes: number): SharedArrayBuffer {
   return typeof SharedArrayBuffer === 'function' ? new SharedArrayBuffer(bytes) : (new ArrayBuffer(bytes) as unknown as SharedArrayBuffer);
 }
 
+/**
+ * A turn of the event loop, so that timers and messages run (Ctrl-C, a page's input): setImmediate
+ * where there is one (Node); a message to itself elsewhere (a page clamps setTimeout to 4 ms).
+ */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => {
+    if (typeof setImmediate === 'function') {
+      setImmediate(resolve);
+      return;
+    }
+    const { port1, port2 } = new MessageChannel();
+    port1.onmessage = () => {
+      port1.close();
+      resolve();
+    };
+    port2.postMessage(undefined);
+  });
+}
+
 /** CPU-local events: they become part of their CPU's lane. */
 export const LOCAL_OPS = new Set(['switch', 'idle']);
 
@@ -381,7 +400,7 @@ export class ReplayWindow {
       const now = Date.now();
       if (now - this.lastYield > 50) {
         this.lastYield = now;
-        await new Promise<void>((resolve) => setImmediate(resolve));
+        await nextTurn();
       }
     }
   }
