@@ -146,6 +146,18 @@ describe('the limits of a line', () => {
   });
 });
 
+describe('files that cannot be read', () => {
+  it('a missing file is an error at line 0, a directory one at line 1, both naming the path', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mmuwasm-unreadable-'));
+    try {
+      expect(await failure(readTrace(join(dir, 'none.jsonl')))).toMatch(/none\.jsonl:0: cannot read the trace: ENOENT/);
+      expect(await failure(readTrace(dir))).toMatch(/mmuwasm-unreadable-\w+:1: cannot read the trace: EISDIR/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('the command line on bad bytes', () => {
   const dir = mkdtempSync(join(tmpdir(), 'mmuwasm-source-'));
   const run = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });

@@ -149,11 +149,10 @@ export async function openTraceBytes(input: TraceInput, name: string): Promise<T
     }
   })();
   const raw = new Peekable(counted);
-  const gzip = startsWith(await raw.peek(2), GZIP_MAGIC) || name.endsWith('.gz');
-  if (!gzip) {
-    const binary = startsWith(await raw.peek(4), BINARY_MAGIC4);
-    return { name, gzip, binary, chunks: raw.chunks(), read: () => read };
-  }
+  // A read error here (a directory, an I/O error) comes again from `chunks`, where the reader names its line.
+  const head = await raw.peek(4).catch(() => new Uint8Array(0));
+  const gzip = startsWith(head, GZIP_MAGIC) || name.endsWith('.gz');
+  if (!gzip) return { name, gzip, binary: startsWith(head, BINARY_MAGIC4), chunks: raw.chunks(), read: () => read };
   const inner = new Peekable(gunzip(raw.chunks())[Symbol.asyncIterator]());
   let binary: boolean;
   try {
