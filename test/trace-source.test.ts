@@ -1,7 +1,7 @@
 // Traces from bytes (src/trace/source.ts, lines.ts, read.ts): the same items from a string, a
 // Uint8Array, a ReadableStream and a file; the limits of a line; strict UTF-8; gzip errors named at
 // their line; and `convert` refusing what `replay` refuses, with the same message.
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
@@ -160,6 +160,7 @@ describe('files that cannot be read', () => {
 
 describe('the command line on bad bytes', () => {
   const dir = mkdtempSync(join(tmpdir(), 'mmuwasm-source-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
   const run = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
 
   it('a corrupt .jsonl.gz exits 2 naming its line, with no stack trace', () => {
@@ -185,6 +186,5 @@ describe('the command line on bad bytes', () => {
     expect(convert.status).toBe(2);
     expect(convert.stderr).toContain(`long.jsonl:2: the line is longer than ${MAX_LINE} bytes`);
     expect(existsSync(out)).toBe(false);
-    rmSync(dir, { recursive: true, force: true });
   });
 });
