@@ -10,6 +10,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs
 import { createServer, type Server } from 'node:http';
 import { extname, join, normalize } from 'node:path';
 import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { BrowserContext } from 'playwright-core';
 import { replayFile } from '../src/node/replay-file.ts';
@@ -24,10 +25,12 @@ const why = existsSync(CHROMIUM)
 if (why) console.warn(`test/browser.test.ts skipped: ${why}`);
 
 const TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.mjs': 'text/javascript', '.wasm': 'application/wasm', '.jsonl': 'text/plain; charset=utf-8',
+  '.gz': 'application/gzip', '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.mjs': 'text/javascript', '.wasm': 'application/wasm', '.jsonl': 'text/plain; charset=utf-8',
 };
 /** What the server gives: the page, the built package, comlink and the scenarios; nothing else. */
+const traces = mkdtempSync(join(tmpdir(), 'mmuwasm-browser-traces-'));
 const ROOTS: Record<string, string> = {
+  '/traces/': `${traces}/`,
   '/dist/': join(root, 'dist/'),
   '/comlink/': join(root, 'node_modules/comlink/dist/esm/'),
   '/scenarios/': join(root, 'scenarios/'),
@@ -80,6 +83,9 @@ describe.skipIf(why !== undefined)('in Chromium', () => {
   beforeAll(async () => {
     const { build } = (await import(join(root, 'scripts/build.mjs'))) as { build(): boolean };
     expect(build()).toBe(true);
+    // A generated workload, binary and gzip, larger than one 4 MiB chunk of the writer.
+    const g = spawnSync(process.execPath, [join(root, 'bin/mmuwasm.mjs'), 'generate', 'database', '--accesses', '600000', '-o', join(traces, 'database.mmtrace.gz')], { encoding: 'utf8' });
+    expect(g.status, g.stderr).toBe(0);
     server = await serve();
     const addr = server.address();
     base = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
@@ -95,6 +101,7 @@ describe.skipIf(why !== undefined)('in Chromium', () => {
     await context?.close();
     await new Promise((r) => server?.close(r));
     rmSync(profile, { recursive: true, force: true });
+    rmSync(traces, { recursive: true, force: true });
   });
 
   async function open(path: string) {
@@ -170,6 +177,23 @@ describe.skipIf(why !== undefined)('in Chromium', () => {
     expect(onWorkers.schedule.workerPhases).toBeGreaterThan(0);
     expect(onWorkers.json).toBe(reportJson(here.report));
     expect(onWorkers.status).toBe(0);
+    expect(errors).toEqual([]);
+  }, 120_000);
+
+  it('a generated workload in the binary form, gzip, streamed from the server: the report of Node', async () => {
+    const page = await open('/isolated/');
+    const inBrowser = await page.evaluate(async () => {
+      const { replaySource, reportJson } = (window as any).mmuwasm;
+      const res = await fetch('/traces/database.mmtrace.gz');
+      const out = await replaySource(res.body, { name: 'database.mmtrace.gz', workers: 2, workerThreshold: 0 });
+      return { status: out.status, json: reportJson(out.report), schedule: out.replay.schedule() };
+    });
+    const inNode = await replayFile(join(traces, 'database.mmtrace.gz'));
+    console.log(`chromium database.mmtrace.gz: ${JSON.parse(inBrowser.json).accesses} accesses, ${inBrowser.schedule.workerPhases} of ${inBrowser.schedule.phases} phases on 2 Web Workers`);
+    expect(JSON.parse(inBrowser.json).accesses).toBe(600000);
+    expect(inBrowser.schedule.workerPhases).toBeGreaterThan(0);
+    expect(inBrowser.json.replace(/"file": "[^"]*"/g, '')).toBe(reportJson(inNode.report).replace(/"file": "[^"]*"/g, ''));
+    expect(inBrowser.status).toBe(inNode.status);
     expect(errors).toEqual([]);
   }, 120_000);
 

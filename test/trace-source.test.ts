@@ -3,7 +3,7 @@
 // their line; and `convert` refusing what `replay` refuses, with the same message.
 import { afterAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
-import { gzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync, inflateRawSync } from 'node:zlib';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { spawnSync } from 'node:child_process';
@@ -11,6 +11,7 @@ import { readTraceSource } from '../src/trace/read.ts';
 import { MAX_LINE, invalidUtf8At } from '../src/trace/lines.ts';
 import { BinaryTraceWriter, MemorySink, TextTraceWriter } from '../src/trace/binary.ts';
 import { readTrace } from '../src/node/read-trace.ts';
+import { FileSink } from '../src/node/trace-files.ts';
 import { replayFile } from '../src/node/replay-file.ts';
 import { replaySource } from '../src/replay/replay-trace.ts';
 import { crc32 } from '../src/platform/crc32.ts';
@@ -65,7 +66,7 @@ describe('a trace from its bytes', () => {
     w.close();
     const items = await collect(readTraceSource(sink.bytes(), 'mem.mmtrace'));
     expect(items.map((i) => [i.kind, i.line])).toEqual([['header', 1], ['event', 3]]);
-    const ev = items[1].kind === 'event' ? items[1].event : undefined;
+    const ev = (items[1] as { event?: { op: string; va?: unknown } }).event;
     expect(ev?.op).toBe('access_run');
     expect([...(ev!.va as BigUint64Array)]).toEqual([0x1000n, 0x2000n]);
     const text = new MemorySink();
@@ -143,6 +144,27 @@ describe('the limits of a line', () => {
     const msg = await failure(readTraceSource(gz, 'c.jsonl.gz'));
     expect(msg).toMatch(/^c\.jsonl\.gz:\d+: cannot read the trace \(is it valid gzip\?\): /);
     expect(Number(msg.split(':')[1])).toBeGreaterThan(1);
+  });
+});
+
+describe('gzip output', () => {
+  it('is one gzip member whatever its size, so that a browser\'s DecompressionStream reads it', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mmuwasm-gzip-'));
+    try {
+      const path = join(dir, 't.jsonl.gz');
+      const sink = new FileSink(path);
+      const parts = [0, 1, 2].map((i) => new TextEncoder().encode(`# part ${i}\n`.repeat(500000)));
+      for (const p of parts) sink.write(p);
+      sink.close();
+      const gz = readFileSync(path);
+      const all = Buffer.concat(parts);
+      expect(gunzipSync(gz).equals(all)).toBe(true);
+      // One header, one deflate stream over all of it, one trailer.
+      expect(inflateRawSync(gz.subarray(10, gz.length - 8)).equals(all)).toBe(true);
+      expect(gz.readUInt32LE(gz.length - 4)).toBe(all.length);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

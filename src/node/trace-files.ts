@@ -1,7 +1,7 @@
 // Trace files in Node: their bytes for the readers (src/trace/, which work over bytes), a sink for
 // the writers (each chunk a gzip member when the name ends in .gz), and which form a file holds.
 import { closeSync, createReadStream, openSync, readSync, writeSync, type ReadStream } from 'node:fs';
-import { gunzipSync, gzipSync } from 'node:zlib';
+import { constants, crc32, deflateRawSync, gunzipSync } from 'node:zlib';
 import { TraceError } from '../trace/trace-error.ts';
 import { openTraceBytes, type TraceBytes } from '../trace/source.ts';
 import { BINARY_EXTENSION, BINARY_MAGIC, BinaryTraceWriter, TextTraceWriter, formatOfPath, type ByteSink, type TraceWriter } from '../trace/binary.ts';
@@ -57,18 +57,48 @@ export function sniffTrace(path: string): { gzip: boolean; binary: boolean } {
   return { gzip: true, binary: startsWith(inner, BIN4) || (inner.length < 4 && path.endsWith(`${BINARY_EXTENSION}.gz`)) };
 }
 
-/** A file written in chunks, each chunk a gzip member when compressing. */
+/** gzip's member header: deflate, no flags, no time, the Unix OS code (RFC 1952 §2.3). */
+const GZIP_HEADER = new Uint8Array([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3]);
+
+/**
+ * A file written in chunks. Compressed, it is one gzip member: each chunk is deflated on its own and
+ * ends on a byte boundary (a sync flush, no final block), so the chunks join into one deflate stream,
+ * closed by an empty final block and the trailer (CRC-32 and size of everything). One member, not one
+ * per chunk, because a browser's DecompressionStream refuses anything after the first member.
+ */
 export class FileSink implements ByteSink {
   private readonly fd: number;
+  private crc = 0;
+  private size = 0;
   constructor(path: string, private readonly gzip = path.endsWith('.gz')) {
     this.fd = openSync(path, 'w');
+    if (gzip) this.put(GZIP_HEADER);
+  }
+  private put(bytes: Uint8Array): void {
+    for (let off = 0; off < bytes.length; ) off += writeSync(this.fd, bytes, off, bytes.length - off);
   }
   write(bytes: Uint8Array): void {
-    const out = this.gzip ? gzipSync(bytes, { level: 6 }) : bytes;
-    for (let off = 0; off < out.length; ) off += writeSync(this.fd, out, off, out.length - off);
+    if (!this.gzip) {
+      this.put(bytes);
+      return;
+    }
+    this.crc = crc32(bytes, this.crc);
+    this.size = (this.size + bytes.length) % 2 ** 32;
+    this.put(deflateRawSync(bytes, { level: 6, finishFlush: constants.Z_SYNC_FLUSH }));
   }
   close(): void {
-    closeSync(this.fd);
+    try {
+      if (this.gzip) {
+        const trailer = new Uint8Array(8);
+        const view = new DataView(trailer.buffer);
+        view.setUint32(0, this.crc, true);
+        view.setUint32(4, this.size, true);
+        this.put(deflateRawSync(new Uint8Array(0))); // the final (empty) block
+        this.put(trailer);
+      }
+    } finally {
+      closeSync(this.fd);
+    }
   }
 }
 
