@@ -1,5 +1,5 @@
 // Trace files in Node: their bytes for the readers (src/trace/, which work over bytes), a sink for
-// the writers (each chunk a gzip member when the name ends in .gz), and which form a file holds.
+// the writers (gzip when the name ends in .gz), and which form a file holds.
 import { closeSync, createReadStream, openSync, readSync, writeSync, type ReadStream } from 'node:fs';
 import { constants, crc32, deflateRawSync, gunzipSync } from 'node:zlib';
 import { TraceError } from '../trace/trace-error.ts';

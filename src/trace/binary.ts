@@ -281,7 +281,7 @@ export async function* readBinaryTrace(src: TraceBytes): AsyncGenerator<TraceIte
 
 /**
  * Where a writer's bytes go, in chunks of a few MiB: a file in Node (src/node/trace-files.ts, which
- * compresses each chunk as a gzip member when asked), or memory (MemorySink).
+ * compresses when asked), or memory (MemorySink).
  */
 export interface ByteSink {
   write(bytes: Uint8Array): void;
