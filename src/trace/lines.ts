@@ -44,9 +44,30 @@ export function invalidUtf8At(b: Uint8Array): number {
   return -1;
 }
 
-/** The lines of a text trace. A read error (a corrupt gzip stream) is a TraceError at the line it cut. */
+/** Bytes of a chunk split at once, at most. */
+const PIECE = 64 << 10;
+
+async function* pieces(chunks: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+  for await (const c of chunks) {
+    if (c.length <= PIECE) yield c;
+    else for (let at = 0; at < c.length; at += PIECE) yield c.subarray(at, Math.min(c.length, at + PIECE));
+  }
+}
+
+/** The lines of a text trace, one at a time. */
 export async function* readLines(src: TraceBytes, maxLine = MAX_LINE): AsyncGenerator<TextLine> {
-  const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+  for await (const block of readLineBlocks(src, maxLine)) yield* block;
+}
+
+/**
+ * The lines of a text trace, in blocks (those that end in one chunk of the input): one await per
+ * chunk instead of per line. A read error (a corrupt gzip stream) is a TraceError at the line it cut;
+ * the lines before it have been handed out.
+ */
+export async function* readLineBlocks(src: TraceBytes, maxLine = MAX_LINE): AsyncGenerator<TextLine[]> {
+  // Not the decoder's fatal mode: in Node it takes a slower path that makes two-byte strings, which
+  // JSON.parse reads more slowly. A U+FFFD in the text is checked against the bytes instead.
+  const utf8 = new TextDecoder('utf-8', { ignoreBOM: true });
   const file = src.name;
   let line = 0;
   let fileOffset = 0; // of the first byte of the chunk being split
@@ -56,22 +77,22 @@ export async function* readLines(src: TraceBytes, maxLine = MAX_LINE): AsyncGene
   const tooLong = (): never => {
     throw new TraceError(file, line + 1, undefined, `the line is longer than ${maxLine} bytes`);
   };
-  /** Decodes bytes that start at `offset` of the file, holding `count` lines; the error names the line. */
+  /** Decodes lines line + 1, line + 2, … whose bytes start at `offset` of the file; the error names the line. */
   const decode = (bytes: Uint8Array, offset: number): string => {
-    try {
-      return utf8.decode(bytes);
-    } catch {
-      let at = invalidUtf8At(bytes);
-      if (at < 0) at = bytes.length; // a sequence the decoder refused at the end
-      let l = line + 1;
-      for (let i = bytes.indexOf(NL); i >= 0 && i < at; i = bytes.indexOf(NL, i + 1)) l++;
-      throw new TraceError(file, l, undefined, `the line is not valid UTF-8 (byte 0x${(bytes[at] ?? 0).toString(16).padStart(2, '0')} at offset ${offset + at} of the file)`);
-    }
+    const text = utf8.decode(bytes);
+    if (text.indexOf('\uFFFD') < 0) return text;
+    const at = invalidUtf8At(bytes);
+    if (at < 0) return text; // a U+FFFD written as such (EF BF BD)
+    let l = line + 1;
+    for (let i = bytes.indexOf(NL); i >= 0 && i < at; i = bytes.indexOf(NL, i + 1)) l++;
+    throw new TraceError(file, l, undefined, `the line is not valid UTF-8 (byte 0x${bytes[at].toString(16).padStart(2, '0')} at offset ${offset + at} of the file)`);
   };
   const strip = (t: string) => (t.charCodeAt(t.length - 1) === 13 ? t.slice(0, -1) : t);
 
   let chunk: Uint8Array;
-  const it = src.chunks[Symbol.asyncIterator]();
+  // Blocks of at most PIECE bytes: the lines of a block live until the reader has parsed them all,
+  // and a megabyte's worth (17,000 lines) would outlive the young generation and cost the GC dearly.
+  const it = pieces(src.chunks)[Symbol.asyncIterator]();
   try {
     for (;;) {
       let r: IteratorResult<Uint8Array>;
@@ -107,27 +128,42 @@ export async function* readLines(src: TraceBytes, maxLine = MAX_LINE): AsyncGene
         carried = 0;
       } else head = chunk.subarray(0, first);
       const text = strip(decode(head, startOffset));
-      yield { line: ++line, text, bytes: src.read() };
+      const bytes = src.read();
+      const block: TextLine[] = [{ line: ++line, text, bytes }];
       // The whole lines after it, decoded at once (a line break never splits a UTF-8 sequence).
       const last = chunk.lastIndexOf(NL);
       if (last > first) {
-        const block = chunk.subarray(first + 1, last);
-        if (block.length > maxLine) {
+        if (last - first - 1 > maxLine) {
           // A chunk larger than a line may be: line by line, each measured.
           let at = first + 1;
           while (at <= last) {
             const end = chunk.indexOf(NL, at);
-            if (end - at > maxLine) tooLong();
-            const t = strip(decode(chunk.subarray(at, end), fileOffset + at));
-            yield { line: ++line, text: t, bytes: src.read() };
+            if (end - at > maxLine) {
+              yield block;
+              tooLong();
+            }
+            let t: string;
+            try {
+              t = strip(decode(chunk.subarray(at, end), fileOffset + at));
+            } catch (err) {
+              yield block; // the good lines first
+              throw err;
+            }
+            block.push({ line: ++line, text: t, bytes });
             at = end + 1;
           }
         } else {
-          const lines = decode(block, fileOffset + first + 1).split('\n');
-          const bytes = src.read();
-          for (const t of lines) yield { line: ++line, text: strip(t), bytes };
+          let lines: string[];
+          try {
+            lines = decode(chunk.subarray(first + 1, last), fileOffset + first + 1).split('\n');
+          } catch (err) {
+            yield block;
+            throw err;
+          }
+          for (const t of lines) block.push({ line: ++line, text: strip(t), bytes });
         }
       }
+      yield block;
       if (last + 1 < chunk.length) {
         const rest = chunk.subarray(last + 1);
         if (rest.length > maxLine) tooLong();
@@ -144,9 +180,9 @@ export async function* readLines(src: TraceBytes, maxLine = MAX_LINE): AsyncGene
         at += c.length;
       }
       const text = strip(decode(tail, fileOffset - carried));
-      yield { line: ++line, text, bytes: src.read() };
+      yield [{ line: ++line, text, bytes: src.read() }];
     }
   } finally {
-    await it.return?.();
+    await it.return?.(undefined);
   }
 }

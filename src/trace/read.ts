@@ -2,7 +2,7 @@
 // through the parser, or the binary form (plain or gzip) record by record. Platform-neutral: a file
 // (src/node/read-trace.ts), a fetch() body, a string or a Uint8Array all come here.
 import { openTraceBytes, type TraceInput } from './source.ts';
-import { readLines } from './lines.ts';
+import { readLineBlocks } from './lines.ts';
 import { readBinaryTrace } from './binary.ts';
 import { TraceParser } from './parser.ts';
 import type { TraceItem } from './events.ts';
@@ -20,10 +20,12 @@ export async function* readTraceSource(input: TraceInput, name = 'trace'): Async
   }
   const parser = new TraceParser(name);
   let last = 0;
-  for await (const { line, text, bytes } of readLines(src)) {
-    last = line;
-    const item = parser.line(line, text, bytes);
-    if (item) yield item;
+  for await (const block of readLineBlocks(src)) {
+    for (const { line, text, bytes } of block) {
+      last = line;
+      const item = parser.line(line, text, bytes);
+      if (item) yield item;
+    }
   }
   parser.end(last);
 }
