@@ -132,6 +132,9 @@ describe('the limits of a line', () => {
     })();
     expect(await failure(readTraceSource(split, 'bad'))).toBe(`bad:2: the line is not valid UTF-8 (byte 0xff at offset ${good.length} of the file)`);
     expect(await failure(readTraceSource(new Uint8Array([...new TextEncoder().encode(`${HEADER}\n#`), 0xe2, 0x82]), 'cut'))).toBe(`cut:2: the line is not valid UTF-8 (byte 0xe2 at offset ${HEADER.length + 2} of the file)`);
+    // A U+FFFD that the file spells out (EF BF BD) is a character like any other.
+    const named = await collect(readTraceSource(`${HEADER}\n{"op":"mm","mm":"A\uFFFD"}\n`, 'ok'));
+    expect((named[1] as unknown as { event: { mm: string } }).event.mm).toBe('A\uFFFD');
     expect(invalidUtf8At(new TextEncoder().encode('é€😀'))).toBe(-1);
     expect(invalidUtf8At(new Uint8Array([0x41, 0xed, 0xa0, 0x80]))).toBe(1); // a surrogate
     expect(invalidUtf8At(new Uint8Array([0xc0, 0x80]))).toBe(0); // overlong
