@@ -1,7 +1,7 @@
 // Traces from bytes (src/trace/source.ts, lines.ts, read.ts): the same items from a string, a
 // Uint8Array, a ReadableStream and a file; the limits of a line; strict UTF-8; gzip errors named at
 // their line; and `convert` refusing what `replay` refuses, with the same message.
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { gunzipSync, gzipSync, inflateRawSync } from 'node:zlib';
 import { join } from 'node:path';
@@ -184,7 +184,10 @@ describe('files that cannot be read', () => {
 });
 
 describe('the command line on bad bytes', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'mmuwasm-source-'));
+  let dir = '';
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'mmuwasm-source-'));
+  });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
   const run = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
 
