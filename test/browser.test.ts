@@ -28,9 +28,7 @@ const TYPES: Record<string, string> = {
   '.gz': 'application/gzip', '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.mjs': 'text/javascript', '.wasm': 'application/wasm', '.jsonl': 'text/plain; charset=utf-8',
 };
 /** What the server gives: the page, the built package, comlink and the scenarios; nothing else. */
-const traces = mkdtempSync(join(tmpdir(), 'mmuwasm-browser-traces-'));
 const ROOTS: Record<string, string> = {
-  '/traces/': `${traces}/`,
   '/dist/': join(root, 'dist/'),
   '/comlink/': join(root, 'node_modules/comlink/dist/esm/'),
   '/scenarios/': join(root, 'scenarios/'),
@@ -77,12 +75,16 @@ describe.skipIf(why !== undefined)('in Chromium', () => {
   let server: Server;
   let context: BrowserContext;
   let base: string;
-  const profile = mkdtempSync(join(tmpdir(), 'mmuwasm-chromium-'));
+  let profile = '';
+  let traces = '';
   const errors: string[] = [];
 
   beforeAll(async () => {
     const { build } = (await import(join(root, 'scripts/build.mjs'))) as { build(): boolean };
     expect(build()).toBe(true);
+    profile = mkdtempSync(join(tmpdir(), 'mmuwasm-chromium-'));
+    traces = mkdtempSync(join(tmpdir(), 'mmuwasm-browser-traces-'));
+    ROOTS['/traces/'] = `${traces}/`;
     // A generated workload, binary and gzip, larger than one 4 MiB chunk of the writer.
     const g = spawnSync(process.execPath, [join(root, 'bin/mmuwasm.mjs'), 'generate', 'database', '--accesses', '600000', '-o', join(traces, 'database.mmtrace.gz')], { encoding: 'utf8' });
     expect(g.status, g.stderr).toBe(0);
@@ -100,8 +102,8 @@ describe.skipIf(why !== undefined)('in Chromium', () => {
   afterAll(async () => {
     await context?.close();
     await new Promise((r) => server?.close(r));
-    rmSync(profile, { recursive: true, force: true });
-    rmSync(traces, { recursive: true, force: true });
+    if (profile) rmSync(profile, { recursive: true, force: true });
+    if (traces) rmSync(traces, { recursive: true, force: true });
   });
 
   async function open(path: string) {
