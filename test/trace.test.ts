@@ -6,7 +6,8 @@ import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { parseAmount, parseProt } from '../src/trace/values.ts';
-import { parseTrace, readTrace, STEPS, type TraceItem } from '../src/trace/parser.ts';
+import { parseTrace, STEPS, type TraceItem } from '../src/trace/parser.ts';
+import { readTrace } from '../src/node/read-trace.ts';
 import { TraceError } from '../src/trace/trace-error.ts';
 
 const HEADER = '{"format":"mmuwasm-trace","version":1,"cpus":2}';
