@@ -41,6 +41,9 @@ export const VERDICTS: Readonly<Record<string, ScenarioVerdicts>> = {
     'v5.16': ['stale-tlb@37 cpu1 081056dc00a2', 'stale-device@37 nic0 081056dc00a2', 'use-after-free@42 cpu1 081056dc00a2'],
     'v6.1': ['stale-tlb@37 cpu1 081056dc00a2', 'stale-device@37 nic0 081056dc00a2', 'use-after-free@42 cpu1 081056dc00a2'],
   },
+  'b3-munmap-unshare-one-page-flush': {
+    'v4.4': ['stale-tlb@33 cpu1 a4a118f2eead', 'use-after-free@38 cpu1 a4a118f2eead'],
+  },
   'b3-munmap-unshare-no-flush': {
     'v4.4': ['stale-tlb@33 cpu0 a4a118f2eead', 'stale-tlb@33 cpu0 a4a118f2eead', 'stale-tlb@33 cpu1 a4a118f2eead', 'stale-tlb@33 cpu1 a4a118f2eead', 'use-after-free@38 cpu1 a4a118f2eead', 'stale-walk@40 cpu1 a4a118f2eead'],
     'v4.19': ['stale-tlb@33 cpu0 a4a118f2eead', 'stale-tlb@33 cpu0 a4a118f2eead', 'stale-tlb@33 cpu1 a4a118f2eead', 'stale-tlb@33 cpu1 a4a118f2eead', 'use-after-free@38 cpu1 a4a118f2eead', 'stale-walk@40 cpu1 a4a118f2eead'],

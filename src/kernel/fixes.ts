@@ -35,6 +35,12 @@ export const FIXES: readonly Fix[] = [
     effect: 'CR4.PCIDE on; six dynamic ASIDs per CPU; a switch to an up-to-date ASID writes CR3 with the no-flush bit',
   },
   {
+    id: 'b528e4b6405b', release: 'v4.10',
+    title: 'mm/hugetlb: add tlb_remove_hugetlb_entry for handling hugetlb pages',
+    where: '__unmapHugepageRange (the mmu_gather range)',
+    effect: 'a zapped huge page widens the gather by the huge page size; before it by one 4 KiB page (__tlb_adjust_range), so a zap of a single huge page flushes with one INVLPG instead of a full flush',
+  },
+  {
     id: '3ea277194daa', release: 'v4.13',
     title: 'mm, mprotect: flush TLB if potentially racing with a parallel reclaim leaving stale TLB entries',
     where: 'flushTlbBatchedPending (mprotect, munmap, madvise, mremap)',
