@@ -101,6 +101,8 @@ export const VERDICTS: Readonly<Record<string, ScenarioVerdicts>> = {
     'v4.4': { 'stale-tlb cpu1 99baac21e458': 64 },
     buggyProfiles: ['v4.4'],
   },
+  'clean-iommu-range-flush': {
+  },
   'clean-lazy-tlb-nopcid': {
   },
   'clean-lazy-tlb': {
