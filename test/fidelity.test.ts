@@ -18,3 +18,15 @@ describe('secondary TLBs hear the range the caller flushed', () => {
     expect(iommu.entriesDropped).toBe(2);
   });
 });
+
+describe('migration of a hugetlb page no PMD page shares flushes with flush_tlb_page', () => {
+  // [IPIs sent, lazy CPUs that left A]: v4.4 and v4.19 interrupt lazy CPUs; later kernels skip them.
+  const want: Record<string, [number, number]> = { 'v4.4': [1, 1], 'v4.19': [1, 1], 'v5.16': [0, 0], 'v6.1': [0, 0], 'v6.18': [0, 0] };
+  it.each(PROFILE_NAMES)('under %s the lazy CPU is interrupted only where every flush reaches it', async (kernel) => {
+    const { report, status } = await replayFile(scenario('clean-migrate-lazy-cpu'), { kernel });
+    expect(status).toBe(0);
+    const flush = report.stats.flush as { ipisSent: number; lazyLeaves: number };
+    expect([flush.ipisSent, flush.lazyLeaves]).toEqual(want[kernel]);
+    expect((report.stats.hugetlb as { migrations: number }).migrations).toBe(1);
+  });
+});

@@ -107,6 +107,8 @@ export const VERDICTS: Readonly<Record<string, ScenarioVerdicts>> = {
   },
   'clean-lazy-tlb': {
   },
+  'clean-migrate-lazy-cpu': {
+  },
   'clean-migration-storm': {
     'v4.4': { 'stale-tlb cpu1 017b1660df89': 16, 'stale-tlb cpu2 017b1660df89': 16, 'use-after-free cpu1 017b1660df89': 1059, 'use-after-free cpu2 017b1660df89': 1066 },
     buggyProfiles: ['v4.4'],
