@@ -88,6 +88,8 @@ export const VERDICTS: Readonly<Record<string, ScenarioVerdicts>> = {
   },
   'clean-fork-cow': {
   },
+  'clean-hugetlb-pool-exhausted': {
+  },
   'clean-hugetlb-dontneed': {
   },
   'clean-hole-punch': {

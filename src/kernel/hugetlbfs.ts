@@ -15,6 +15,7 @@ import type { Op, OpGen } from './ops.ts';
 import { unmapSingleVma } from './memory.ts';
 import { tlbFinishMmuFlush, tlbFinishMmuFree, tlbGatherMmu } from './mmu_gather.ts';
 import { KernelRefusal } from './mmap.ts';
+import { hugetlbUnreservePages } from './hugetlb.ts';
 
 export function* hugetlbfsPunchHole(k: Kernel, op: Op, file: HugetlbFile, offset: bigint, len: bigint): OpGen<PunchedRange[]> {
   const sz = file.hpageBytes;
@@ -28,7 +29,8 @@ export function* hugetlbfsPunchHole(k: Kernel, op: Op, file: HugetlbFile, offset
   file.iMmapRwsem.upWrite(op);
   yield { step: 'flush' };
   yield { step: 'free' };
-  // remove_inode_hugepages
+  // remove_inode_hugepages, which returns the range's unused reservations (hugetlb_unreserve_pages).
+  hugetlbUnreservePages(k, file, Number(offset / sz), Number(end / sz));
   for (const [idx, page] of [...file.pages]) {
     const o = BigInt(idx) * sz;
     if (o < offset || o >= end) continue;

@@ -15,6 +15,13 @@ export function* migratePage(k: Kernel, op: Op, page: Page, why: 'migrate' | 'so
     k.observer.refused(op, { call: why === 'migrate' ? 'migrate' : 'madvise(MADV_SOFT_OFFLINE)', error: 'ENOSYS', why: `the page at 0x${page.pa.toString(16)} is a 1 GiB hugetlb page, which this kernel cannot migrate before 9b553bf5eb99 (v5.0)` });
     return false;
   }
+  if (page.size !== '4K' && k.hstates.unreserved(page.size) <= 0) {
+    // The target page comes from the pool, outside every reservation, before anything is unmapped
+    // (v4.4 mm/migrate.c l.1046: get_new_page; alloc_huge_page_node takes a free page only while
+    // free_huge_pages exceeds resv_huge_pages). migrate_pages gives up on it with ENOMEM.
+    k.observer.refused(op, { call: why === 'migrate' ? 'migrate' : 'madvise(MADV_SOFT_OFFLINE)', error: 'ENOMEM', why: `no unreserved ${page.size} hugetlb page to migrate the page at 0x${page.pa.toString(16)} to` });
+    return false;
+  }
   yield { step: 'unmap' };
   page.migrating = op;
   const unmapped = yield* tryToUnmap(k, op, page, { purpose: 'migrate' });
@@ -27,7 +34,10 @@ export function* migratePage(k: Kernel, op: Op, page: Page, why: 'migrate' | 'so
     return false;
   }
   yield { step: 'copy' };
-  const fresh = new Page(k.phys.alloc(page.size), page.size, page.mapping, page.index);
+  // A huge target was there at the start; a fault may have taken the last one while the migration
+  // was parked, and then the kernel (which allocated first) would not be here: take it regardless.
+  const pa = page.size === '4K' ? k.phys.alloc('4K') : k.allocHugePage(page.size, false, true)!;
+  const fresh = new Page(pa, page.size, page.mapping, page.index);
   fresh.dirty = page.dirty;
   k.pages.set(fresh.pa, fresh);
   k.observer.copyBegin(page);
