@@ -32,6 +32,9 @@ export const VERDICTS: Readonly<Record<string, ScenarioVerdicts>> = {
     'v5.16': ['stale-tlb@34 cpu1 3ef938c35035'],
     'v6.1': ['stale-tlb@34 cpu1 3ef938c35035'],
   },
+  'b15-mremap-hugetlb-unshare-flush': {
+    'v5.16': ['stale-tlb@31 cpu1 3d0b95cd87b2'],
+  },
   'b2-hole-punch-unshare-notifier-range': {
     'v4.4': ['stale-device@28 nic0 dff11abe280b', 'use-after-free@32 nic0 dff11abe280b'],
   },
@@ -89,6 +92,8 @@ export const VERDICTS: Readonly<Record<string, ScenarioVerdicts>> = {
   'clean-fork-cow': {
   },
   'clean-hugetlb-pool-exhausted': {
+  },
+  'clean-hugetlb-mremap': {
   },
   'clean-hugetlb-dontneed': {
   },

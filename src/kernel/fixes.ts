@@ -113,6 +113,18 @@ export const FIXES: readonly Fix[] = [
     effect: 'faults hold i_mmap_rwsem for read across huge_pte_alloc..install; rmap callers that may unshare hold it for write',
   },
   {
+    id: '550a7d60bd5e', release: 'v5.16',
+    title: 'mm, hugepages: add mremap() support for hugepage backed vma',
+    where: 'sysMremap, moveHugetlbPageTables',
+    effect: 'mremap moves a hugetlb mapping (move_hugetlb_page_tables: a shared PMD page is unshared, not moved); before it vma_to_resize refuses a hugetlb VMA with EINVAL',
+  },
+  {
+    id: '3d0b95cd87b2', release: 'v5.19', needs: ['550a7d60bd5e'],
+    title: 'mm: hugetlb: considering PMD sharing when flushing cache/TLBs',
+    where: 'moveHugetlbPageTables',
+    effect: 'a hugetlb mremap that unshared a PMD page flushes the PUD-wide range (adjust_range_if_pmd_sharing_possible), not only the moved range',
+  },
+  {
     id: 'a4a118f2eead', release: 'v5.16',
     title: 'hugetlbfs: flush TLBs correctly after huge_pmd_unshare',
     where: '__unmapHugepageRange',
