@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { replayFile } from '../src/replay/replay-cli.ts';
 import { SCENARIO_DIR } from '../src/replay/scenarios-cli.ts';
 import { PROFILE_NAMES } from '../src/kernel/profiles.ts';
+import { parseTrace, Replay } from '../src/index.ts';
 
 const scenario = (name: string) => join(SCENARIO_DIR, `${name}.jsonl`);
 type DeviceStats = { device: string; fills: number; entriesDropped: number };
@@ -28,5 +29,38 @@ describe('migration of a hugetlb page no PMD page shares flushes with flush_tlb_
     const flush = report.stats.flush as { ipisSent: number; lazyLeaves: number };
     expect([flush.ipisSent, flush.lazyLeaves]).toEqual(want[kernel]);
     expect((report.stats.hugetlb as { migrations: number }).migrations).toBe(1);
+  });
+});
+
+describe('a device write into a page its address space no longer owns', () => {
+  // The kernel's notifiers keep this from happening in every release (wp_page_copy and
+  // copy_page_range bracket their changes); here the device is taken off the notifier chain after it
+  // cached a writable translation, as a kernel path without its notifier calls would leave it.
+  const trace = [
+    { format: 'mmuwasm-trace', version: 1, cpus: 2 },
+    { op: 'mm', mm: 'P' },
+    { op: 'switch', cpu: 0, mm: 'P' },
+    { op: 'mmap', cpu: 0, va: '0x10000000', len: '16K', prot: 'rw', flags: 'private' },
+    { op: 'attach', mm: 'P', device: 'kvm0', kind: 'kvm' },
+    { op: 'access', cpu: 0, va: '0x10000000', rw: 'w' },
+    { op: 'device_access', device: 'kvm0', va: '0x10000000', rw: 'w' },
+    { op: 'fork', cpu: 0, child: 'C' },
+    { op: 'access', cpu: 0, va: '0x10000000', rw: 'w' },
+    { op: 'device_access', device: 'kvm0', va: '0x10000000', rw: 'w' },
+  ].map((e) => JSON.stringify(e));
+
+  it('is a stale-write, once the copy-on-write break gave the address space its own page', async () => {
+    let replay: Replay | undefined;
+    for (const item of parseTrace(trace, 'cow.jsonl')) {
+      if (item.kind === 'header') replay = await Replay.create(item.header, { kernel: 'v6.18' }, 'cow.jsonl');
+      else {
+        if (item.line === 8) replay!.kernel.mms.get('P')!.notifiers.length = 0;
+        await replay!.run(item.line, item.event);
+      }
+    }
+    await replay!.finish(trace.length);
+    const report = replay!.result();
+    await replay!.close();
+    expect(report.violations.map((v) => `${v.kind}@${v.line} ${v.device}`)).toEqual(['stale-device@8 kvm0', 'stale-write@10 kvm0']);
   });
 });

@@ -89,6 +89,8 @@ export const VERDICTS: Readonly<Record<string, ScenarioVerdicts>> = {
   },
   'clean-exit': {
   },
+  'clean-fault-vs-migration-page-cache': {
+  },
   'clean-fork-cow': {
   },
   'clean-hugetlb-pool-exhausted': {

@@ -353,6 +353,16 @@ export function* hugetlbFault(k: Kernel, op: Op, mm: MmStruct, vma: VmArea, addr
       k.observer.refused(op, { call: 'fault', error: 'SIGBUS', why: `0x${haddr.toString(16)} in ${mm.name} maps file ${file.name} at or past its end (hugetlb_no_page)` });
       return 'segv';
     }
+    const inCache = file.pages.get(idx);
+    if (inCache?.migrating && inCache.migrating !== op) {
+      // The page cache page is locked by a migration (it holds the folio lock from unmap to remap):
+      // hugetlb_no_page's filemap_lock_hugetlb_folio sleeps on it and then finds the new page
+      // (v6.18 mm/hugetlb.c hugetlb_no_page; v4.4 find_lock_page). Mapping the old page here would
+      // leave an entry remove_migration_ptes never sees.
+      unlock();
+      yield { wait: inCache.migrating, reason: `the page cache page at 0x${haddr.toString(16)} is locked by a migration` };
+      return yield* hugetlbFault(k, op, mm, vma, address, write);
+    }
     const cached = findOrAllocHugePage(k, vma, idx);
     if (!cached) {
       unlock();

@@ -56,8 +56,11 @@ function* hugetlbVmdeleteList(k: Kernel, op: Op, file: HugetlbFile, offset: bigi
     if (vEnd <= offset || vStart >= end) continue;
     const s = vma.start + ((offset > vStart ? offset : vStart) - vStart);
     const e = vma.start + ((end < vEnd ? end : vEnd) - vStart);
+    // From 40549ba8f8e0 the VMA lock is only tried: a VMA whose lock is busy (a fault in it holds it
+    // for read) is skipped (v6.18 fs/hugetlbfs/inode.c l.478-479); its pages are unmapped when they
+    // leave the page cache, below.
     const vmaLocked = vma.shared && k.fixes.has('40549ba8f8e0');
-    if (vmaLocked) yield* vma.vmaLock.downWrite(op);
+    if (vmaLocked && !vma.vmaLock.tryWrite(op)) continue;
     const tlb = tlbGatherMmu(vma.mm, s, e);
     unmapSingleVma(k, op, tlb, vma, s, e);
     tlbFinishMmuFlush(k, op.cpu, tlb);
