@@ -231,8 +231,10 @@ export function flushTlbMmRange(k: TlbflushKernel, cpu: number, mm: MmStruct, st
   };
   if (k.cpus[cpu].loadedMm === mm) flushTlbFunc(k, cpu, f);
   flushTlbOthers(k, cpu, mm.cpumask, f);
-  // 6bbd42e2df8f: secondary TLBs that share the CPU page tables are invalidated with the CPU's.
-  if (k.fixes.has('6bbd42e2df8f')) k.notifiers.archInvalidateSecondaryTlbs(mm, f.mm && !full ? start : 0n, full ? TLB_FLUSH_ALL : end);
+  // 6bbd42e2df8f: secondary TLBs that share the CPU page tables are invalidated with the CPU's, over
+  // the range the caller asked for, not the full flush the CPUs may have been promoted to (v6.18
+  // arch/x86/mm/tlb.c l.1482).
+  if (k.fixes.has('6bbd42e2df8f')) k.notifiers.archInvalidateSecondaryTlbs(mm, start, end);
 }
 
 /** flush_tlb_range(vma, start, end): the stride of the VMA's pages; freed_tables since 3ef938c35035. */
