@@ -8,7 +8,7 @@ commands:
   start                      the main job (npm start): the founding bug under v4.4 and v4.19 side
                              by side, then a generated database workload with its statistics
   replay TRACE [--kernel PROFILE] [--fix ID=on|off]... [--workers N] [--cost K=C,...] [--tlb retentive|capacity]
-                             [--json FILE|-] [--quiet]
+                             [--fidelity strict|report] [--json FILE|-] [--quiet]
                              replay a trace (JSON Lines, .jsonl.gz or binary .mmtrace) and
                              report every stale translation; exit 0 clean, 1 a finding, 2 bad input
   scenarios [DIR] [--kernel P[,P...]] [--fix ID=on|off]... [--json FILE|-]
@@ -24,6 +24,9 @@ commands:
   import lackey FILE|- [-o OUT] [--hugetlb] [--kernel PROFILE] [--limit N]
                              turn a valgrind lackey log (--tool=lackey --trace-mem=yes) of a real
                              program into a replayable trace (docs/import-lackey.md)
+  record [-o OUT] [--hugepages N] [--buffer-kb K] -- PROGRAM [ARGS...]
+                             run a real program (as root) and record what its processes did to
+                             memory, with the flushes the kernel made, as a trace (docs/record.md)
   help                       this text
   --version                  the version
 `;
@@ -67,6 +70,10 @@ export async function main(argv: string[]): Promise<number> {
       case 'import': {
         const { runImport } = await import('./import.ts');
         return await runImport(rest);
+      }
+      case 'record': {
+        const { runRecord } = await import('./record.ts');
+        return await runRecord(rest);
       }
       case 'help':
       case '--help':

@@ -25,6 +25,8 @@ export interface ReplayArgs {
   tlbMode?: 'retentive' | 'capacity';
   json?: string;
   quiet: boolean;
+  /** `--fidelity strict`: a flush the model makes differently from the recorded kernel is a finding. */
+  fidelity?: 'strict' | 'report';
 }
 
 export function parseReplayArgs(argv: string[]): ReplayArgs {
@@ -52,6 +54,11 @@ export function parseReplayArgs(argv: string[]): ReplayArgs {
       a.tlbMode = v;
     } else if (arg === '--json') a.json = value();
     else if (arg === '--quiet') a.quiet = true;
+    else if (arg === '--fidelity') {
+      const v = value();
+      if (v !== 'strict' && v !== 'report') throw new UsageError(`--fidelity takes strict (exit 1 on any mismatch with the recorded kernel) or report (the default), not '${v}'`);
+      a.fidelity = v;
+    }
     else if (arg.startsWith('-')) throw new UsageError(`unknown option '${arg}'`);
     else if (!a.trace) a.trace = arg;
     else throw new UsageError(`one trace at a time (got '${a.trace}' and '${arg}')`);
@@ -66,7 +73,7 @@ export async function runReplay(argv: string[]): Promise<number> {
     args = parseReplayArgs(argv);
   } catch (err) {
     if (err instanceof UsageError) {
-      console.error(`mmuwasm replay: ${err.message}\nusage: mmuwasm replay TRACE [--kernel PROFILE] [--fix ID=on|off]... [--workers N] [--cost KEY=CYCLES,...] [--tlb retentive|capacity] [--json FILE|-] [--quiet]`);
+      console.error(`mmuwasm replay: ${err.message}\nusage: mmuwasm replay TRACE [--kernel PROFILE] [--fix ID=on|off]... [--workers N] [--cost KEY=CYCLES,...] [--tlb retentive|capacity] [--fidelity strict|report] [--json FILE|-] [--quiet]`);
       return 2;
     }
     throw err;
@@ -101,5 +108,6 @@ export async function runReplay(argv: string[]): Promise<number> {
   if (report.error) console.error(`mmuwasm replay: ${report.error.file}:${report.error.line}: ${report.error.message}`);
   if (args.json === '-') process.stdout.write(reportJson(report));
   else if (args.json) writeFileSync(args.json, reportJson(report));
+  if (status === 0 && args.fidelity === 'strict' && report.fidelity?.mismatches.length) return 1;
   return status;
 }

@@ -23,6 +23,22 @@ export interface FlushStats {
   syncIpis: number; // tlb_remove_table_sync_one
 }
 
+/** The reasons of the tlb_flush tracepoint (enum tlb_flush_reason, include/linux/mm_types.h). */
+export type TlbFlushReason = 'task-switch' | 'remote-shootdown' | 'local-shootdown' | 'local-mm' | 'remote-ipi' | 'remote-wrong-cpu';
+/** A listener on the model's tlb_flush tracepoint: what the kernel would trace, on which CPU. */
+export type TlbFlushTrace = (cpu: number, reason: TlbFlushReason, pages: number) => void;
+const tlbFlushTraces = new WeakMap<Kernel, TlbFlushTrace>();
+
+/** Listens to the model's trace_tlb_flush, as `record` listens to the real kernel's (replay's fidelity). */
+export function setTlbFlushTrace(k: Kernel, fn: TlbFlushTrace): void {
+  tlbFlushTraces.set(k, fn);
+}
+
+/** trace_tlb_flush, at the points arch/x86/mm/tlb.c (v6.18) calls it; `pages` -1 is TLB_FLUSH_ALL. */
+function traceTlbFlush(k: Kernel, cpu: number, reason: TlbFlushReason, pages: number): void {
+  tlbFlushTraces.get(k)?.(cpu, reason, pages);
+}
+
 /** struct tlb_state (per CPU). */
 export class CpuTlbState {
   loadedMm: MmStruct;
@@ -93,6 +109,7 @@ export function switchMmIrqsOff(k: Kernel, cpu: number, next: MmStruct): void {
     if (slot.tlbGen === next.tlbGen) return;
     const gen = next.tlbGen;
     loadCr3(k, cpu, next, s.loadedAsid, true);
+    traceTlbFlush(k, cpu, 'task-switch', -1);
     slot.tlbGen = gen;
     return;
   }
@@ -102,6 +119,7 @@ export function switchMmIrqsOff(k: Kernel, cpu: number, next: MmStruct): void {
   const nextTlbGen = next.tlbGen;
   const { asid, needFlush } = chooseNewAsid(k, s, next, nextTlbGen);
   loadCr3(k, cpu, next, asid, needFlush);
+  traceTlbFlush(k, cpu, 'task-switch', needFlush ? -1 : 0);
   s.ctxs[asid] = { ctxId: next.ctxId, tlbGen: nextTlbGen };
   s.loadedAsid = asid;
   s.loadedMm = next;
@@ -134,6 +152,7 @@ export interface FlushTlbInfo {
   strideShift: bigint;
   freedTables: boolean;
   newTlbGen: bigint;
+  initiatingCpu: number;
 }
 
 function invlpgRange(k: Kernel, cpu: number, f: FlushTlbInfo): void {
@@ -163,22 +182,28 @@ function flushTlbFunc(k: Kernel, cpu: number, f: FlushTlbInfo): void {
     return;
   }
   const loaded = s.loadedMm;
+  if (f.mm && f.mm !== loaded) return traceTlbFlush(k, cpu, 'remote-wrong-cpu', 0);
   if (loaded === k.initMm) return;
-  if (f.mm && f.mm !== loaded) return;
   if (s.isLazy) return leaveMm(k, cpu);
   const slot = s.ctxs[s.loadedAsid];
   const localGen = slot.tlbGen;
   const mmGen = loaded.tlbGen;
   if (localGen >= mmGen) return;
   // A partial flush is enough only if this request is the one generation the CPU is missing.
-  if (f.mm && f.end !== TLB_FLUSH_ALL && f.newTlbGen === localGen + 1n && f.newTlbGen === mmGen) invlpgRange(k, cpu, f);
+  const partial = f.mm && f.end !== TLB_FLUSH_ALL && f.newTlbGen === localGen + 1n && f.newTlbGen === mmGen;
+  if (partial) invlpgRange(k, cpu, f);
   else localFlushTlb(k, cpu);
   slot.tlbGen = mmGen;
+  const reason = cpu !== f.initiatingCpu ? 'remote-shootdown' : f.mm ? 'local-mm' : 'local-shootdown';
+  traceTlbFlush(k, cpu, reason, partial ? Number((f.end - f.start) >> f.strideShift) : -1);
 }
 
 /** native_flush_tlb_multi / flush_tlb_others: the IPIs, and the handler run on each target. */
 function flushTlbOthers(k: Kernel, self: number, cpumask: Iterable<number>, f: FlushTlbInfo): void {
-  for (const cpu of [...cpumask].sort((a, b) => a - b)) {
+  const cpus = [...cpumask].sort((a, b) => a - b);
+  // native_flush_tlb_multi traces the send once, in 4K pages, whichever CPUs then get the IPI.
+  if (cpus.some((c) => c !== self)) traceTlbFlush(k, self, 'remote-ipi', f.end === TLB_FLUSH_ALL ? -1 : Number((f.end - f.start) >> 12n));
+  for (const cpu of cpus) {
     if (cpu === self) continue;
     // 016c4d92cd16 series: a lazy CPU only needs the IPI when page tables are freed under it.
     if (k.fixes.has('016c4d92cd16') && k.cpus[cpu].isLazy && !f.freedTables) continue;
@@ -205,7 +230,7 @@ export function flushTlbMmRange(k: Kernel, cpu: number, mm: MmStruct, start: big
   const f: FlushTlbInfo = {
     mm, start: full ? 0n : start, end: full ? TLB_FLUSH_ALL : end, strideShift: stride,
     freedTables: k.fixes.has('016c4d92cd16') ? freedTables : true,
-    newTlbGen: k.fixes.has('b0579ade7cd8') ? ++mm.tlbGen : 0n,
+    newTlbGen: k.fixes.has('b0579ade7cd8') ? ++mm.tlbGen : 0n, initiatingCpu: cpu,
   };
   if (k.cpus[cpu].loadedMm === mm) flushTlbFunc(k, cpu, f);
   flushTlbOthers(k, cpu, mm.cpumask, f);
@@ -269,7 +294,7 @@ export function shouldDeferFlush(k: Kernel, cpu: number, mm: MmStruct): boolean 
 export function tryToUnmapFlush(k: Kernel, cpu: number, batch: TlbflushUnmapBatch): void {
   if (!batch.flushRequired) return;
   k.flushStats.batchedFlushes++;
-  const f: FlushTlbInfo = { mm: undefined, start: 0n, end: TLB_FLUSH_ALL, strideShift: 12n, freedTables: false, newTlbGen: 0n };
+  const f: FlushTlbInfo = { mm: undefined, start: 0n, end: TLB_FLUSH_ALL, strideShift: 12n, freedTables: false, newTlbGen: 0n, initiatingCpu: cpu };
   if (!k.fixes.has('b0579ade7cd8')) {
     // v4.4 flushes whatever each CPU has active, the same way.
     for (const c of batch.cpumask) {
@@ -283,6 +308,7 @@ export function tryToUnmapFlush(k: Kernel, cpu: number, batch: TlbflushUnmapBatc
       else if (batch.mms.has(s.loadedMm)) localFlushTlb(k, c);
     }
   } else {
+    if ([...batch.cpumask].some((c) => c !== cpu)) traceTlbFlush(k, cpu, 'remote-ipi', -1);
     if (batch.cpumask.has(cpu)) flushTlbFunc(k, cpu, f);
     for (const c of [...batch.cpumask].sort((a, b) => a - b)) {
       if (c === cpu) continue;

@@ -53,7 +53,7 @@ export function accessCode(rw: unknown, user: unknown): number {
 
 /** An `access` event that an access record can carry: not parked (no `id`, no `until`). */
 export function packable(ev: { op: string; [k: string]: unknown }): boolean {
-  return ev.op === 'access' && ev.id === undefined && ev.until === undefined;
+  return ev.op === 'access' && ev.id === undefined && ev.until === undefined && ev.observed === undefined;
 }
 
 // ---- which reader ----
