@@ -17,6 +17,12 @@ export interface Fix {
 
 export const FIXES: readonly Fix[] = [
   {
+    id: '4a18419f71cd', release: 'v5.19',
+    title: 'mm/mprotect: use mmu_gather',
+    where: 'sysMprotect',
+    effect: 'mprotect flushes once for the whole call, the span of the PTEs it changed, instead of each VMA range in which one changed',
+  },
+  {
     id: 'd833352a4338', release: 'v3.6',
     title: 'mm: hugetlbfs: close race during teardown of hugetlbfs shared page tables',
     where: 'hugetlbChangeProtection, __unmapHugepageRangeFinal, pageTableShareable',

@@ -6,6 +6,7 @@ import type { Op, OpGen } from './ops.ts';
 import { _PAGE_DIRTY, _PAGE_RW, _PAGE_NX, hugePteOffset, isMigrationEntry, ptePresent, readEntry, setEntry, swpEntryToPte, SWP_MIGRATION_READ, walkTo } from './pgtable.ts';
 import { adjustRangeIfPmdSharingPossible, hugePmdUnshare, PUD_MASK, PUD_SIZE } from './hugetlb.ts';
 import { KernelRefusal, vmasExactlySplitting } from './mmap.ts';
+import { flushTlbRange } from './tlbflush.ts';
 
 function newEntry(e: bigint, prot: Prot): bigint {
   let n = e;
@@ -17,7 +18,7 @@ function newEntry(e: bigint, prot: Prot): bigint {
 }
 
 /** change_pte_range over a 4 KiB VMA range; returns the number of entries changed. */
-function changePteRange(k: Kernel, op: Op, vma: VmArea, start: bigint, end: bigint, prot: Prot): number {
+function changePteRange(k: Kernel, op: Op, vma: VmArea, start: bigint, end: bigint, prot: Prot, changed: { lo: bigint; hi: bigint }): number {
   const mm = vma.mm;
   k.flushTlbBatchedPendingOnce(op.cpu, mm);
   let pages = 0;
@@ -29,6 +30,8 @@ function changePteRange(k: Kernel, op: Op, vma: VmArea, start: bigint, end: bigi
     const n = newEntry(e, prot);
     if (n === e) continue;
     setEntry(k, mm, va, 'pte', ptep, n, 'change_pte_range');
+    if (changed.lo < 0n || va < changed.lo) changed.lo = va;
+    if (va + 4096n > changed.hi) changed.hi = va + 4096n;
     pages++;
   }
   return pages;
@@ -45,11 +48,19 @@ export function* sysMprotect(k: Kernel, op: Op, mm: MmStruct, start: bigint, len
     yield { step: 'change' };
     const hugetlb = vmas.filter((v) => v.isHugetlb);
     const anon = vmas.filter((v) => !v.isHugetlb);
-    let anonPages = 0;
+    // 4a18419f71cd (v5.19): one mmu_gather for the whole call flushes once, the span of the entries
+    // that changed (tlb_flush_pte_range), whatever VMAs they are in. Before it, change_protection_range
+    // flushed each VMA's range in which an entry changed.
+    const changed = { lo: -1n, hi: -1n };
+    const changedVmas: VmArea[] = [];
     for (const v of anon) {
-      anonPages += changePteRange(k, op, v, v.start, v.end, prot);
+      if (changePteRange(k, op, v, v.start, v.end, prot, changed)) changedVmas.push(v);
       v.prot = { ...prot };
     }
+    const flushAnon = () => {
+      if (!k.fixes.has('4a18419f71cd')) for (const v of changedVmas) k.flushTlbRangeOf(op.cpu, v, v.start, v.end);
+      else if (changed.lo >= 0n) flushTlbRange(k, op.cpu, mm, changed.lo, changed.hi, 12n);
+    };
     // hugetlb_change_protection, one VMA at a time.
     const flushes: (() => void)[] = [];
     const unlocks: (() => void)[] = [];
@@ -62,7 +73,7 @@ export function* sysMprotect(k: Kernel, op: Op, mm: MmStruct, start: bigint, len
     if (k.fixes.has('d833352a4338')) {
       yield { step: 'flush' };
       for (const f of flushes) f();
-      if (anonPages) for (const v of anon) k.flushTlbRangeOf(op.cpu, v, v.start, v.end);
+      flushAnon();
       yield { step: 'unlock' };
       for (const u of unlocks) u();
     } else {
@@ -70,7 +81,7 @@ export function* sysMprotect(k: Kernel, op: Op, mm: MmStruct, start: bigint, len
       for (const u of unlocks) u();
       yield { step: 'flush' };
       for (const f of flushes) f();
-      if (anonPages) for (const v of anon) k.flushTlbRangeOf(op.cpu, v, v.start, v.end);
+      flushAnon();
     }
   } finally {
     mm.mmapLock.upWrite(op);

@@ -136,9 +136,12 @@ export class Replay {
     this.kernel.observer = this.oracle;
     // What the real kernel's tracing would see: the CPU running the event's task, and the CPUs
     // running the program's tasks — not a lazy one, whose IPI lands in a kernel thread.
+    // On a paravirtualized guest whose remote flushes are hypercalls, the other CPUs trace nothing.
+    const hypercall = header.recorded?.remoteFlush === 'hypercall';
     setTlbFlushTrace(this.kernel, (cpu, reason, pages) => {
       const op = this.kernel.currentOp;
       if (op && cpu !== op.cpu && !this.kernel.cpus[cpu].current) return;
+      if (hypercall && op && cpu !== op.cpu && reason.startsWith('remote-')) return;
       this.fidelity.traced(this.oracle.line, reason, pages);
     });
     this.report = {

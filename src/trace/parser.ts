@@ -206,6 +206,9 @@ export class TraceParser {
       switch (k) {
         case 'release': case 'cpus': break;
         case 'date': case 'tracer': str(k); break;
+        case 'remoteFlush':
+          if (x !== 'ipi' && x !== 'hypercall') this.fail(line, f, `expected "ipi" or "hypercall" (how the kernel reached other CPUs' TLBs), not ${describe(x)}`);
+          break;
         case 'program':
           if (!Array.isArray(x) || x.length === 0 || x.some((a) => typeof a !== 'string')) this.fail(line, f, `expected the command line as a list of strings, not ${describe(x)}`);
           break;
@@ -215,7 +218,7 @@ export class TraceParser {
           for (const [why, n] of Object.entries(x)) this.int(line, `${f}.${why}`, n, 0, Number.MAX_SAFE_INTEGER);
           break;
         default:
-          this.fail(line, f, 'unknown field (recorded knows release, cpus, date, tracer, program, processes, threads, implicitPages, unattributed)');
+          this.fail(line, f, 'unknown field (recorded knows release, cpus, date, tracer, remoteFlush, program, processes, threads, implicitPages, unattributed)');
       }
     }
     return r;

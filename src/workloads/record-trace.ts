@@ -80,6 +80,9 @@ export class TraceConverter {
   private readonly cpuEvent: (RecordedEvent | undefined)[];
   /** Whether the last sched_switch on the CPU went to a recorded task (its task-switch flush is the program's). */
   private readonly cpuSwitchedIn: boolean[];
+  /** Whether the CPU's record before this one was a sched_switch (its task-switch flush follows it). */
+  private readonly lastWasSwitch: boolean[];
+  private readonly afterSwitch: boolean[];
   private lastIpi: { cpu: number; carrier: { flushes: ObservedFlush[] } } | undefined;
   private readonly files: FileRec[] = [];
   /** The event before each event on its CPU. */
@@ -96,6 +99,8 @@ export class TraceConverter {
     this.cpuLazy = new Array(cpus).fill(false);
     this.cpuEvent = new Array(cpus).fill(undefined);
     this.cpuSwitchedIn = new Array(cpus).fill(false);
+    this.lastWasSwitch = new Array(cpus).fill(false);
+    this.afterSwitch = new Array(cpus).fill(false);
   }
 
   result(): Conversion {
@@ -139,6 +144,9 @@ export class TraceConverter {
   }
 
   add(r: TraceRecord): void {
+    const afterSwitch = this.lastWasSwitch[r.cpu];
+    this.lastWasSwitch[r.cpu] = r.event === 'sched_switch';
+    this.afterSwitch[r.cpu] = afterSwitch;
     if (!this.started) {
       // The program starts where the gate shell execs it: what the shell did before is not the program's.
       if (r.event !== 'sched_process_exec' || Number(keyValues(r, ['pid']).pid) !== this.rootPid) return;
@@ -185,7 +193,7 @@ export class TraceConverter {
 
   private tlbFlush(r: TraceRecord): void {
     const f = tlbFlushArgs(r);
-    if (f.reason === 'task-switch') {
+    if (f.reason === 'task-switch' && this.afterSwitch[r.cpu]) {
       // Traced while switching into or out of a recorded task; only the switch into one loads the program's mm.
       const ev = this.cpuEvent[r.cpu];
       if (!this.cpuSwitchedIn[r.cpu] || ev?.op !== 'switch' || !ev.observed) {
@@ -204,13 +212,13 @@ export class TraceConverter {
       return;
     }
     if (f.reason === 'remote-shootdown' || f.reason === 'remote-wrong-cpu') {
-      // The IPI handler, on this CPU, of the last flush another CPU sent.
-      if (this.lastIpi && this.lastIpi.cpu !== r.cpu) {
-        const c = this.lastIpi.carrier;
-        c.flushes.push(f);
-      } else this.drop('remote flush without a sender in the program');
+      // The handler of the last flush sent (on_each_cpu_mask runs it on the sender too).
+      if (this.lastIpi) this.lastIpi.carrier.flushes.push(f);
+      else this.drop('remote flush without a sender in the program');
       return;
     }
+    // Any other flush belongs to what the task is doing: its syscall, else its last event (a fault,
+    // a fork, an exit; a task switch here is a lazy CPU's switch to init_mm inside a flush).
     const p = this.pending.get(r.pid);
     let carrier: { flushes: ObservedFlush[] };
     if (p && this.tasks.has(r.pid)) carrier = p;

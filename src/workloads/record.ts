@@ -202,7 +202,7 @@ export async function recordProgram(o: RecordOptions): Promise<Recording> {
     const header = {
       format: 'mmuwasm-trace', version: 1, cpus, kernel: profileForRelease(rel, PROFILE_NAMES), pcid: cpusHavePcid(),
       recorded: {
-        release: rel, cpus, date: new Date().toISOString(), program: o.program, tracer: 'tracefs',
+        release: rel, cpus, date: new Date().toISOString(), program: o.program, tracer: 'tracefs', remoteFlush: remoteFlushPath(),
         processes: result.processes, threads: result.threads, implicitPages: result.implicitPages, unattributed: result.unattributed,
       },
     };
@@ -213,6 +213,15 @@ export async function recordProgram(o: RecordOptions): Promise<Recording> {
     process.off('exit', atExit);
     if (errors.length) throw new RecordError(errors.join('; '));
   }
+}
+
+/**
+ * How this kernel reaches other CPUs' TLBs: by IPI (the handler traces "remote shootdown" on each), or
+ * by a hypercall of a paravirtualized guest (PVM), where the host flushes them and nothing is traced there.
+ */
+function remoteFlushPath(): 'ipi' | 'hypercall' {
+  const log = spawnSync('dmesg', [], { encoding: 'utf8' });
+  return /remote TLB flushes via PVM_HC_FLUSH_TLB_MULTI/.test(log.stdout ?? '') ? 'hypercall' : 'ipi';
 }
 
 /** Whether the kernel can tag TLB entries with PCIDs here: without, every switch of mm flushes. */
