@@ -256,6 +256,13 @@ function explain(m: FidelityMismatch, events: Record<string, unknown>[]): string
     const implicit = events.some((e, i) => i < m.line - 2 && e.op === 'mmap' && e.prot === 'rwx' && !e.observed && BigInt(String(e.va)) <= va && va < BigInt(String(e.va)) + BigInt(String(e.len)));
     if (implicit) return 'exec-image';
   }
+  // mprotect of exec-image pages (the RELRO segment): a page read from the page cache is mapped
+  // read-only by the kernel, writable by the trace's private anonymous stand-in, so they change different entries.
+  if (m.op === 'mprotect' && m.observed.length === 1 && m.model.length === 1) {
+    const start = BigInt(String(ev.va)), end = start + BigInt(String(ev.len));
+    const implicitCover = events.slice(0, m.line - 2).filter((e) => e.op === 'mmap' && e.prot === 'rwx' && !e.observed);
+    if (implicitCover.some((e) => BigInt(String(e.va)) <= start && start < BigInt(String(e.va)) + BigInt(String(e.len)))) return 'exec-image';
+  }
   // exit_mmap's first flush (a forced flush of the zap) before tlb_finish_mmu's, on a CPU mask that still has another CPU.
   if (m.op === 'exit' && m.observed.filter((f) => f.reason === 'remote-ipi').length === m.model.filter((f) => f.reason === 'remote-ipi').length + 1) return 'exit-second-flush';
   // mprotect of a hugetlb range whose PMD page was shared: three full flushes, the model two.

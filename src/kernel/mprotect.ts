@@ -6,7 +6,7 @@ import type { Op, OpGen } from './ops.ts';
 import { _PAGE_DIRTY, _PAGE_RW, _PAGE_NX, hugePteOffset, isMigrationEntry, ptePresent, readEntry, setEntry, swpEntryToPte, SWP_MIGRATION_READ, walkTo } from './pgtable.ts';
 import { adjustRangeIfPmdSharingPossible, hugePmdUnshare, PUD_MASK, PUD_SIZE } from './hugetlb.ts';
 import { KernelRefusal, vmasExactlySplitting } from './mmap.ts';
-import { flushTlbRange } from './tlbflush.ts';
+import { flushTlbMmRange } from './tlbflush.ts';
 
 function newEntry(e: bigint, prot: Prot): bigint {
   let n = e;
@@ -59,7 +59,8 @@ export function* sysMprotect(k: Kernel, op: Op, mm: MmStruct, start: bigint, len
     }
     const flushAnon = () => {
       if (!k.fixes.has('4a18419f71cd')) for (const v of changedVmas) k.flushTlbRangeOf(op.cpu, v, v.start, v.end);
-      else if (changed.lo >= 0n) flushTlbRange(k, op.cpu, mm, changed.lo, changed.hi, 12n);
+      // tlb_finish_mmu: the gather's range, no page table freed (so no IPI to a CPU on another mm).
+      else if (changed.lo >= 0n) flushTlbMmRange(k, op.cpu, mm, changed.lo, changed.hi, 12n, false);
     };
     // hugetlb_change_protection, one VMA at a time.
     const flushes: (() => void)[] = [];

@@ -113,8 +113,9 @@ export function switchMmIrqsOff(k: Kernel, cpu: number, next: MmStruct): void {
     slot.tlbGen = gen;
     return;
   }
-  // Stop remote flushes for the previous mm (4.19 clears the bit at once).
-  if (prev !== k.initMm) prev.cpumask.delete(cpu);
+  // Stop remote flushes for the previous mm (4.19 clears the bit at once). With 209954cbc7d0 the bit
+  // stays until a flush finds the CPU on another mm (flushTlbFunc), so the sender keeps tracing the IPI.
+  if (prev !== k.initMm && !k.fixes.has('209954cbc7d0')) prev.cpumask.delete(cpu);
   if (next !== k.initMm) next.cpumask.add(cpu);
   const nextTlbGen = next.tlbGen;
   const { asid, needFlush } = chooseNewAsid(k, s, next, nextTlbGen);
@@ -182,7 +183,11 @@ function flushTlbFunc(k: Kernel, cpu: number, f: FlushTlbInfo): void {
     return;
   }
   const loaded = s.loadedMm;
-  if (f.mm && f.mm !== loaded) return traceTlbFlush(k, cpu, 'remote-wrong-cpu', 0);
+  if (f.mm && f.mm !== loaded) {
+    // 209954cbc7d0: the CPU was left in the mask of an mm it no longer runs; it takes itself out.
+    if (k.fixes.has('209954cbc7d0')) f.mm.cpumask.delete(cpu);
+    return traceTlbFlush(k, cpu, 'remote-wrong-cpu', 0);
+  }
   if (loaded === k.initMm) return;
   if (s.isLazy) return leaveMm(k, cpu);
   const slot = s.ctxs[s.loadedAsid];
@@ -207,6 +212,8 @@ function flushTlbOthers(k: Kernel, self: number, cpumask: Iterable<number>, f: F
     if (cpu === self) continue;
     // 016c4d92cd16 series: a lazy CPU only needs the IPI when page tables are freed under it.
     if (k.fixes.has('016c4d92cd16') && k.cpus[cpu].isLazy && !f.freedTables) continue;
+    // should_flush_tlb (209954cbc7d0): a CPU still in the mask but on another mm gets no IPI unless tables were freed.
+    if (k.fixes.has('209954cbc7d0') && f.mm && k.cpus[cpu].loadedMm !== f.mm && !f.freedTables) continue;
     k.flushStats.ipisSent++;
     k.perCpu[self].ipisSent++;
     k.perCpu[cpu].ipisReceived++;
@@ -233,6 +240,8 @@ export function flushTlbMmRange(k: Kernel, cpu: number, mm: MmStruct, start: big
     newTlbGen: k.fixes.has('b0579ade7cd8') ? ++mm.tlbGen : 0n, initiatingCpu: cpu,
   };
   if (k.cpus[cpu].loadedMm === mm) flushTlbFunc(k, cpu, f);
+  // 209954cbc7d0: on_each_cpu_mask also runs the handler here when this CPU, no longer on the mm, is still in its mask.
+  else if (k.fixes.has('209954cbc7d0') && f.freedTables && mm.cpumask.has(cpu) && [...mm.cpumask].some((c) => c !== cpu)) flushTlbFunc(k, cpu, f);
   flushTlbOthers(k, cpu, mm.cpumask, f);
   // 6bbd42e2df8f: secondary TLBs that share the CPU page tables are invalidated with the CPU's.
   if (k.fixes.has('6bbd42e2df8f')) k.notifiers.archInvalidateSecondaryTlbs(mm, f.mm && !full ? start : 0n, full ? TLB_FLUSH_ALL : end);

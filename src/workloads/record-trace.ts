@@ -459,6 +459,7 @@ export class TraceConverter {
         return out;
       }
       case 'mprotect':
+      case 'pkey_mprotect':
         this.fillHoles(mm, cpu, a.start, a.start + pageUp(a.len));
         push({ op: 'mprotect', cpu, va: hex(a.start), len: hex(pageUp(a.len)), prot: prot(a.prot) });
         return out;

@@ -17,7 +17,10 @@ export const NR_HUGEPAGES = '/proc/sys/vm/nr_hugepages';
 export const RECORD_EVENTS = [
   'tlb/tlb_flush', 'exceptions/page_fault_user', 'exceptions/page_fault_kernel', 'sched/sched_switch', 'sched/sched_process_exit', 'sched/sched_process_exec',
   'task/task_newtask',
-  ...['mmap', 'munmap', 'mprotect', 'madvise', 'mremap', 'fallocate', 'ftruncate', 'memfd_create', 'brk', 'openat', 'close', 'clone', 'clone3', 'exit_group']
+  // The memory syscalls the trace has ops for, those whose flushes it must not give to another event
+  // (mbind, move_pages, …), and those that create files, tasks and exits.
+  ...['mmap', 'munmap', 'mprotect', 'pkey_mprotect', 'madvise', 'process_madvise', 'mremap', 'fallocate', 'ftruncate', 'memfd_create', 'brk',
+    'mbind', 'move_pages', 'migrate_pages', 'msync', 'openat', 'close', 'clone', 'clone3', 'exit_group']
     .flatMap((s) => [`syscalls/sys_enter_${s}`, ...(s === 'exit_group' ? [] : [`syscalls/sys_exit_${s}`])]),
 ];
 
