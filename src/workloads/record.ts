@@ -2,15 +2,14 @@
 // processes do to memory, and writes that as a trace (docs/record.md). Every change it makes to
 // the machine — the tracefs mount, its own tracing instance, the huge page pool — is undone before
 // it returns, on failure and on SIGINT/SIGTERM/SIGHUP too.
-import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { spawn, spawnSync } from 'node:child_process';
-import { availableParallelism, release } from 'node:os';
+import { availableParallelism, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseTraceLine } from './tracefs.ts';
 import { profileForRelease, TraceConverter, type Conversion } from './record-trace.ts';
 import { PROFILE_NAMES } from '../kernel/profiles.ts';
 
-export const TRACEFS = '/sys/kernel/tracing';
 export const NR_HUGEPAGES = '/proc/sys/vm/nr_hugepages';
 
 /** The events a recording enables (each must exist: the message names the one that does not). */
@@ -77,10 +76,6 @@ class Restorer {
   }
 }
 
-function isMounted(path: string): boolean {
-  return readFileSync('/proc/self/mounts', 'utf8').split('\n').some((l) => l.split(' ')[1] === path && l.split(' ')[2] === 'tracefs');
-}
-
 function write(path: string, text: string): void {
   try {
     writeFileSync(path, text);
@@ -92,23 +87,30 @@ function write(path: string, text: string): void {
 /** Reserves huge pages: the pool grows by n for the run (and shrinks back afterwards). */
 function reserveHugepages(r: Restorer, n: number): void {
   const before = Number(readFileSync(NR_HUGEPAGES, 'utf8').trim());
-  r.add(`${NR_HUGEPAGES} (back to ${before})`, () => writeFileSync(NR_HUGEPAGES, `${before}\n`));
+  // Back to the old count; if someone else resized the pool meanwhile, only our n pages go.
+  r.add(`${NR_HUGEPAGES} (back to ${before})`, () => {
+    const now = Number(readFileSync(NR_HUGEPAGES, 'utf8').trim());
+    writeFileSync(NR_HUGEPAGES, `${now === before + n ? before : Math.max(0, now - n)}\n`);
+  });
   write(NR_HUGEPAGES, `${before + n}\n`);
   const got = Number(readFileSync(NR_HUGEPAGES, 'utf8').trim());
   if (got < before + n) throw new RecordError(`asked the kernel for ${n} more huge pages and got ${got - before}: memory is too fragmented or too small (${NR_HUGEPAGES} is now ${got})`);
 }
 
-/** A tracing instance of its own: its events, pid filter and buffer leave the global ones alone. */
+/**
+ * A tracing instance of its own, on a tracefs mount of its own: its events, pid filter and buffer
+ * leave the global ones alone, and the mount (a temporary directory) is nobody else's to unmount.
+ */
 function makeInstance(r: Restorer, bufferKb: number): string {
-  if (!isMounted(TRACEFS)) {
-    const m = spawnSync('mount', ['-t', 'tracefs', 'nodev', TRACEFS], { encoding: 'utf8' });
-    if (m.status !== 0) throw new RecordError(`cannot mount tracefs on ${TRACEFS}: ${(m.stderr || m.error?.message || '').trim()}`);
-    r.add(`the tracefs mount on ${TRACEFS}`, () => {
-      const u = spawnSync('umount', [TRACEFS], { encoding: 'utf8' });
-      if (u.status !== 0) throw new Error((u.stderr || '').trim());
-    });
-  }
-  const dir = join(TRACEFS, 'instances', `mmuwasm-record-${process.pid}`);
+  const mountPoint = mkdtempSync(join(tmpdir(), 'mmuwasm-tracefs-'));
+  r.add(`the directory ${mountPoint}`, () => rmdirSync(mountPoint));
+  const m = spawnSync('mount', ['-t', 'tracefs', 'nodev', mountPoint], { encoding: 'utf8' });
+  if (m.status !== 0) throw new RecordError(`cannot mount tracefs on ${mountPoint}: ${(m.stderr || m.error?.message || '').trim()}`);
+  r.add(`the tracefs mount on ${mountPoint}`, () => {
+    const u = spawnSync('umount', [mountPoint], { encoding: 'utf8' });
+    if (u.status !== 0) throw new Error((u.stderr || '').trim());
+  });
+  const dir = join(mountPoint, 'instances', `mmuwasm-record-${process.pid}`);
   try {
     mkdirSync(dir);
   } catch (err) {
@@ -126,7 +128,7 @@ function makeInstance(r: Restorer, bufferKb: number): string {
   write(join(dir, 'tracing_on'), '0\n');
   write(join(dir, 'buffer_size_kb'), `${bufferKb}\n`);
   for (const e of RECORD_EVENTS) {
-    if (!existsSync(join(dir, 'events', e))) throw new RecordError(`this kernel has no tracepoint ${e.replace('/', ':')} (${join(TRACEFS, 'events', e)} is missing)`);
+    if (!existsSync(join(dir, 'events', e))) throw new RecordError(`this kernel has no tracepoint ${e.replace('/', ':')} (events/${e} is missing in tracefs)`);
   }
   return dir;
 }
