@@ -183,6 +183,16 @@ describe('fidelity', () => {
     expect(out.report.fidelity).toEqual({ events: 3, matching: 3, mismatches: [] });
   });
 
+  it('survives the binary form: an access with observed stays a JSON line', async () => {
+    const { convertTrace } = await import('../src/trace/convert.ts');
+    const text = file(trace('[{"reason":"local-mm","pages":2}]'));
+    const bin = text.replace(/\.jsonl$/, '.mmtrace');
+    await convertTrace(text, bin);
+    const a = await replayFile(text), b = await replayFile(bin);
+    expect(b.report.fidelity).toEqual(a.report.fidelity);
+    expect(b.report.fidelity!.events).toBe(3);
+  });
+
   it('--fidelity strict exits 1 on a mismatch, 0 without; the summary has the table', async () => {
     const log = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
     try {
