@@ -3,8 +3,8 @@
 // field; the comparison and --fidelity strict; and, as root on a machine with tracefs and huge pages,
 // the suite of real C programs in test/programs recorded on this kernel and replayed, every mismatch
 // one that docs/fidelity.md explains, and every change to the machine undone — also on failure and SIGINT.
-import { describe, expect, it, vi } from 'vitest';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -20,6 +20,7 @@ import type { FidelityMismatch } from '../src/replay/fidelity.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'mmuwasm-record-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 let n = 0;
 function file(lines: string[]): string {
   const path = join(dir, `t${++n}.jsonl`);
