@@ -60,7 +60,7 @@ describe('the tarball', () => {
     const paths = packed.files.map((f) => f.path).sort();
     const shipped = (p: string) =>
       ['package.json', 'README.md', 'LICENSE', 'bin/mmuwasm.mjs'].includes(p) ||
-      /^scenarios\/[a-z0-9-]+\.jsonl$/.test(p) ||
+      /^scenarios\/(explore\/)?[a-z0-9-]+\.jsonl$/.test(p) ||
       /^dist\/(src|assembly)\/[a-z0-9/_-]+(\.js|\.d\.ts|\.mjs)$/.test(p) ||
       p === 'dist/build/mmu.wasm';
     expect(paths.filter((p) => !shipped(p))).toEqual([]);
