@@ -31,6 +31,7 @@ import { TraceError } from '../trace/trace-error.ts';
 import type { ReplayEvent, ReplayHeader } from '../trace/events.ts';
 import { STEPS } from '../trace/parser.ts';
 import type { AccessRunEvent } from '../trace/binary.ts';
+import { machineOf } from './machine-limits.ts';
 import { FAULT_ATTEMPTS, LOCAL_OPS, ReplayWindow } from './window.ts';
 import { DEFAULT_COSTS, costCounts, costReport, cpuCost, type CostModel } from './cost-model.ts';
 
@@ -157,10 +158,7 @@ export class Replay {
   static async create(header: ReplayHeader, opts: ReplayOptions = {}, file = 'trace'): Promise<Replay> {
     const profile = opts.kernel ?? header.kernel ?? DEFAULT_PROFILE;
     const fixes = resolveFixes(profile, { ...(header.fixes ?? {}), ...(opts.fixes ?? {}) });
-    const machine = await Machine.create({
-      ncpus: header.cpus, mode: opts.tlbMode ?? 'retentive', geometry: header.tlb, physmem: header.physmem ?? 64n << 30n,
-      maxphyaddr: 46, eventCapacity: 4096,
-    });
+    const machine = await Machine.create(machineOf(header, opts));
     const replay = new Replay(machine, header, profile, fixes, file, header.seed ?? 0, opts);
     if (opts.tlbMode === 'capacity') {
       replay.oracle.notes.push({ line: 0, text: 'TLBs in capacity mode (the real geometry): an eviction may remove a stale translation before the oracle sees it used' });

@@ -4,7 +4,10 @@
 import { Replay, type Report, type ReplayOptions } from './engine.ts';
 import { ProfileError } from '../kernel/profiles.ts';
 import type { TraceItem } from '../trace/events.ts';
+import { TraceError } from '../trace/trace-error.ts';
 import { prefetch } from './prefetch.ts';
+import { ConfigError } from '../mmu/errors.ts';
+import { machineConfig } from './machine-limits.ts';
 
 export interface ReplayTraceOptions extends ReplayOptions {
   /** Called after each event with its line and the bytes of the input read so far (progress, Ctrl-C). */
@@ -48,6 +51,10 @@ export async function replayTrace(items: AsyncIterable<TraceItem> | Iterable<Tra
           replay = await Replay.create(item.header, opts, path);
         } catch (err) {
           if (err instanceof ProfileError) throw Object.assign(new Error(err.message), { file: path, line: item.line });
+          if (err instanceof ConfigError || err instanceof RangeError) {
+            const { field, message } = machineConfig(item.header, opts, err);
+            throw new TraceError(path, item.line, field, message);
+          }
           throw err;
         }
         continue;
