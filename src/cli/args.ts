@@ -19,6 +19,8 @@ export function* options(argv: readonly string[]): Generator<{ arg: string; valu
       value: () => {
         const v = argv[++i];
         if (v === undefined) throw new UsageError(`${arg} needs a value`);
+        // `--json --quiet` is a forgotten value, not a file named --quiet ('-' alone is standard output).
+        if (v.length > 1 && v.startsWith('-')) throw new UsageError(`${arg} needs a value, not the option '${v}'`);
         return v;
       },
     };

@@ -1,6 +1,10 @@
 // The command line. Every command returns its exit status: 0 success, 1 a finding (a failed
 // expectation or a violation), 2 bad input or usage.
 import { MmuError } from '../mmu/errors.ts';
+import { releaseSignals } from './signals.ts';
+
+/** The commands that stop by themselves on SIGINT/SIGTERM (src/cli/signals.ts). */
+const STOPPABLE = new Set(['replay', 'scenarios', 'convert', 'generate', 'import']);
 
 const USAGE = `usage: mmuwasm <command> [options]
 
@@ -30,6 +34,7 @@ commands:
 
 export async function main(argv: string[]): Promise<number> {
   const [command = 'help', ...rest] = argv;
+  if (!STOPPABLE.has(command)) releaseSignals();
   try {
     switch (command) {
       case 'start': {

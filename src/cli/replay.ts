@@ -13,6 +13,7 @@ import { ProfileError } from '../kernel/profiles.ts';
 import { Progress } from './progress.ts';
 import { prefetch } from '../replay/prefetch.ts';
 import { options, parseFixArg, UsageError } from './args.ts';
+import { interruption, signalStatus } from './signals.ts';
 
 export { UsageError } from './args.ts';
 
@@ -36,7 +37,8 @@ export function parseReplayArgs(argv: string[]): ReplayArgs {
       a.fixes[id] = on;
     } else if (arg === '--workers') {
       const v = value();
-      const n = Number(v);
+      // Decimal digits only: Number() would also take 0x10 and 1e2.
+      const n = /^[0-9]+$/.test(v) ? Number(v) : NaN;
       if (!Number.isInteger(n) || n < 1 || n > 256) throw new UsageError(`--workers takes a whole number from 1 to 256 (got '${v}')`);
       a.workers = n;
     } else if (arg === '--cost') {
@@ -72,14 +74,8 @@ export async function runReplay(argv: string[]): Promise<number> {
     throw err;
   }
   const progress = !args.quiet && process.stderr.isTTY ? new Progress(args.trace) : undefined;
-  let interrupted = false;
-  // Ctrl-C: the workers stop after the batch they run, the replay stops, the partial report is written.
-  const abort = new AbortController();
-  const onSigint = () => {
-    interrupted = true;
-    abort.abort();
-  };
-  process.once('SIGINT', onSigint);
+  // SIGINT/SIGTERM: the workers stop after the batch they run, the reader stops, the partial report is written.
+  const stop = interruption();
   let at = { line: 0, bytes: 0 };
   const { report, status } = await replayFile(args.trace, {
     kernel: args.kernel,
@@ -87,19 +83,27 @@ export async function runReplay(argv: string[]): Promise<number> {
     workers: args.workers ?? Replay.defaultWorkers(),
     cost: args.cost,
     tlbMode: args.tlbMode,
-    signal: abort.signal,
+    signal: stop.signal,
     onPhase: (r) => progress?.tick(at.line, r.accesses, at.bytes),
     onEvent: (r, line, bytes) => {
       at = { line, bytes };
       progress?.tick(line, r.accesses, bytes);
-      if (interrupted) throw Object.assign(new Error('interrupted (Ctrl-C): the report holds what was replayed before'), { file: args.trace, line });
     },
   });
-  process.off('SIGINT', onSigint);
   progress?.done();
   if (!args.quiet) process.stdout.write(renderSummary(args.trace, report, styleFor(process.stdout)));
   if (report.error) console.error(`mmuwasm replay: ${report.error.file}:${report.error.line}: ${report.error.message}`);
   if (args.json === '-') process.stdout.write(reportJson(report));
-  else if (args.json) writeFileSync(args.json, reportJson(report));
-  return status;
+  else if (args.json) {
+    // After the summary, one line naming the file: a directory that does not exist, no permission,
+    // a full disk (/dev/full).
+    try {
+      writeFileSync(args.json, reportJson(report));
+    } catch (err) {
+      console.error(`mmuwasm replay: cannot write the report to ${args.json}: ${(err as Error).message}`);
+      return 2;
+    }
+  }
+  const signal = stop.received;
+  return signal && !report.complete ? signalStatus(signal) : status;
 }

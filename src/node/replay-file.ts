@@ -3,5 +3,5 @@ import { readTrace } from '../trace/parser.ts';
 import { replayTrace, type ReplayOutcome, type ReplayTraceOptions } from '../replay/replay-trace.ts';
 
 export function replayFile(path: string, opts: ReplayTraceOptions = {}): Promise<ReplayOutcome> {
-  return replayTrace(readTrace(path), path, opts);
+  return replayTrace(readTrace(path, { signal: opts.signal }), path, opts);
 }

@@ -270,7 +270,7 @@ export class Replay {
     try {
       await this.dispatchInner(line, ev);
     } catch (err) {
-      if (err instanceof KernelRefusal) this.fail(line, `the kernel refuses this: ${err.message}`);
+      if (err instanceof KernelRefusal) this.fail(line, `the kernel refuses this: ${err.message}`, refusedField(ev, err.message));
       throw err;
     }
   }
@@ -622,6 +622,15 @@ export class Replay {
     }
   }
 
+  /** Events that have run (or begun): those read, less those still queued in the window or behind a parked operation. */
+  eventsRun(): number {
+    let queued = this.window.pendingEvents();
+    for (const q of this.cpuQueue.values()) {
+      for (const { ev } of q) queued += ev.op === 'access_run' ? (ev as AccessRunEvent).va.length : 1;
+    }
+    return this.eventCount - queued;
+  }
+
   /** Ends the trace: an operation still parked, or an event still waiting, is an error. */
   async finish(lastLine: number): Promise<void> {
     await this.tail;
@@ -673,6 +682,22 @@ export class Replay {
   }
 }
 
+
+/**
+ * The field a kernel refusal is about, when its sentence says (the kernel's EINVAL/ENOMEM checks name
+ * an address, a length, an offset or a size): the field of the event that holds it.
+ */
+function refusedField(ev: ReplayEvent, message: string): string | undefined {
+  const has = (f: string) => Object.hasOwn(ev, f);
+  if (/^length |size$| page size|lengths must/.test(message) && has('len')) return 'len';
+  if (/offset|^the hole|past the end of file/.test(message) && has('offset')) return 'offset';
+  if (/^truncate /.test(message) && has('size')) return 'size';
+  if (/new range/.test(message) && has('newva')) return 'newva';
+  if (/MADV_|advice/.test(message) && has('advice')) return 'advice';
+  if (/^mremap is modelled/.test(message)) return 'va';
+  if (has('va')) return 'va';
+  return undefined;
+}
 
 function sameVa(v: bigint, want: bigint): boolean {
   if (v >> 12n === want >> 12n) return true;

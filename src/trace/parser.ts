@@ -121,7 +121,7 @@ export function fieldAtError(text: string, message: string): string | undefined 
  * each with its line number and the bytes of the file read so far (for a progress estimate). A binary
  * trace (docs/trace-binary.md, known by its magic bytes, plain or gzip) goes to its own reader.
  */
-export async function* readTrace(path: string): AsyncGenerator<TraceItem> {
+export async function* readTrace(path: string, opts: { signal?: AbortSignal } = {}): AsyncGenerator<TraceItem> {
   const binary = await import('./binary.ts');
   const form = binary.sniffTrace(path);
   if (form.binary) {
@@ -131,6 +131,8 @@ export async function* readTrace(path: string): AsyncGenerator<TraceItem> {
   const parser = new TraceParser(path);
   let last = 0;
   for await (const { line, text, bytes } of readTextLines(path, form.gzip)) {
+    // Stopped (a signal): no more lines, even in a run of comments that yields no item.
+    if (opts.signal?.aborted) return;
     last = line;
     const item = parser.line(line, text, bytes);
     if (item) yield item;
@@ -249,11 +251,10 @@ export class TraceParser {
     const op = e.op;
     const schema = Object.hasOwn(SCHEMAS, op) ? SCHEMAS[op] : undefined;
     if (!schema) this.fail(line, 'op', `unknown op "${op}" (ops: ${Object.keys(SCHEMAS).join(', ')})`);
-    // Own properties only, into an object without a prototype: a key such as "__proto__",
-    // "constructor" or "toString" is an unknown field, never an inherited one, and never reaches
-    // an object's prototype.
-    const out = Object.create(null) as ReplayEvent;
-    out.op = op;
+    // Own properties only: a key such as "__proto__", "constructor" or "toString" is an unknown field,
+    // never an inherited one; only the schema's own names are written into the event, so no key of a
+    // trace reaches an object's prototype.
+    const out: ReplayEvent = { op };
     for (const [name, type] of Object.entries(schema.required)) {
       if (!Object.hasOwn(e, name) || e[name] === undefined) this.fail(line, name, `"${op}" needs this field`);
       out[name] = this.value(line, name, type, e[name]);
