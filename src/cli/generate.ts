@@ -6,6 +6,29 @@ import { formatOfPath, writerFor, BINARY_EXTENSION } from '../trace/binary.ts';
 import { WORKLOAD_DEFAULTS, WORKLOAD_KINDS, writeWorkload, type WorkloadKind, type WorkloadOptions } from '../workloads/workloads.ts';
 import { MAX_CPUS } from '../trace/parser.ts';
 import { options, UsageError } from './args.ts';
+import { Worker } from 'node:worker_threads';
+import { interruption, interruptedBy, signalStatus } from './signals.ts';
+import { outputError, writeOutput } from './output-file.ts';
+
+const GENERATE_WORKER_URL = new URL(import.meta.url.endsWith('.ts') ? './generate-worker.mjs' : './generate-worker.js', import.meta.url);
+
+/** generateTrace on its own thread; a signal ends the thread (writeOutput removes the file). */
+function generateInWorker(a: GenerateArgs, signal: AbortSignal): Promise<{ accesses: number; lines: number }> {
+  return new Promise((resolve, reject) => {
+    const w = new Worker(GENERATE_WORKER_URL, { workerData: a });
+    const onAbort = () => {
+      void w.terminate().then(() => reject(signal.reason));
+    };
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+    w.once('message', (r: { accesses: number; lines: number }) => resolve(r));
+    w.once('error', reject);
+    w.once('exit', (code) => {
+      signal.removeEventListener('abort', onAbort);
+      if (code !== 0 && !signal.aborted) reject(new Error(`the generate thread ended with status ${code}`));
+    });
+  });
+}
 
 const USAGE = `usage: mmuwasm generate KIND [options] -o FILE
   KIND: ${WORKLOAD_KINDS.join(', ')}
@@ -133,7 +156,22 @@ export async function runGenerate(argv: string[]): Promise<number> {
     throw err;
   }
   const started = Date.now();
-  const r = generateTrace(args);
+  const stop = interruption();
+  let r: { accesses: number; lines: number };
+  try {
+    r = await writeOutput(args.out, (tmp) => generateInWorker({ ...args, out: tmp }, stop.signal), stop.signal);
+  } catch (err) {
+    if (stop.received) {
+      console.error(`mmuwasm generate: ${interruptedBy(stop.received)}: ${args.out} not written`);
+      return signalStatus(stop.received);
+    }
+    const message = outputError(args.out, err);
+    if (message) {
+      console.error(`mmuwasm generate: ${message}`);
+      return 2;
+    }
+    throw err;
+  }
   console.error(`mmuwasm generate: ${args.out}: ${args.kind}, ${r.accesses} CPU accesses, seed ${args.options.seed} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
   return 0;
 }

@@ -4,6 +4,8 @@ import { BINARY_EXTENSION, formatOfPath } from '../trace/binary.ts';
 import { importLackey, type ImportOptions } from '../workloads/lackey.ts';
 import { ArgumentError } from '../mmu/errors.ts';
 import { options, UsageError } from './args.ts';
+import { interruption, interruptedBy, signalStatus } from './signals.ts';
+import { outputError, writeOutput } from './output-file.ts';
 
 const USAGE = `usage: mmuwasm import lackey FILE|- [-o OUT.jsonl|OUT.jsonl.gz|OUT${BINARY_EXTENSION}[.gz]|-] [--hugetlb] [--kernel PROFILE] [--limit N]`;
 
@@ -45,8 +47,13 @@ export async function runImport(argv: string[]): Promise<number> {
     }
     throw err;
   }
+  const stop = interruption();
   try {
-    const s = await importLackey(o);
+    const final = o.output;
+    const toFile = final !== undefined && final !== '-';
+    const s = toFile
+      ? { ...(await writeOutput(final, (tmp) => importLackey({ ...o, output: tmp, signal: stop.signal }), stop.signal)), output: final }
+      : await importLackey({ ...o, signal: stop.signal });
     const out = s.output === '-' ? 'standard output' : s.output;
     console.error(
       `mmuwasm import lackey: ${s.input}${s.command ? ` (${s.command})` : ''}: ${s.records} records (I ${s.byKind.I}, L ${s.byKind.L}, S ${s.byKind.S}, M ${s.byKind.M})` +
@@ -54,12 +61,21 @@ export async function runImport(argv: string[]): Promise<number> {
       `${s.regions} ${o.hugetlb ? 'hugetlbfs' : 'anonymous'} region${s.regions === 1 ? '' : 's'} → ${out}`);
     return 0;
   } catch (err) {
+    if (stop.received) {
+      console.error(`mmuwasm import lackey: ${interruptedBy(stop.received)}${o.output && o.output !== '-' ? `: ${o.output} not written` : ''}`);
+      return signalStatus(stop.received);
+    }
     if (err instanceof TraceError) {
       console.error(`mmuwasm import lackey: ${err.message}`);
       return 2;
     }
     if (err instanceof UsageError || err instanceof ArgumentError) {
       console.error(`mmuwasm import: ${err.message}\n${USAGE}`);
+      return 2;
+    }
+    const message = o.output && o.output !== '-' ? outputError(o.output, err) : undefined;
+    if (message && (err as NodeJS.ErrnoException).path !== o.input) {
+      console.error(`mmuwasm import lackey: ${message}`);
       return 2;
     }
     if (err instanceof Error && 'code' in err && typeof (err as NodeJS.ErrnoException).code === 'string') {

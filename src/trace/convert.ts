@@ -17,6 +17,8 @@ export interface ConvertOptions {
   expand?: boolean;
   /** Leave comments and blank lines out (later lines move). */
   stripComments?: boolean;
+  /** Aborting it stops the conversion at the next line (its reason is thrown). */
+  signal?: AbortSignal;
 }
 
 export interface ConvertResult {
@@ -88,6 +90,7 @@ export async function convertTrace(input: string, output: string, opts: ConvertO
   let ok = false;
   try {
     for await (const s of source) {
+      opts.signal?.throwIfAborted();
       switch (s.kind) {
         case 'comment':
           if (!opts.stripComments) out.comment(s.text);
