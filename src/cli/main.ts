@@ -14,7 +14,8 @@ commands:
   replay TRACE [--kernel PROFILE] [--fix ID=on|off]... [--workers N] [--cost K=C,...] [--tlb retentive|capacity]
                              [--json FILE|-] [--quiet]
                              replay a trace (JSON Lines, .jsonl.gz or binary .mmtrace) and
-                             report every stale translation; exit 0 clean, 1 a finding, 2 bad input
+                             report every stale translation; exit 0 clean, 1 a finding, 2 bad input,
+                             130/143 stopped by SIGINT/SIGTERM (the partial report is written)
   scenarios [DIR] [--kernel P[,P...]] [--fix ID=on|off]... [--json FILE|-]
                              replay the scenario library under every profile: a verdict table
   profiles [--json]          the kernel profiles and the fixes each one carries

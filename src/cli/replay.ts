@@ -62,13 +62,22 @@ export function parseReplayArgs(argv: string[]): ReplayArgs {
   return a;
 }
 
+const USAGE = `usage: mmuwasm replay TRACE [--kernel PROFILE] [--fix ID=on|off]... [--workers N] [--cost KEY=CYCLES,...] [--tlb retentive|capacity] [--json FILE|-] [--quiet]`;
+const EXIT_STATUS = `exit status: 0 every expectation held (no expectation: no violation), 1 one failed (a violation),
+  2 bad input or usage (FILE:LINE: field "NAME": …; the report holds what ran, "complete": false),
+  130 / 143 stopped by SIGINT (Ctrl-C) / SIGTERM within a second, the partial report written ("complete": false)`;
+
 export async function runReplay(argv: string[]): Promise<number> {
+  if (argv.length === 1 && (argv[0] === '--help' || argv[0] === '-h')) {
+    console.log(`${USAGE}\n${EXIT_STATUS}`);
+    return 0;
+  }
   let args: ReplayArgs;
   try {
     args = parseReplayArgs(argv);
   } catch (err) {
     if (err instanceof UsageError) {
-      console.error(`mmuwasm replay: ${err.message}\nusage: mmuwasm replay TRACE [--kernel PROFILE] [--fix ID=on|off]... [--workers N] [--cost KEY=CYCLES,...] [--tlb retentive|capacity] [--json FILE|-] [--quiet]`);
+      console.error(`mmuwasm replay: ${err.message}\n${USAGE}`);
       return 2;
     }
     throw err;
