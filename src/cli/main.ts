@@ -4,7 +4,7 @@ import { MmuError } from '../mmu/errors.ts';
 import { releaseSignals } from './signals.ts';
 
 /** The commands that stop by themselves on SIGINT/SIGTERM (src/cli/signals.ts). */
-const STOPPABLE = new Set(['replay', 'scenarios', 'convert', 'generate', 'import']);
+const STOPPABLE = new Set(['replay', 'convert', 'generate', 'import']);
 
 const USAGE = `usage: mmuwasm <command> [options]
 
