@@ -35,7 +35,7 @@ describe('input errors: exit 2 with the file, the line and the field (class 1, 2
   it('an accesses stream of 2^53 bytes or more is refused at its line, not a RangeError', async () => {
     expect(await errorOf(HEADER, '{"op":"mm","mm":"A"}', '{"op":"switch","cpu":0,"mm":"A"}',
       '{"op":"accesses","cpu":0,"va":"0x1000","len":"0x20000000000000","count":5,"pattern":"random"}')).toEqual({
-      status: 2, complete: false, line: 4, events: 1,
+      status: 2, complete: false, line: 4, events: 2, // mm, and the switch the window ran before the bad line
       error: 'field "len": an access stream spans less than 2^53 bytes (at most "0x1fffffffffffff"), not 0x20000000000000',
     });
   });

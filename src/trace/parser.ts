@@ -189,6 +189,7 @@ export class TraceParser {
       this.fail(line, 'format', `expected "mmuwasm-trace", not ${describe(h.format)}`);
     }
     for (const k of Object.keys(h)) if (!HEADER_FIELDS.has(k)) this.fail(line, k, `unknown header field (the header knows ${[...HEADER_FIELDS].join(', ')})`);
+    if (h.version === undefined) this.fail(line, 'version', 'the header needs "version": 1');
     if (h.version !== 1) this.fail(line, 'version', `this reader knows version 1, not ${describe(h.version)}`);
     const out: ReplayHeader = { cpus: this.int(line, 'cpus', h.cpus, 1, MAX_CPUS) };
     if (h.kernel !== undefined) {
