@@ -90,7 +90,7 @@ describe('header', () => {
     ['{"op":"mm","mm":"A"}', 't.jsonl:1: field "format": the first line must be the header ({"format":"mmuwasm-trace","version":1,"cpus":N}), not an event'],
     ['{"format":"other","version":1,"cpus":1}', 't.jsonl:1: field "format": expected "mmuwasm-trace", not the string "other"'],
     ['{"format":"mmuwasm-trace","version":2,"cpus":1}', 't.jsonl:1: field "version": this reader knows version 1, not 2'],
-    ['{"format":"mmuwasm-trace","version":1}', 't.jsonl:1: field "cpus": expected a whole number, not undefined'],
+    ['{"format":"mmuwasm-trace","version":1}', 't.jsonl:1: field "cpus": expected a whole number, not nothing (the field is missing)'],
     ['{"format":"mmuwasm-trace","version":1,"cpus":0}', 't.jsonl:1: field "cpus": expected 1 to 256, not 0'],
     ['{"format":"mmuwasm-trace","version":1,"cpus":257}', 't.jsonl:1: field "cpus": expected 1 to 256, not 257'],
     ['{"format":"mmuwasm-trace","version":1,"cpus":1,"kernel":"v5.0"}', 't.jsonl:1: field "kernel": unknown profile the string "v5.0" (profiles: v4.4, v4.19, v5.16, v6.1, v6.18)'],

@@ -102,8 +102,11 @@ export function parseCommandLine(spec: CommandSpec, argv: readonly string[]): Re
     let value = '';
     if (opt.value !== undefined) {
       if (eq > 0) value = word.slice(eq + 1);
-      else if (i + 1 < argv.length) value = argv[++i];
-      else throw new UsageError(`${opt.name} needs a value: ${opt.name} ${opt.value}`);
+      else if (i + 1 < argv.length) {
+        value = argv[++i];
+        // `--json --quiet` is a forgotten value, not a file named --quiet ('-' alone is standard output).
+        if (value.length > 1 && value.startsWith('-')) throw new UsageError(`${opt.name} needs a value, not the option '${value}': ${opt.name} ${opt.value}`);
+      } else throw new UsageError(`${opt.name} needs a value: ${opt.name} ${opt.value}`);
     } else if (eq > 0) {
       throw new UsageError(`${opt.name} takes no value (got '${word}')`);
     }

@@ -30,7 +30,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     min: 1,
     max: 1,
     summary: 'replay a trace and report every stale translation',
-    about: `TRACE is a trace in JSON Lines or the binary form, plain or gzip (${FORMS}),\nknown by its bytes; - reads it from standard input.\nExit status: 0 every expectation held (a trace without expectations: no violation), 1 an\nexpectation failed (or a violation was found), 2 bad input or usage (the message names the file\nand line; the JSON report still holds what was replayed before it, "complete": false).`,
+    about: `TRACE is a trace in JSON Lines or the binary form, plain or gzip (${FORMS}),\nknown by its bytes; - reads it from standard input.\nExit status: 0 every expectation held (a trace without expectations: no violation), 1 an\nexpectation failed (or a violation was found), 2 bad input or usage (the message names the file\nand line; the JSON report still holds what was replayed before it, "complete": false), 3 a bug in\nmmuwasm (the line and the command that reproduces it), 130 / 143 stopped by SIGINT (Ctrl-C) /\nSIGTERM within a second, the partial report written ("complete": false).`,
     options: [
       KERNEL,
       FIX,

@@ -5,6 +5,8 @@ import { BINARY_EXTENSION, formatOfPath } from '../trace/binary.ts';
 import { convertTrace, type ConvertOptions } from '../node/convert.ts';
 import { UsageError, type ParsedArgs } from './args.ts';
 import { checkInput, checkOutput, fileError, isSystemError } from './files.ts';
+import { interruption, interruptedBy, signalStatus } from './signals.ts';
+import { outputError, writeOutput as writeThroughTemporary } from './output-file.ts';
 
 export async function runConvert(p: ParsedArgs): Promise<number> {
   const [input, output] = p.operands;
@@ -13,16 +15,27 @@ export async function runConvert(p: ParsedArgs): Promise<number> {
   if (!formatOfPath(output)) throw new UsageError(`'${output}': the output's extension names its form (.jsonl, .jsonl.gz, ${BINARY_EXTENSION}, ${BINARY_EXTENSION}.gz)`);
   checkInput(input);
   checkOutput(output);
+  const stop = interruption();
   try {
-    // A write error has no path of its own (a full disk): it is the output's.
-    const r = await convertTrace(input, output, opts).catch((err: unknown) => {
+    // Written under a temporary name beside OUT and renamed at the end: a signal or an error leaves no
+    // half-written OUT. A write error has no path of its own (a full disk): it is the output's.
+    const r = await writeThroughTemporary(output, (tmp) => convertTrace(input, tmp, { ...opts, signal: stop.signal }), stop.signal).catch((err: unknown) => {
       throw isSystemError(err) ? fileError(err, output) : err;
     });
     console.error(`mmuwasm convert: ${output}: ${r.lines} lines, ${r.events} events, ${r.accesses} of them accesses`);
     return 0;
   } catch (err) {
+    if (stop.received) {
+      console.error(`mmuwasm convert: ${interruptedBy(stop.received)}: ${output} not written`);
+      return signalStatus(stop.received);
+    }
     if (err instanceof TraceError) {
       console.error(`mmuwasm convert: ${err.message}`);
+      return 2;
+    }
+    const message = outputError(output, err);
+    if (message) {
+      console.error(`mmuwasm convert: ${message}`);
       return 2;
     }
     throw err;

@@ -9,6 +9,30 @@ import { MAX_CPUS } from '../trace/parser.ts';
 import { UsageError, type ParsedArgs } from './args.ts';
 import { argsOf } from './commands.ts';
 import { checkOutput, naming } from './files.ts';
+import { Worker } from 'node:worker_threads';
+import { interruption, interruptedBy, signalStatus } from './signals.ts';
+import { outputError, writeOutput as writeThroughTemporary } from './output-file.ts';
+
+const GENERATE_WORKER_URL = new URL(import.meta.url.endsWith('.ts') ? './generate-worker.mjs' : './generate-worker.js', import.meta.url);
+
+/** generateTrace on its own thread; a signal ends the thread (writeOutput removes the file). */
+function generateInWorker(a: GenerateArgs, signal: AbortSignal): Promise<{ accesses: number; lines: number }> {
+  return new Promise((resolve, reject) => {
+    const w = new Worker(GENERATE_WORKER_URL, { workerData: a });
+    const onAbort = () => {
+      void w.terminate().then(() => reject(signal.reason));
+    };
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+    w.once('message', (r: { accesses: number; lines: number }) => resolve(r));
+    w.once('error', reject);
+    w.once('exit', (code) => {
+      signal.removeEventListener('abort', onAbort);
+      if (code !== 0 && !signal.aborted) reject(new Error(`the generate thread ended with status ${code}`));
+    });
+  });
+}
+
 
 /** A count: digits, an exponent (1e9) or a decimal suffix (20k, 20M, 1G). */
 export function parseCount(v: string, what: string): number {
@@ -105,8 +129,22 @@ export async function runGenerate(p: ParsedArgs): Promise<number> {
   const args = generateArgs(p);
   checkOutput(args.out);
   const started = Date.now();
-  // A write error has no path of its own (a full disk): it is the output's.
-  const r = naming(args.out, () => generateTrace(args));
+  const stop = interruption();
+  let r: { accesses: number; lines: number };
+  try {
+    r = await writeThroughTemporary(args.out, (tmp) => generateInWorker({ ...args, out: tmp }, stop.signal), stop.signal);
+  } catch (err) {
+    if (stop.received) {
+      console.error(`mmuwasm generate: ${interruptedBy(stop.received)}: ${args.out} not written`);
+      return signalStatus(stop.received);
+    }
+    const message = outputError(args.out, err);
+    if (message) {
+      console.error(`mmuwasm generate: ${message}`);
+      return 2;
+    }
+    throw err;
+  }
   console.error(`mmuwasm generate: ${args.out}: ${args.kind}, ${r.accesses} CPU accesses, seed ${args.options.seed} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
   return 0;
 }

@@ -5,6 +5,8 @@ import { importLackey, type ImportOptions } from '../workloads/lackey.ts';
 import { UsageError, type ParsedArgs } from './args.ts';
 import { checkProfile } from './kernel-options.ts';
 import { checkInput, checkOutput, fileError, isSystemError } from './files.ts';
+import { interruption, interruptedBy, signalStatus } from './signals.ts';
+import { outputError, writeOutput as writeThroughTemporary } from './output-file.ts';
 
 export function importArgs(p: ParsedArgs): ImportOptions {
   const [what, input] = p.operands;
@@ -28,8 +30,13 @@ export async function runImport(p: ParsedArgs): Promise<number> {
   const o = importArgs(p);
   checkInput(o.input);
   if (o.output !== undefined) checkOutput(o.output);
+  const stop = interruption();
   try {
-    const s = await importLackey(o);
+    const final = o.output;
+    const toFile = final !== undefined && final !== '-';
+    const s = toFile
+      ? { ...(await writeThroughTemporary(final, (tmp) => importLackey({ ...o, output: tmp, signal: stop.signal }), stop.signal)), output: final }
+      : await importLackey({ ...o, signal: stop.signal });
     const out = s.output === '-' ? 'standard output' : s.output;
     console.error(
       `mmuwasm import lackey: ${s.input}${s.command ? ` (${s.command})` : ''}: ${s.records} records (I ${s.byKind.I}, L ${s.byKind.L}, S ${s.byKind.S}, M ${s.byKind.M})` +
@@ -37,6 +44,10 @@ export async function runImport(p: ParsedArgs): Promise<number> {
       `${s.regions} ${o.hugetlb ? 'hugetlbfs' : 'anonymous'} region${s.regions === 1 ? '' : 's'} → ${out}`);
     return 0;
   } catch (err) {
+    if (stop.received) {
+      console.error(`mmuwasm import lackey: ${interruptedBy(stop.received)}${o.output && o.output !== '-' ? `: ${o.output} not written` : ''}`);
+      return signalStatus(stop.received);
+    }
     if (err instanceof TraceError) {
       console.error(`mmuwasm import lackey: ${err.message}`);
       return 2;

@@ -1,5 +1,6 @@
 // The command line. Every command returns its exit status: 0 success, 1 a finding (a failed
-// expectation or a violation), 2 bad input or usage, 3 a bug in mmuwasm (an internal invariant broke).
+// expectation or a violation), 2 bad input or usage, 3 a bug in mmuwasm (an internal invariant broke),
+// 130/143 stopped by SIGINT/SIGTERM (with the partial report or output it had).
 // A mistake on the command line or in the file system is one line on standard error naming what is wrong (exit 2), never a stack trace.
 import '../platform/node.ts';
 import { MmuError, ModelBugError } from '../mmu/errors.ts';
@@ -7,6 +8,10 @@ import { commandHelp, hint, parseCommandLine, UsageError } from './args.ts';
 import { COMMANDS, commandByName } from './commands.ts';
 import { FileError, isSystemError, reasonOf } from './files.ts';
 import { packageVersion } from './package-root.ts';
+import { releaseSignals } from './signals.ts';
+
+/** The commands that stop by themselves on SIGINT/SIGTERM with their partial output (src/cli/signals.ts). */
+const STOPPABLE = new Set(['replay', 'convert', 'generate', 'import']);
 
 export function overview(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 2;
@@ -28,6 +33,7 @@ export function overview(): string {
 
 export async function main(argv: readonly string[]): Promise<number> {
   const [first, ...rest] = argv;
+  if (!STOPPABLE.has(first ?? '')) releaseSignals();
   // Which command the line is for, so that its errors carry its name.
   let who = 'mmuwasm';
   guardStandardOutput(() => who);

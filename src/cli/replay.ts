@@ -17,6 +17,7 @@ import { Progress } from './progress.ts';
 import { UsageError, type ParsedArgs } from './args.ts';
 import { checkProfile, fixesOf } from './kernel-options.ts';
 import { checkInput, checkOutput, writeOutput } from './files.ts';
+import { interruption, signalStatus } from './signals.ts';
 
 export { UsageError } from './args.ts';
 
@@ -98,14 +99,8 @@ export async function runReplay(p: ParsedArgs): Promise<number> {
 
 async function replayTo(args: ReplayArgs, path: string, name: string): Promise<number> {
   const progress = !args.quiet && process.stderr.isTTY ? new Progress(path) : undefined;
-  let interrupted = false;
-  // Ctrl-C: the workers stop after the batch they run, the replay stops, the partial report is written.
-  const abort = new AbortController();
-  const onSigint = () => {
-    interrupted = true;
-    abort.abort();
-  };
-  process.once('SIGINT', onSigint);
+  // SIGINT/SIGTERM: the workers stop after the batch they run, the reader stops, the partial report is written.
+  const stop = interruption();
   let at = { line: 0, bytes: 0 };
   const { report, status } = await replayFile(path, {
     kernel: args.kernel,
@@ -113,15 +108,13 @@ async function replayTo(args: ReplayArgs, path: string, name: string): Promise<n
     workers: args.workers ?? Replay.defaultWorkers(),
     cost: args.cost,
     tlbMode: args.tlbMode,
-    signal: abort.signal,
+    signal: stop.signal,
     onPhase: (r) => progress?.tick(at.line, r.accesses, at.bytes),
     onEvent: (r, line, bytes) => {
       at = { line, bytes };
       progress?.tick(line, r.accesses, bytes);
-      if (interrupted) throw Object.assign(new Error('interrupted (Ctrl-C): the report holds what was replayed before'), { file: path, line });
     },
   });
-  process.off('SIGINT', onSigint);
   progress?.done();
   if (report.error?.file === path) report.error.file = name;
   // With the JSON on standard output, the summary goes to standard error: `--json - | jq` reads JSON only.
@@ -133,6 +126,8 @@ async function replayTo(args: ReplayArgs, path: string, name: string): Promise<n
     console.error(`  thrown: ${cause}\n  reproduce: ${reproduce}\n  Please report it with the trace; the report holds what was replayed before line ${report.error.line} ("complete": false).`);
   }
   if (args.json) writeOutput(args.json, reportJson(report));
+  const signal = stop.received;
+  if (signal && !report.complete) return signalStatus(signal);
   // --fidelity strict: a flush the model makes differently from the recorded kernel is a finding too.
   if (status === 0 && args.fidelity === 'strict' && report.fidelity?.mismatches.length) return 1;
   return status;

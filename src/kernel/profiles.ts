@@ -27,7 +27,7 @@ const FIX_ID = /^[0-9a-f]{12}$/;
 
 /** The fixes of `profile` with `overrides` applied; throws ProfileError naming what is wrong. */
 export function resolveFixes(profile: string, overrides: Readonly<Record<string, boolean>> = {}): FixSet {
-  const base = PROFILES[profile];
+  const base = Object.hasOwn(PROFILES, profile) ? PROFILES[profile] : undefined; // a name such as "__proto__" is no profile
   if (!base) throw new ProfileError(`unknown kernel profile '${profile}' (profiles: ${PROFILE_NAMES.join(', ')})`);
   const on = new Set(base);
   for (const [id, value] of Object.entries(overrides)) {

@@ -35,6 +35,7 @@ import { ModelBugError } from '../mmu/errors.ts';
 import type { ReplayEvent, ReplayHeader } from '../trace/events.ts';
 import { STEPS } from '../trace/parser.ts';
 import type { AccessRunEvent } from '../trace/binary.ts';
+import { machineOf } from './machine-limits.ts';
 import { FAULT_ATTEMPTS, LOCAL_OPS, ReplayWindow } from './window.ts';
 import { DEFAULT_COSTS, costCounts, costReport, cpuCost, type CostModel } from './cost-model.ts';
 
@@ -188,10 +189,7 @@ export class Replay {
     // now rather than at the first large phase.
     const unavailable = (opts.workers ?? 0) > 0 && !opts.pool ? platform().workersUnavailable() : undefined;
     if (unavailable !== undefined) throw new ArgumentError(`cannot replay with ${opts.workers} workers: ${unavailable}`);
-    const machine = opts.machine ?? await Machine.create({
-      ncpus: header.cpus, mode: opts.tlbMode ?? 'retentive', geometry: header.tlb, physmem: header.physmem ?? 64n << 30n,
-      maxphyaddr: 46, eventCapacity: 4096,
-    }, { core: opts.core });
+    const machine = opts.machine ?? await Machine.create(machineOf(header, opts), { core: opts.core });
     const replay = new Replay(machine, header, profile, fixes, file, header.seed ?? 0, opts);
     if (opts.tlbMode === 'capacity') {
       replay.oracle.notes.push({ line: 0, text: 'TLBs in capacity mode (the real geometry): an eviction may remove a stale translation before the oracle sees it used' });
@@ -306,7 +304,7 @@ export class Replay {
     try {
       await this.dispatchInner(line, ev);
     } catch (err) {
-      if (err instanceof KernelRefusal) this.fail(line, `the kernel refuses this: ${err.message}`);
+      if (err instanceof KernelRefusal) this.fail(line, `the kernel refuses this: ${err.message}`, refusedField(ev, err.message));
       throw ModelBugError.fromOperation(err, this.file, line);
     }
   }
@@ -664,6 +662,15 @@ export class Replay {
     }
   }
 
+  /** Events that have run (or begun): those read, less those still queued in the window or behind a parked operation. */
+  eventsRun(): number {
+    let queued = this.window.pendingEvents();
+    for (const q of this.cpuQueue.values()) {
+      for (const { ev } of q) queued += ev.op === 'access_run' ? (ev as AccessRunEvent).va.length : 1;
+    }
+    return this.eventCount - queued;
+  }
+
   /** Ends the trace: an operation still parked, or an event still waiting, is an error. */
   async finish(lastLine: number): Promise<void> {
     await this.tail;
@@ -716,6 +723,22 @@ export class Replay {
   }
 }
 
+
+/**
+ * The field a kernel refusal is about, when its sentence says (the kernel's EINVAL/ENOMEM checks name
+ * an address, a length, an offset or a size): the field of the event that holds it.
+ */
+function refusedField(ev: ReplayEvent, message: string): string | undefined {
+  const has = (f: string) => Object.hasOwn(ev, f);
+  if (/^length |size$| page size|lengths must/.test(message) && has('len')) return 'len';
+  if (/offset|^the hole|past the end of file/.test(message) && has('offset')) return 'offset';
+  if (/^truncate /.test(message) && has('size')) return 'size';
+  if (/new range/.test(message) && has('newva')) return 'newva';
+  if (/MADV_|advice/.test(message) && has('advice')) return 'advice';
+  if (/^mremap is modelled/.test(message)) return 'va';
+  if (has('va')) return 'va';
+  return undefined;
+}
 
 function sameVa(v: bigint, want: bigint): boolean {
   if (v >> 12n === want >> 12n) return true;

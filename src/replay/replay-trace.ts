@@ -4,8 +4,13 @@
 import { Replay, type Report, type ReplayOptions } from './engine.ts';
 import { ProfileError } from '../kernel/profiles.ts';
 import type { TraceItem } from '../trace/events.ts';
+import { TraceError } from '../trace/trace-error.ts';
+import { Interrupted, abortName } from './interrupted.ts';
+
+export { Interrupted } from './interrupted.ts';
 import { prefetch } from './prefetch.ts';
-import { ModelBugError } from '../mmu/errors.ts';
+import { ConfigError, ModelBugError } from '../mmu/errors.ts';
+import { machineConfig } from './machine-limits.ts';
 import { readTraceSource } from '../trace/read.ts';
 import type { TraceInput } from '../trace/source.ts';
 
@@ -44,13 +49,37 @@ export async function replayTrace(items: AsyncIterable<TraceItem> | Iterable<Tra
   let lastLine = 0;
   try {
     // The reader runs ahead while the workers run a window (at most 16 events, or access runs, held).
-    for await (const item of prefetch(toAsync(items), 16)) {
+    // An abort (a signal) stops the replay at once, even while the reader is still looking for the next
+    // event (a long run of comments, a slow pipe): the reader is left, not awaited.
+    const source = prefetch(toAsync(items), 16);
+    const signal = opts.signal;
+    let aborted: Promise<'aborted'> | undefined;
+    if (signal) {
+      aborted = new Promise((resolve) => {
+        if (signal.aborted) resolve('aborted');
+        else signal.addEventListener('abort', () => resolve('aborted'), { once: true });
+      });
+    }
+    for (;;) {
+      if (signal?.aborted) throw interrupted(path, lastLine, signal);
+      const next = source.next();
+      const r = aborted ? await Promise.race([next, aborted]) : await next;
+      if (r === 'aborted') {
+        next.catch(() => {});
+        throw interrupted(path, lastLine, signal!);
+      }
+      if (r.done) break;
+      const item = r.value;
       lastLine = item.line;
       if (item.kind === 'header') {
         try {
           replay = await Replay.create(item.header, opts, path);
         } catch (err) {
           if (err instanceof ProfileError) throw Object.assign(new Error(err.message), { file: path, line: item.line });
+          if (err instanceof ConfigError || err instanceof RangeError) {
+            const { field, message } = machineConfig(item.header, opts, err);
+            throw new TraceError(path, item.line, field, message);
+          }
           throw err;
         }
         continue;
@@ -59,6 +88,7 @@ export async function replayTrace(items: AsyncIterable<TraceItem> | Iterable<Tra
       if (running) await running;
       opts.onEvent?.(replay!, item.line, item.bytes);
     }
+    if (signal?.aborted) throw interrupted(path, lastLine, signal);
     if (!replay) throw Object.assign(new Error('the trace has no header line'), { file: path, line: lastLine });
     await replay.finish(lastLine);
     const report = replay.result();
@@ -70,6 +100,8 @@ export async function replayTrace(items: AsyncIterable<TraceItem> | Iterable<Tra
     await replay?.settle();
     const report: Report = replay ? replay.result() : emptyReport(opts.kernel);
     report.complete = false;
+    // Events read but not run (queued in the window, behind a parked operation) are not in the report.
+    if (replay) report.events = replay.eventsRun();
     const message = err.message.startsWith(`${err.file}:`) ? err.message.slice(`${err.file}:${err.line}: `.length) : err.message;
     report.error = { file: err.file, line: err.line, message };
     return { report, status: 2, replay };
@@ -126,6 +158,10 @@ export interface ReplaySourceOptions extends ReplayTraceOptions {
 export function replaySource(input: TraceInput, opts: ReplaySourceOptions = {}): Promise<ReplayOutcome> {
   const name = opts.name ?? 'trace';
   return replayTrace(readTraceSource(input, name), name, opts);
+}
+
+function interrupted(path: string, line: number, signal: AbortSignal): Interrupted {
+  return new Interrupted(path, line, abortName(signal));
 }
 
 function emptyReport(kernel = 'v6.18'): Report {

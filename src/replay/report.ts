@@ -26,7 +26,7 @@ export const ansi: Style = {
 
 /** The fixes switched against the profile, as `id=on|off` words. */
 export function fixOverrides(report: Report): string[] {
-  const base = new Set(PROFILES[report.kernel] ?? []);
+  const base = new Set(Object.hasOwn(PROFILES, report.kernel) ? PROFILES[report.kernel] : []);
   return Object.entries(report.fixes)
     .filter(([id, on]) => on !== base.has(id))
     .map(([id, on]) => `${id}=${on ? 'on' : 'off'}`);

@@ -19,6 +19,7 @@ import type { MmStruct } from '../kernel/mm_types.ts';
 import { handleMmFault, type Access } from '../kernel/fault.ts';
 import type { Oracle } from '../oracle/oracle.ts';
 import { TraceError } from '../trace/trace-error.ts';
+import { Interrupted, abortName } from './interrupted.ts';
 import { STEPS } from '../trace/parser.ts';
 import type { StreamSpec } from '../trace/patterns.ts';
 import type { AccessRunEvent } from '../trace/binary.ts';
@@ -85,6 +86,8 @@ interface LaneEntry {
   kind: 'records' | 'stream' | 'local';
   /** Accesses not yet completed (records, stream). */
   left: number;
+  /** A stream's accesses in all (it has begun when fewer are left). */
+  total?: number;
   line: number;
   ev?: ReplayEvent;
 }
@@ -218,6 +221,7 @@ export class ReplayWindow {
   private phases = 0;
   private workerPhases = 0;
   private lastYield = Date.now();
+  private readonly signal: AbortSignal | undefined;
 
   constructor(private readonly host: WindowHost, opts: ReplayOptions) {
     const machine = host.machine;
@@ -229,7 +233,7 @@ export class ReplayWindow {
     this.workerCount = opts.pool ? opts.pool.size : Math.max(0, Math.floor(opts.workers ?? 0));
     this.workerThreshold = opts.workerThreshold ?? LOCAL_WORK;
     if (opts.pool) this.starting = opts.pool.reattach(machine).then(() => this.ready(opts.pool!));
-    const signal = opts.signal;
+    const signal = (this.signal = opts.signal);
     if (signal) {
       if (signal.aborted) Atomics.store(this.control, CONTROL_INTERRUPT, 1);
       else signal.addEventListener('abort', () => Atomics.store(this.control, CONTROL_INTERRUPT, 1), { once: true });
@@ -359,7 +363,7 @@ export class ReplayWindow {
       const { params, state } = streamStart(ev as StreamSpec, this.host.seed, line);
       if (params.count === 0) return;
       lane.items.push({ t: 'stream', params, state });
-      lane.entries.push({ kind: 'stream', left: params.count, line });
+      lane.entries.push({ kind: 'stream', left: params.count, total: params.count, line });
       this.windowItems++;
       return;
     }
@@ -400,6 +404,23 @@ export class ReplayWindow {
       }
     };
     return more();
+  }
+
+  /**
+   * Events the window holds that have not begun: each access record, each stream none of whose
+   * accesses ran, each CPU-local event (a partial report counts only what ran).
+   */
+  pendingEvents(): number {
+    let n = 0;
+    for (const lane of this.lanes) {
+      if (!lane) continue;
+      for (let i = lane.head; i < lane.entries.length; i++) {
+        const e = lane.entries[i];
+        if (e.kind === 'records') n += e.left;
+        else if (e.kind === 'local' || e.left === e.total) n++;
+      }
+    }
+    return n;
   }
 
   /** Runs the window: phases until every lane is done or waits. */
@@ -504,7 +525,7 @@ export class ReplayWindow {
       if (mm) this.host.oracle.hardwareEvents(h.cpu, mm, [oracleEvent(h.words, h.at)], () => h.line);
     }
     if (status.includes('interrupted') || Atomics.load(this.control, CONTROL_INTERRUPT) !== 0) {
-      this.host.fail(this.line, 'interrupted (Ctrl-C): the report holds what was replayed before');
+      throw new Interrupted(this.host.file, this.line, abortName(this.signal));
     }
     stops.sort((a, b) => a.line - b.line || a.lane.cpu - b.lane.cpu);
     for (const s of stops) this.resolve(s);

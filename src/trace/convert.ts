@@ -15,6 +15,8 @@ export interface ConvertOptions {
   expand?: boolean;
   /** Leave comments and blank lines out (later lines move). */
   stripComments?: boolean;
+  /** Aborting it stops the conversion at the next line (its reason is thrown). */
+  signal?: AbortSignal;
 }
 
 export interface ConvertResult {
@@ -89,6 +91,7 @@ export async function convertSource(src: TraceBytes, out: TraceWriter, opts: Con
   const res: ConvertResult = { lines: 0, events: 0, accesses: 0 };
   {
     for await (const s of source) {
+      opts.signal?.throwIfAborted();
       switch (s.kind) {
         case 'comment':
           if (!opts.stripComments) out.comment(s.text);

@@ -84,6 +84,39 @@ const SCHEMAS: Readonly<Record<string, Schema>> = {
   join: { required: {} },
 };
 
+/** Entries of one TLB or paging-structure cache array (the core's limit, src/mmu/memory.ts). */
+const MAX_ARRAY_ENTRIES = 1 << 20;
+/** An `accesses` stream's range: the stream generator works in JavaScript numbers. */
+const MAX_STREAM_LEN = 1n << 53n;
+
+/** A canonical linear address: bits 63 down to the top bit of the linear address are all equal. */
+function canonical(va: bigint, levels: 4 | 5): boolean {
+  const top = va >> (levels === 5 ? 56n : 47n);
+  return top === 0n || top === (1n << (levels === 5 ? 8n : 17n)) - 1n;
+}
+
+/**
+ * The field whose value JSON.parse stopped in, when its message gives a position (V8: "… at position
+ * N"): the last key before that position at the object's top level. Undefined when no key precedes it.
+ */
+export function fieldAtError(text: string, message: string): string | undefined {
+  const m = /position (\d+)/.exec(message);
+  const end = m ? Math.min(Number(m[1]), text.length) : text.length;
+  let depth = 0;
+  let key: string | undefined;
+  for (let i = 0; i < end; i++) {
+    const c = text[i];
+    if (c === '"') {
+      let j = i + 1;
+      while (j < end && text[j] !== '"') j += text[j] === '\\' ? 2 : 1;
+      if (depth === 1 && /^\s*:/.test(text.slice(j + 1, j + 20))) key = text.slice(i + 1, j);
+      i = j;
+    } else if (c === '{' || c === '[') depth++;
+    else if (c === '}' || c === ']') depth--;
+  }
+  return key;
+}
+
 /**
  * Inside a concurrent block (docs/trace-format.md, "Concurrent blocks and exploration") only the events a
  * thread of the block can run: no set-up (it would change who the threads are) and nothing that
@@ -134,7 +167,8 @@ export class TraceParser {
     try {
       obj = JSON.parse(t);
     } catch (err) {
-      this.fail(lineNo, undefined, `not valid JSON (${(err as Error).message})`);
+      const message = (err as Error).message;
+      this.fail(lineNo, fieldAtError(t, message), `not valid JSON (${message})`);
     }
     if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) this.fail(lineNo, undefined, `a line must be one JSON object, not ${describe(obj)}`);
     const rec = obj as Record<string, unknown>;
@@ -174,6 +208,7 @@ export class TraceParser {
       this.fail(line, 'format', `expected "mmuwasm-trace", not ${describe(h.format)}`);
     }
     for (const k of Object.keys(h)) if (!HEADER_FIELDS.has(k)) this.fail(line, k, `unknown header field (the header knows ${[...HEADER_FIELDS].join(', ')})`);
+    if (h.version === undefined) this.fail(line, 'version', 'the header needs "version": 1');
     if (h.version !== 1) this.fail(line, 'version', `this reader knows version 1, not ${describe(h.version)}`);
     const out: ReplayHeader = { cpus: this.int(line, 'cpus', h.cpus, 1, MAX_CPUS) };
     if (h.kernel !== undefined) {
@@ -272,6 +307,10 @@ export class TraceParser {
       const sets = this.int(line, `${f}.sets`, gg.sets, 0, 1 << 16);
       const ways = this.int(line, `${f}.ways`, gg.ways, 0, 64);
       if (sets & (sets - 1)) this.fail(line, `${f}.sets`, `expected a power of two (or 0 for no such array), not ${sets}`);
+      if (sets !== 0 && ways === 0) this.fail(line, `${f}.ways`, `an array with ${sets} sets needs at least 1 way (or "sets": 0 for no such array)`);
+      if (sets * ways > MAX_ARRAY_ENTRIES) {
+        this.fail(line, `${f}.ways`, `${sets} sets × ${ways} ways is ${sets * ways} entries, more than an array holds (2^20 = ${MAX_ARRAY_ENTRIES}); with ${sets} sets at most ${MAX_ARRAY_ENTRIES / sets} ways`);
+      }
       out[name] = { sets, ways };
     }
     return out as ReplayHeader['tlb'];
@@ -283,18 +322,21 @@ export class TraceParser {
     const op = e.op;
     const schema = Object.hasOwn(SCHEMAS, op) ? SCHEMAS[op] : undefined;
     if (!schema) this.fail(line, 'op', `unknown op "${op}" (ops: ${Object.keys(SCHEMAS).join(', ')})`);
+    // Own properties only: a key such as "__proto__", "constructor" or "toString" is an unknown field,
+    // never an inherited one; only the schema's own names are written into the event, so no key of a
+    // trace reaches an object's prototype.
     const out: ReplayEvent = { op };
     for (const [name, type] of Object.entries(schema.required)) {
-      if (e[name] === undefined) this.fail(line, name, `"${op}" needs this field`);
+      if (!Object.hasOwn(e, name) || e[name] === undefined) this.fail(line, name, `"${op}" needs this field`);
       out[name] = this.value(line, name, type, e[name]);
     }
     for (const [name, v] of Object.entries(e)) {
-      if (name === 'op' || name in schema.required) continue;
+      if (name === 'op' || Object.hasOwn(schema.required, name)) continue;
       if (name === 'observed') {
         out.observed = this.observed(line, v);
         continue;
       }
-      const type = schema.optional?.[name];
+      const type = schema.optional && Object.hasOwn(schema.optional, name) ? schema.optional[name] : undefined;
       if (type !== undefined) out[name] = this.value(line, name, type, v);
       else if (schema.parks && (name === 'id' || name === 'until')) out[name] = this.value(line, name, 'name', v);
       else this.fail(line, name, `unknown field for "${op}"${name === 'id' || name === 'until' ? ' (this op cannot be parked: it has no steps)' : ''}`);
@@ -330,8 +372,19 @@ export class TraceParser {
         if (e.pattern === 'zipf' && e.theta === undefined) this.fail(line, 'theta', 'the "zipf" pattern needs a "theta"');
         if (e.pattern !== 'zipf' && e.theta !== undefined) this.fail(line, 'theta', `only the "zipf" pattern takes a theta (this is "${e.pattern as string}")`);
         if ((e.len as bigint) < 8n) this.fail(line, 'len', 'an access stream needs at least 8 bytes');
+        // The stream generator counts its range in JavaScript numbers (stream-cursor.ts).
+        if ((e.len as bigint) >= MAX_STREAM_LEN) this.fail(line, 'len', `an access stream spans less than 2^53 bytes (at most "0x1fffffffffffff"), not 0x${(e.len as bigint).toString(16)}`);
         if (e.stride !== undefined && (e.stride as bigint) === 0n) this.fail(line, 'stride', 'a stride of 0 would touch one address only; use "count" with one access instead');
         break;
+      case 'device_access': {
+        // A secondary MMU translates canonical addresses only (SDM vol. 1 §3.3.7.1 for the CPU; the
+        // IOMMU and EPT likewise index with the low 48 or 57 bits).
+        const levels = this.header!.paging ?? 4;
+        if (!canonical(e.va as bigint, levels)) {
+          this.fail(line, 'va', `0x${(e.va as bigint).toString(16)} is not a canonical address for ${levels}-level paging (bits 63 to ${levels === 5 ? 56 : 47} must all equal bit ${levels === 5 ? 56 : 47}: below 0x${(1n << (levels === 5 ? 56n : 47n)).toString(16)}, or from 0x${(((1n << 64n) - (1n << (levels === 5 ? 56n : 47n)))).toString(16)})`);
+        }
+        break;
+      }
       case 'expect': {
         const given = ['violations', 'violation', 'segv', 'refusals', 'refused'].filter((k) => e[k] !== undefined);
         if (given.length !== 1) this.fail(line, given[1] ?? 'violation', 'an expectation says exactly one of "violations", "violation", "segv", "refusals" or "refused"');

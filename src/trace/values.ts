@@ -43,6 +43,7 @@ export function parseProt(v: unknown): Parsed<Prot> {
 
 /** A JSON value named for a message: `the string "x"`, `an object`, `true`. */
 export function describe(v: unknown): string {
+  if (v === undefined) return 'nothing (the field is missing)';
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'an array';
   if (typeof v === 'string') return `the string ${JSON.stringify(v)}`;

@@ -133,6 +133,8 @@ export interface ImportOptions {
   input: string;
   /** The trace to write (`.jsonl`, `.jsonl.gz`); `-` or undefined is standard output. */
   output?: string;
+  /** Aborting it stops the import at the next record (its reason is thrown). */
+  signal?: AbortSignal;
   hugetlb?: boolean;
   kernel?: string;
   /** Import only the first N lackey records (I, L, S, M lines). */
@@ -287,6 +289,7 @@ export async function importLackey(o: ImportOptions): Promise<ImportSummary> {
     const p1 = openInput(path, file, o.limit, (c) => (command ??= c));
     try {
       for (let r = await p1.next(); r; r = await p1.next()) {
+        o.signal?.throwIfAborted();
         records++;
         byKind[r.kind]++;
         const acc = recordAccesses(r);
@@ -325,6 +328,7 @@ export async function importLackey(o: ImportOptions): Promise<ImportSummary> {
     const p2 = openInput(path, file, o.limit, () => {});
     try {
       for (let r = await p2.next(); r; r = await p2.next()) {
+        o.signal?.throwIfAborted();
         for (const a of recordAccesses(r)) await sink.access(a.va, a.rw);
       }
     } finally {
