@@ -87,6 +87,8 @@ export const VERDICTS: Readonly<Record<string, ScenarioVerdicts>> = {
   },
   'clean-device-anon-paths': {
   },
+  'clean-device-cow-after-fork': {
+  },
   'clean-exit': {
   },
   'clean-fault-vs-migration-page-cache': {

@@ -237,7 +237,7 @@ function flushTlbOthers(k: TlbflushKernel, self: number, cpumask: Iterable<numbe
     // should_flush_tlb (209954cbc7d0): a CPU still in the mask but on another mm gets no IPI unless tables were freed.
     if (k.fixes.has('209954cbc7d0') && f.mm && k.cpus[cpu].loadedMm !== f.mm && !f.freedTables) continue;
     k.flushStats.ipisSent++;
-    k.perCpu[self].ipisSent++;
+    if (self >= 0) k.perCpu[self].ipisSent++;
     k.perCpu[cpu].ipisReceived++;
     flushTlbFunc(k, cpu, f);
   }
@@ -261,9 +261,12 @@ export function flushTlbMmRange(k: TlbflushKernel, cpu: number, mm: MmStruct, st
     freedTables: k.fixes.has('016c4d92cd16') ? freedTables : true,
     newTlbGen: k.fixes.has('b0579ade7cd8') ? ++mm.tlbGen : 0n, initiatingCpu: cpu,
   };
-  if (k.cpus[cpu].loadedMm === mm) flushTlbFunc(k, cpu, f);
+  // A fault taken for a device (cpu -1: the driver's thread, on no CPU of the trace) flushes no TLB of
+  // its own; every CPU of the mm gets the IPI.
+  const here = cpu >= 0 ? k.cpus[cpu] : undefined;
+  if (here?.loadedMm === mm) flushTlbFunc(k, cpu, f);
   // 209954cbc7d0: on_each_cpu_mask also runs the handler here when this CPU, no longer on the mm, is still in its mask.
-  else if (k.fixes.has('209954cbc7d0') && f.freedTables && mm.cpumask.has(cpu) && [...mm.cpumask].some((c) => c !== cpu)) flushTlbFunc(k, cpu, f);
+  else if (here && k.fixes.has('209954cbc7d0') && f.freedTables && mm.cpumask.has(cpu) && [...mm.cpumask].some((c) => c !== cpu)) flushTlbFunc(k, cpu, f);
   flushTlbOthers(k, cpu, mm.cpumask, f);
   // 6bbd42e2df8f: secondary TLBs that share the CPU page tables are invalidated with the CPU's, over
   // the range the caller asked for, not the full flush the CPUs may have been promoted to (v6.18
