@@ -4,6 +4,7 @@
 import { renameSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { onForcedExit } from './signals.ts';
+import { isSystemError, reasonOf } from './files.ts';
 
 /** The temporary name of `path`: hidden, and ending in the same extension (the writers go by it). */
 export function temporaryName(path: string): string {
@@ -31,11 +32,10 @@ export async function writeOutput<T>(path: string, write: (temporary: string) =>
   }
 }
 
-/** The sentence for a file-system error of an output (ENOENT, EACCES, ENOSPC, EISDIR …), naming the file. */
+/**
+ * The line for a file-system error of an output (ENOENT, EACCES, ENOSPC, EISDIR …) in the command
+ * line's form, `PATH: reason`: of the file the user named, not of the temporary one the system names.
+ */
 export function outputError(path: string, err: unknown): string | undefined {
-  if (!(err instanceof Error) || typeof (err as NodeJS.ErrnoException).code !== 'string') return undefined;
-  const e = err as NodeJS.ErrnoException;
-  // The system's message names the temporary file; say it of the file the user named.
-  const reason = e.message.replace(/^[A-Z]+: /, '').replace(/, \w+ '[^']*'( -> '[^']*')?$/, '');
-  return `cannot write ${path}: ${reason}`;
+  return isSystemError(err) ? `${path}: ${reasonOf(err)}` : undefined;
 }
