@@ -49,8 +49,8 @@ const SWITCHES: [scenario: string, kernel: string, fixes: Record<string, boolean
   ['b13-lazy-cpu-skipped-table-freed', 'v4.4', { '3ef938c35035': true }, null],
   ['b3-munmap-unshare-one-page-flush', 'v4.19', { b528e4b6405b: false }, 'a4a118f2eead'],
   ['b3-munmap-unshare-one-page-flush', 'v4.4', { b528e4b6405b: true }, null],
-  ['b15-mremap-hugetlb-unshare-flush', 'v6.18', { '3d0b95cd87b2': false }, '3d0b95cd87b2'],
-  ['b15-mremap-hugetlb-unshare-flush', 'v5.16', { '3d0b95cd87b2': true }, null],
+  ['b16-mremap-hugetlb-unshare-flush', 'v6.18', { '3d0b95cd87b2': false }, '3d0b95cd87b2'],
+  ['b16-mremap-hugetlb-unshare-flush', 'v5.16', { '3d0b95cd87b2': true }, null],
 ];
 
 /** The clean workloads and the profiles that carry the fixes they touch. */

@@ -32,7 +32,7 @@ export const VERDICTS: Readonly<Record<string, ScenarioVerdicts>> = {
     'v5.16': ['stale-tlb@34 cpu1 3ef938c35035'],
     'v6.1': ['stale-tlb@34 cpu1 3ef938c35035'],
   },
-  'b15-mremap-hugetlb-unshare-flush': {
+  'b16-mremap-hugetlb-unshare-flush': {
     'v5.16': ['stale-tlb@31 cpu1 3d0b95cd87b2'],
   },
   'b2-hole-punch-unshare-notifier-range': {
