@@ -11,6 +11,25 @@ export const TLB_SINGLE_PAGE_FLUSH_CEILING = 33n;
 export const TLB_NR_DYN_ASIDS = 6;
 const CR3_NOFLUSH = 1n << 63n;
 
+/** A flush as a timeline draws it: who flushed what, and which CPUs an IPI reached. */
+export interface FlushRecord {
+  cpu: number;
+  mm: MmStruct | undefined;
+  kind: 'page' | 'range' | 'full' | 'sync';
+  start: bigint;
+  end: bigint;
+  /** The CPU flushed its own TLB too (it had the mm loaded). */
+  local: boolean;
+  ipis: number[];
+  /** try_to_unmap_flush: a reclaim's deferred flush. */
+  batched?: boolean;
+}
+
+/** Told of each flush (the timeline of an HTML report); the kernel runs the same without one. */
+export interface FlushObserver {
+  flush(f: FlushRecord): void;
+}
+
 export interface FlushStats {
   flushes: number; // flush_tlb_mm_range calls
   ipisSent: number;
@@ -177,7 +196,8 @@ function flushTlbFunc(k: Kernel, cpu: number, f: FlushTlbInfo): void {
 }
 
 /** native_flush_tlb_multi / flush_tlb_others: the IPIs, and the handler run on each target. */
-function flushTlbOthers(k: Kernel, self: number, cpumask: Iterable<number>, f: FlushTlbInfo): void {
+function flushTlbOthers(k: Kernel, self: number, cpumask: Iterable<number>, f: FlushTlbInfo): number[] {
+  const reached: number[] = [];
   for (const cpu of [...cpumask].sort((a, b) => a - b)) {
     if (cpu === self) continue;
     // 016c4d92cd16 series: a lazy CPU only needs the IPI when page tables are freed under it.
@@ -185,8 +205,10 @@ function flushTlbOthers(k: Kernel, self: number, cpumask: Iterable<number>, f: F
     k.flushStats.ipisSent++;
     k.perCpu[self].ipisSent++;
     k.perCpu[cpu].ipisReceived++;
+    reached.push(cpu);
     flushTlbFunc(k, cpu, f);
   }
+  return reached;
 }
 
 /**
@@ -207,8 +229,10 @@ export function flushTlbMmRange(k: Kernel, cpu: number, mm: MmStruct, start: big
     freedTables: k.fixes.has('016c4d92cd16') ? freedTables : true,
     newTlbGen: k.fixes.has('b0579ade7cd8') ? ++mm.tlbGen : 0n,
   };
-  if (k.cpus[cpu].loadedMm === mm) flushTlbFunc(k, cpu, f);
-  flushTlbOthers(k, cpu, mm.cpumask, f);
+  const local = k.cpus[cpu].loadedMm === mm;
+  if (local) flushTlbFunc(k, cpu, f);
+  const ipis = flushTlbOthers(k, cpu, mm.cpumask, f);
+  k.flushObserver?.flush({ cpu, mm, kind: full ? 'full' : (f.end - f.start) >> stride <= 1n ? 'page' : 'range', start: f.start, end: f.end, local, ipis });
   // 6bbd42e2df8f: secondary TLBs that share the CPU page tables are invalidated with the CPU's.
   if (k.fixes.has('6bbd42e2df8f')) k.notifiers.archInvalidateSecondaryTlbs(mm, f.mm && !full ? start : 0n, full ? TLB_FLUSH_ALL : end);
 }
@@ -230,13 +254,16 @@ export function flushTlbMm(k: Kernel, cpu: number, mm: MmStruct): void {
 
 /** tlb_remove_table_sync_one (1013af4f585f): an empty IPI to every CPU, to wait out GUP-fast walkers. */
 export function tlbRemoveTableSyncOne(k: Kernel, cpu: number): void {
+  const ipis: number[] = [];
   for (let c = 0; c < k.cpus.length; c++) {
     if (c === cpu) continue;
+    ipis.push(c);
     k.flushStats.syncIpis++;
     k.flushStats.ipisSent++;
     k.perCpu[cpu].ipisSent++;
     k.perCpu[c].ipisReceived++;
   }
+  k.flushObserver?.flush({ cpu, mm: undefined, kind: 'sync', start: 0n, end: 0n, local: false, ipis });
 }
 
 /** struct tlbflush_unmap_batch: a reclaim's deferred flush (set_tlb_ubc_flush_pending). */
@@ -269,6 +296,8 @@ export function shouldDeferFlush(k: Kernel, cpu: number, mm: MmStruct): boolean 
 export function tryToUnmapFlush(k: Kernel, cpu: number, batch: TlbflushUnmapBatch): void {
   if (!batch.flushRequired) return;
   k.flushStats.batchedFlushes++;
+  const ipis = [...batch.cpumask].filter((c) => c !== cpu).sort((a, b) => a - b);
+  k.flushObserver?.flush({ cpu, mm: undefined, kind: 'full', start: 0n, end: TLB_FLUSH_ALL, local: batch.cpumask.has(cpu), ipis, batched: true });
   const f: FlushTlbInfo = { mm: undefined, start: 0n, end: TLB_FLUSH_ALL, strideShift: 12n, freedTables: false, newTlbGen: 0n };
   if (!k.fixes.has('b0579ade7cd8')) {
     // v4.4 flushes whatever each CPU has active, the same way.
