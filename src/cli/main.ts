@@ -8,9 +8,11 @@ commands:
   start                      the main job (npm start): the founding bug under v4.4 and v4.19 side
                              by side, then a generated database workload with its statistics
   replay TRACE [--kernel PROFILE] [--fix ID=on|off]... [--workers N] [--cost K=C,...] [--tlb retentive|capacity]
-                             [--json FILE|-] [--quiet]
+                             [--json FILE|-] [--timeline] [--html FILE] [--quiet]
                              replay a trace (JSON Lines, .jsonl.gz or binary .mmtrace) and
-                             report every stale translation; exit 0 clean, 1 a finding, 2 bad input
+                             report every stale translation; exit 0 clean, 1 a finding, 2 bad input;
+                             --html writes a self-contained page with the timeline of every CPU
+                             and device, --timeline puts that timeline in the JSON report
   scenarios [DIR] [--kernel P[,P...]] [--fix ID=on|off]... [--json FILE|-]
                              replay the scenario library under every profile: a verdict table
   profiles [--json]          the kernel profiles and the fixes each one carries

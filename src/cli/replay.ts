@@ -1,4 +1,4 @@
-// `mmuwasm replay TRACE [--kernel PROFILE] [--fix ID=on|off]... [--workers N] [--cost K=V,...] [--tlb retentive|capacity] [--json FILE|-] [--quiet]`
+// `mmuwasm replay TRACE [--kernel PROFILE] [--fix ID=on|off]... [--workers N] [--cost K=V,...] [--tlb retentive|capacity] [--json FILE|-] [--timeline] [--html FILE] [--quiet]`
 // (TRACE-FORMAT "Command line"). Exit 0: every expectation held (no expectation: no violation);
 // 1: an expectation failed (or a violation was found); 2: bad input or usage — the message names the
 // file and line, and the JSON report still holds everything replayed before it ("complete": false).
@@ -13,6 +13,10 @@ import { ProfileError } from '../kernel/profiles.ts';
 import { Progress } from './progress.ts';
 import { prefetch } from '../replay/prefetch.ts';
 import { options, parseFixArg, UsageError } from './args.ts';
+import { readTrace } from '../trace/parser.ts';
+import { replayTraceWithTimeline } from '../report/replay-report.ts';
+import { renderReportHtml } from '../report/html.ts';
+import { basename } from 'node:path';
 
 export { UsageError } from './args.ts';
 
@@ -24,11 +28,15 @@ export interface ReplayArgs {
   cost?: CostModel;
   tlbMode?: 'retentive' | 'capacity';
   json?: string;
+  /** The JSON report carries the timeline (`timeline`). */
+  timeline: boolean;
+  /** A self-contained HTML report (src/report/html.ts). */
+  html?: string;
   quiet: boolean;
 }
 
 export function parseReplayArgs(argv: string[]): ReplayArgs {
-  const a: ReplayArgs = { trace: '', fixes: {}, quiet: false };
+  const a: ReplayArgs = { trace: '', fixes: {}, quiet: false, timeline: false };
   for (const { arg, value } of options(argv)) {
     if (arg === '--kernel') a.kernel = value();
     else if (arg === '--fix') {
@@ -51,6 +59,8 @@ export function parseReplayArgs(argv: string[]): ReplayArgs {
       if (v !== 'retentive' && v !== 'capacity') throw new UsageError(`--tlb takes retentive (the oracle's view, the default) or capacity (the real geometry, for statistics), not '${v}'`);
       a.tlbMode = v;
     } else if (arg === '--json') a.json = value();
+    else if (arg === '--timeline') a.timeline = true;
+    else if (arg === '--html') a.html = value();
     else if (arg === '--quiet') a.quiet = true;
     else if (arg.startsWith('-')) throw new UsageError(`unknown option '${arg}'`);
     else if (!a.trace) a.trace = arg;
@@ -66,7 +76,7 @@ export async function runReplay(argv: string[]): Promise<number> {
     args = parseReplayArgs(argv);
   } catch (err) {
     if (err instanceof UsageError) {
-      console.error(`mmuwasm replay: ${err.message}\nusage: mmuwasm replay TRACE [--kernel PROFILE] [--fix ID=on|off]... [--workers N] [--cost KEY=CYCLES,...] [--tlb retentive|capacity] [--json FILE|-] [--quiet]`);
+      console.error(`mmuwasm replay: ${err.message}\nusage: mmuwasm replay TRACE [--kernel PROFILE] [--fix ID=on|off]... [--workers N] [--cost KEY=CYCLES,...] [--tlb retentive|capacity] [--json FILE|-] [--timeline] [--html FILE] [--quiet]`);
       return 2;
     }
     throw err;
@@ -81,7 +91,9 @@ export async function runReplay(argv: string[]): Promise<number> {
   };
   process.once('SIGINT', onSigint);
   let at = { line: 0, bytes: 0 };
-  const { report, status } = await replayFile(args.trace, {
+  // The timeline is recorded only when asked for: a plain report stays as it is.
+  const replayWith = args.html || args.timeline ? (path: string, o: Parameters<typeof replayFile>[1]) => replayTraceWithTimeline(readTrace(path), path, o) : replayFile;
+  const { report, status } = await replayWith(args.trace, {
     kernel: args.kernel,
     fixes: args.fixes,
     workers: args.workers ?? Replay.defaultWorkers(),
@@ -101,5 +113,9 @@ export async function runReplay(argv: string[]): Promise<number> {
   if (report.error) console.error(`mmuwasm replay: ${report.error.file}:${report.error.line}: ${report.error.message}`);
   if (args.json === '-') process.stdout.write(reportJson(report));
   else if (args.json) writeFileSync(args.json, reportJson(report));
+  if (args.html) {
+    writeFileSync(args.html, renderReportHtml(report as Parameters<typeof renderReportHtml>[0], basename(args.trace)));
+    if (!args.quiet) console.error(`mmuwasm replay: the HTML report is ${args.html}`);
+  }
   return status;
 }

@@ -18,6 +18,7 @@ import type { NotifierCall } from '../kernel/mmu_notifier.ts';
 import type { ReplayEvent } from '../trace/events.ts';
 import type { Counters } from '../mmu/model.ts';
 import { takeSnapshot, type Snapshot } from './snapshot.ts';
+import { fixById } from '../kernel/fixes.ts';
 
 const hex = (v: bigint) => `0x${v.toString(16)}`;
 
@@ -56,6 +57,8 @@ export interface AccessItem extends Base {
   hits: { '4K': number; '2M': number; '1G': number };
   misses: number;
   walks: number;
+  /** Page faults taken inside the run (a run that faults page after page is one item, not thousands). */
+  faults: number;
   end: number;
 }
 
@@ -114,6 +117,12 @@ export interface Timeline {
   omitted: Record<string, number>;
   snapshots: Snapshot[];
   maxItems: number;
+  /** Each CPU's TLB hits by page size, misses and walks over the whole replay (the charts). */
+  cpuTlb: { cpu: number; hits: { '4K': number; '2M': number; '1G': number }; misses: number; walks: number }[];
+  /** Flushes by kind over the whole replay (not capped), `batched` the reclaim's deferred ones among the full. */
+  flushKinds: { page: number; range: number; full: number; sync: number; batched: number };
+  /** The titles of the fixes the violations name. */
+  fixTitles: Record<string, string>;
 }
 
 export interface TimelineOptions {
@@ -155,6 +164,9 @@ export class TimelineRecorder implements ReplayObserver {
   /** The last line of each CPU's latest run (a run's records may start on an earlier event's line). */
   private readonly lastRunLine = new Map<number, number>();
   private violationsSeen = 0;
+  private readonly flushKinds = { page: 0, range: 0, full: 0, sync: 0, batched: 0 };
+  /** Runs that began right after a fault of their CPU: the faults that follow them join them. */
+  private readonly afterFault = new WeakSet<AccessItem>();
 
   constructor(opts: TimelineOptions = {}) {
     this.maxItems = opts.maxItems ?? 20000;
@@ -266,9 +278,9 @@ export class TimelineRecorder implements ReplayObserver {
     this.checkViolations();
     const item = this.opItem(op) ?? (this.lastOf.get(this.laneFor(op.cpu)) as TimelineItem | undefined);
     if (item?.k === 'op') item.waited.push({ t: this.t++, behind: behind.line, reason });
-    else if (item?.k === 'fault') {
+    else if (item?.k === 'fault' || item?.k === 'access') {
       // A fault that waits (on a migration entry, a lock): it shows on the fault's operation.
-      const span = this.add<OpItem>({ k: 'op', t: this.t++, line: op.line, lane: item.lane, op: 'fault', text: `the fault of line ${op.line} at ${item.va}`, steps: [], resumed: [], waited: [{ t: this.t, behind: behind.line, reason }] });
+      const span = this.add<OpItem>({ k: 'op', t: this.t++, line: op.line, lane: item.lane, op: 'fault', text: `the fault of line ${op.line}${item.k === 'fault' ? ` at ${item.va}` : ''}`, steps: [], resumed: [], waited: [{ t: this.t, behind: behind.line, reason }] });
       if (span) this.ops.set(op, span);
     }
   }
@@ -306,7 +318,8 @@ export class TimelineRecorder implements ReplayObserver {
       return;
     }
     const t = this.t++;
-    this.add<AccessItem>({ k: 'access', t, line: first, lane, last, count, hits, misses, walks, end: t });
+    const item = this.add<AccessItem>({ k: 'access', t, line: first, lane, last, count, hits, misses, walks, faults: 0, end: t });
+    if (item && prev?.k === 'fault') this.afterFault.add(item);
   }
 
   /** Nothing but other CPUs' access runs came after this run: the CPU's accesses go on as one run. */
@@ -320,7 +333,14 @@ export class TimelineRecorder implements ReplayObserver {
   }
 
   fault(line: number, cpu: number | undefined, device: string | undefined, va: bigint): void {
-    this.repeat('fault', line, this.laneFor(cpu, device), va);
+    const lane = this.laneFor(cpu, device);
+    const prev = this.lastOf.get(lane);
+    // Fault, run, fault, run…: a CPU populating its memory. The faults count in the run they interrupt.
+    if (prev?.k === 'access' && (prev.faults > 0 || this.afterFault.has(prev)) && this.onlyAccessesSince(prev)) {
+      prev.faults++;
+      return;
+    }
+    this.repeat('fault', line, lane, va);
   }
 
   segv(line: number, cpu: number | undefined, device: string | undefined, va: bigint): void {
@@ -339,6 +359,8 @@ export class TimelineRecorder implements ReplayObserver {
   // ---- the kernel's calls ----
 
   private flush(f: FlushRecord): void {
+    this.flushKinds[f.kind]++;
+    if (f.batched) this.flushKinds.batched++;
     const lane = `cpu${f.cpu}`;
     const start = hex(f.start);
     const end = f.end === -1n ? 'all' : hex(f.end);
@@ -372,6 +394,17 @@ export class TimelineRecorder implements ReplayObserver {
   /** The timeline so far (call it when the replay has finished or stopped). */
   result(): Timeline {
     this.checkViolations();
-    return { lanes: this.lanes, items: this.items, end: this.t, omitted: this.omitted, snapshots: this.snapshots, maxItems: this.maxItems };
+    const cpuTlb = !this.replay ? [] : this.replay.kernel.cpus.map((_, cpu) => {
+      const c = this.replay.machine.counters(cpu);
+      const hits = { '4K': 0, '2M': 0, '1G': 0 };
+      for (const [name, size] of HIT_COUNTERS) hits[size] += Number(c[name]);
+      return { cpu, hits, misses: Number(c.tlbMisses), walks: Number(c.walks) };
+    });
+    const fixTitles: Record<string, string> = {};
+    for (const v of this.replay?.oracle.violations ?? []) if (v.fix) fixTitles[v.fix] = fixById(v.fix)?.title ?? v.fix;
+    return {
+      lanes: this.lanes, items: this.items, end: this.t, omitted: this.omitted, snapshots: this.snapshots, maxItems: this.maxItems,
+      cpuTlb, flushKinds: { ...this.flushKinds }, fixTitles,
+    };
   }
 }
