@@ -1,7 +1,7 @@
 // `mmuwasm replay --html`: one self-contained file whose data is the JSON report with its timeline
 // (the same bytes' worth of data `--json --timeline` writes), and that stays small for a large trace.
 import { afterAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { spawnSync } from 'node:child_process';
@@ -70,5 +70,40 @@ describe('replay --html', () => {
     expect(runs.length).toBeLessThan(1000);
     expect(runs.reduce((s, i) => s + (i.k === 'access' ? i.count : 0), 0)).toBe(1_000_000);
     expect(data.timeline.items.length).toBeLessThanOrEqual(data.timeline.maxItems);
+  });
+});
+
+describe('scenarios --html', () => {
+  const lib = join(dir, 'lib');
+  mkdirSync(lib);
+  for (const f of ['b1-shared-pmd-migration.jsonl', 'clean-exit.jsonl']) copyFileSync(join(SCENARIO_DIR, f), join(lib, f));
+  const cells = (html: string) => [...html.matchAll(/<a class="cell (\w+)" data-scenario="([^"]+)" data-kernel="([^"]+)" href="([^"]+)"[^>]*>([^<]+)<\/a>/g)].map((m) => `${m[2]} ${m[3]} ${m[1]} ${m[5]} → ${m[4]}`);
+
+  it('a folder: index.html with the table, each cell linked to the report of its replay beside it', () => {
+    const out = join(dir, 'table');
+    const r = cli('scenarios', lib, '--kernel', 'v4.4,v4.19', '--html', out);
+    expect(r.status).toBe(0);
+    const index = readFileSync(join(out, 'index.html'), 'utf8');
+    expect(cells(index)).toEqual([
+      'b1-shared-pmd-migration v4.4 pass pass 2v → b1-shared-pmd-migration.v4.4.html',
+      'b1-shared-pmd-migration v4.19 pass pass → b1-shared-pmd-migration.v4.19.html',
+      'clean-exit v4.4 pass pass → clean-exit.v4.4.html',
+      'clean-exit v4.19 pass pass → clean-exit.v4.19.html',
+    ]);
+    for (const f of ['b1-shared-pmd-migration.v4.4.html', 'b1-shared-pmd-migration.v4.19.html', 'clean-exit.v4.4.html', 'clean-exit.v4.19.html']) expect(existsSync(join(out, f))).toBe(true);
+    const b1 = htmlData(readFileSync(join(out, 'b1-shared-pmd-migration.v4.4.html'), 'utf8'));
+    expect(b1.violations.map((v) => `${v.kind}@${v.line}`)).toEqual(['lost-write@23', 'stale-tlb@24']);
+  });
+
+  it('one file: the table, every report inside it, each cell a link to its own', () => {
+    const out = join(dir, 'table.html');
+    expect(cli('scenarios', lib, '--kernel', 'v4.4,v4.19', '--html', out).status).toBe(0);
+    const html = readFileSync(out, 'utf8');
+    expect(cells(html).map((c) => c.split(' → ')[1])).toEqual(['#b1-shared-pmd-migration/v4.4', '#b1-shared-pmd-migration/v4.19', '#clean-exit/v4.4', '#clean-exit/v4.19']);
+    const m = /id="mmuwasm-reports">([^]*?)<\/script>/.exec(html)!;
+    const reports = JSON.parse(m[1]) as Record<string, TimelineReport>;
+    expect(Object.keys(reports)).toEqual(['b1-shared-pmd-migration/v4.4', 'b1-shared-pmd-migration/v4.19', 'clean-exit/v4.4', 'clean-exit/v4.19']);
+    expect(reports['b1-shared-pmd-migration/v4.4'].violations.length).toBe(2);
+    expect(reports['b1-shared-pmd-migration/v4.19'].timeline.items.some((i) => i.k === 'flush' && i.ipis.includes(1))).toBe(true);
   });
 });

@@ -13,8 +13,10 @@ commands:
                              report every stale translation; exit 0 clean, 1 a finding, 2 bad input;
                              --html writes a self-contained page with the timeline of every CPU
                              and device, --timeline puts that timeline in the JSON report
-  scenarios [DIR] [--kernel P[,P...]] [--fix ID=on|off]... [--json FILE|-]
-                             replay the scenario library under every profile: a verdict table
+  scenarios [DIR] [--kernel P[,P...]] [--fix ID=on|off]... [--json FILE|-] [--html FILE|DIR]
+                             replay the scenario library under every profile: a verdict table;
+                             --html writes it as a page whose cells link to each HTML report
+                             (FILE.html: one file; DIR: an index.html and a page per cell)
   profiles [--json]          the kernel profiles and the fixes each one carries
   convert IN OUT [--expand] [--strip-comments]
                              a trace from JSON Lines (.jsonl, .jsonl.gz) to binary (.mmtrace,

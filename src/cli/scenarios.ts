@@ -1,4 +1,4 @@
-// `mmuwasm scenarios [DIR] [--kernel P[,P...]] [--fix ID=on|off]... [--json FILE|-]`: replays every
+// `mmuwasm scenarios [DIR] [--kernel P[,P...]] [--fix ID=on|off]... [--json FILE|-] [--html FILE|DIR]`: replays every
 // trace of the scenario library under each profile and prints the verdicts, scenario × profile, the
 // way a kernel developer checks a change. Exit 0 when every trace passes under every profile asked.
 import { readdirSync, writeFileSync } from 'node:fs';
@@ -8,6 +8,7 @@ import { replayFile } from '../node/replay-file.ts';
 import { options, parseFixArg, UsageError } from './args.ts';
 import { styleFor } from './style.ts';
 import { packageRoot } from './package-root.ts';
+import type { Report } from '../replay/engine.ts';
 
 /** The scenario library shipped with the package. */
 export const SCENARIO_DIR = join(packageRoot(), 'scenarios');
@@ -23,7 +24,7 @@ export interface Verdict {
 }
 
 /** The names of traces in either form (docs/trace-binary.md), plain or gzip. */
-const TRACE_NAME = /\.(jsonl|mmtrace)(\.gz)?$/;
+export const TRACE_NAME = /\.(jsonl|mmtrace)(\.gz)?$/;
 
 export function listScenarios(dir = SCENARIO_DIR): string[] {
   return readdirSync(dir).filter((f) => TRACE_NAME.test(f)).sort();
@@ -34,14 +35,19 @@ export async function runScenarios(dir: string, kernels: string[], fixes: Record
   for (const f of listScenarios(dir)) {
     for (const kernel of kernels) {
       const { report, status } = await replayFile(join(dir, f), { kernel, fixes });
-      out.push({
-        scenario: f.replace(TRACE_NAME, ''), kernel, status, violations: report.violations.length,
-        expectations: report.expectations.length, failed: report.expectations.filter((e) => !e.ok).length,
-        error: report.error ? `${report.error.line}: ${report.error.message}` : undefined,
-      });
+      out.push(verdictOf(f.replace(TRACE_NAME, ''), kernel, status, report));
     }
   }
   return out;
+}
+
+/** A cell of the table: one scenario's report under one profile. */
+export function verdictOf(scenario: string, kernel: string, status: 0 | 1 | 2, report: Report): Verdict {
+  return {
+    scenario, kernel, status, violations: report.violations.length,
+    expectations: report.expectations.length, failed: report.expectations.filter((e) => !e.ok).length,
+    error: report.error ? `${report.error.line}: ${report.error.message}` : undefined,
+  };
 }
 
 export async function runScenariosCommand(argv: string[]): Promise<number> {
@@ -49,6 +55,7 @@ export async function runScenariosCommand(argv: string[]): Promise<number> {
   let kernels = PROFILE_NAMES;
   const fixes: Record<string, boolean> = {};
   let json: string | undefined;
+  let html: string | undefined;
   try {
     for (const { arg, value } of options(argv)) {
       if (arg === '--kernel') {
@@ -59,6 +66,7 @@ export async function runScenariosCommand(argv: string[]): Promise<number> {
         const [id, on] = parseFixArg(value());
         fixes[id] = on;
       } else if (arg === '--json') json = value();
+      else if (arg === '--html') html = value();
       else if (arg.startsWith('-')) throw new UsageError(`unknown option '${arg}'`);
       else dir = arg;
     }
@@ -67,7 +75,14 @@ export async function runScenariosCommand(argv: string[]): Promise<number> {
     console.error(`mmuwasm scenarios: ${err.message}`);
     return 2;
   }
-  const verdicts = await runScenarios(dir, kernels, fixes);
+  let verdicts: Verdict[];
+  if (html) {
+    // Each cell's replay records its timeline: the table links every cell to its HTML report.
+    const { writeScenariosHtml } = await import('./scenarios-html.ts');
+    const written = await writeScenariosHtml(dir, kernels, fixes, html);
+    verdicts = written.verdicts;
+    console.error(`mmuwasm scenarios: the HTML table is ${written.index}`);
+  } else verdicts = await runScenarios(dir, kernels, fixes);
   const s = styleFor(process.stdout);
   const names = [...new Set(verdicts.map((v) => v.scenario))];
   const width = Math.max(8, ...names.map((n) => n.length));

@@ -20,7 +20,7 @@ export function reportData(report: TimelineReport): string {
   return JSON.stringify(report, (_k, v) => (typeof v === 'bigint' ? Number(v) : v));
 }
 
-export function renderReportHtml(report: TimelineReport, title: string): string {
+export function renderReportHtml(report: TimelineReport, title: string, back?: { href: string; text: string }): string {
   // No other origin is needed: the policy says so to the browser as well.
   return `<!doctype html>
 <html lang="en">
@@ -29,10 +29,10 @@ export function renderReportHtml(report: TimelineReport, title: string): string 
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:">
 <title>${escapeHtml(title)} — mmuwasm ${escapeHtml(report.kernel)}</title>
-<style>body { margin: 0; padding: 16px 20px; background: #f3f4f6; }${REPORT_CSS}</style>
+<style>body { margin: 0; padding: 16px 20px; background: #f3f4f6; } .back { font: 13px system-ui, sans-serif; margin: 0 0 8px; }${REPORT_CSS}</style>
 </head>
 <body>
-<div id="report"></div>
+${back ? `<p class="back"><a href="${escapeHtml(back.href)}">${escapeHtml(back.text)}</a></p>` : ''}<div id="report"></div>
 <script type="application/json" id="mmuwasm-report">${scriptJson(reportData(report))}</script>
 <script>${CLIENT_JS}</script>
 <script>
