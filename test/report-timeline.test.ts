@@ -63,6 +63,7 @@ describe('the timeline of the founding case', () => {
     // One PMD page in both walks: the migration entry in it (not present) during the copy.
     expect(pmdOf(lost, 'A').table).toBe(pmdOf(lost, 'B').table);
     expect(pmdOf(lost, 'B').present).toBe(false);
+    expect(pmdOf(lost, 'B').migration).toBe(true);
     expect(lost.tables.map((t) => t.maps)).toEqual([undefined, undefined]);
     // When the old frame is freed, the page tables map the new one and CPU 1 still holds the freed one.
     expect(freed).toMatchObject({ violation: 1, line: 24 });

@@ -386,7 +386,7 @@ function snapshotView(sec, r, tl, i) {
   snap.tables.forEach(function (t) {
     var steps = t.walk.map(function (l) {
       return h('span', { class: 'mmr-walkstep' + (l.present ? '' : ' np') + (l.leaf ? ' leaf' : ''), title: l.level + ' table ' + l.table + ' index ' + l.index },
-        l.level.toUpperCase() + ' ' + l.table + '[' + l.index + '] = ' + l.entry + (l.present ? '' : ' (not present)'));
+        l.level.toUpperCase() + ' ' + l.table + '[' + l.index + '] = ' + l.entry + (l.present ? '' : l.migration ? ' (a migration entry)' : ' (not present)'));
     });
     pt.appendChild(h('div', { class: 'mmr-walk' }, [
       h('b', { text: t.mm + ': ' }), h('span', {}, steps),

@@ -6,6 +6,7 @@ import type { Kernel } from '../kernel/kernel.ts';
 import type { MmStruct } from '../kernel/mm_types.ts';
 import type { SecondaryMmu } from '../devices/secondary-mmu.ts';
 import { kernPcid } from '../kernel/tlbflush.ts';
+import { isMigrationEntry } from '../kernel/pgtable.ts';
 import type { PageSize } from '../mmu/model.ts';
 
 const SIZE: Record<PageSize, bigint> = { '4K': 1n << 12n, '2M': 1n << 21n, '1G': 1n << 30n };
@@ -71,6 +72,8 @@ export interface TableLevel {
   present: boolean;
   /** The entry maps a page (PS at PDPTE/PDE level, or a PTE). */
   leaf: boolean;
+  /** A non-present entry that holds a migration entry (the page is being migrated). */
+  migration?: boolean;
 }
 
 export interface TableView {
@@ -118,7 +121,7 @@ export function walkTables(k: Kernel, mm: MmStruct, va: bigint): TableView {
     const e = k.machine.readEntry(table + BigInt(index) * 8n);
     const present = (e & 1n) !== 0n;
     const leaf = present && (names[i] === 'pte' || ((names[i] === 'pud' || names[i] === 'pmd') && (e & 0x80n) !== 0n));
-    walk.push({ level: names[i], table: hex(table), index, entry: hex(e), present, leaf });
+    walk.push({ level: names[i], table: hex(table), index, entry: hex(e), present, leaf, ...(!present && e !== 0n && isMigrationEntry(k, e) ? { migration: true } : {}) });
     if (!present) return { mm: mm.name, walk };
     if (leaf) {
       const size: PageSize = names[i] === 'pte' ? '4K' : names[i] === 'pmd' ? '2M' : '1G';

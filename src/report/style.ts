@@ -14,6 +14,7 @@ export const REPORT_CSS = `
 .mmr-table { border-collapse: collapse; width: 100%; font-size: 13px; }
 .mmr-table th { text-align: left; font-weight: 600; color: #4b5563; border-bottom: 1px solid #e5e7eb; padding: 4px 6px; }
 .mmr-table td { border-bottom: 1px solid #f3f4f6; padding: 5px 6px; vertical-align: top; }
+.mmr-violations td:nth-child(-n+4) { white-space: nowrap; }
 .mmr-vrow { cursor: pointer; } .mmr-vrow:hover { background: #fef2f2; } .mmr-vrow.sel { background: #fee2e2; }
 .mmr-kind { background: #b91c1c; color: #fff; border-radius: 4px; padding: 1px 6px; font-size: 12px; white-space: nowrap; }
 .mmr-why { color: #374151; margin-top: 3px; } .mmr-fix { margin-top: 3px; color: #1d4ed8; } .mmr-fix.none { color: #6b7280; }
