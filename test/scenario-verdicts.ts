@@ -67,9 +67,25 @@ export const VERDICTS: Readonly<Record<string, ScenarioVerdicts>> = {
   'b9-reclaim-batched-flush-mprotect': {
     'v4.4': ['stale-tlb@19 cpu1 3ea277194daa'],
   },
+  'finding-lazy-cpu-exit-unshare': {
+    'v4.4': ['stale-tlb@35 cpu1 a4a118f2eead'],
+    'v4.19': ['stale-tlb@35 cpu1 a4a118f2eead'],
+    'v5.16': ['stale-tlb@35 cpu1'],
+    'v6.1': ['stale-tlb@35 cpu1'],
+    'v6.18': ['stale-tlb@35 cpu1'],
+  },
+  'finding-lazy-cpu-unshare-mmu-gather': {
+    'v5.16': ['stale-tlb@48 cpu1'],
+    'v6.1': ['stale-tlb@48 cpu1'],
+    'v6.18': ['stale-tlb@48 cpu1'],
+  },
+  'clean-device-anon-paths': {
+  },
   'clean-exit': {
   },
   'clean-fork-cow': {
+  },
+  'clean-hugetlb-dontneed': {
   },
   'clean-hole-punch': {
     'v4.4': { 'stale-device a-iommu dff11abe280b': 1, 'stale-device a-nic dff11abe280b': 1, 'stale-tlb cpu0 a4a118f2eead': 9, 'stale-tlb cpu2 a4a118f2eead': 9, 'use-after-free cpu0 a4a118f2eead': 23 },
@@ -82,6 +98,8 @@ export const VERDICTS: Readonly<Record<string, ScenarioVerdicts>> = {
     'v4.4': { 'stale-tlb cpu1 99baac21e458': 64 },
     buggyProfiles: ['v4.4'],
   },
+  'clean-lazy-tlb-nopcid': {
+  },
   'clean-lazy-tlb': {
   },
   'clean-migration-storm': {
@@ -89,6 +107,8 @@ export const VERDICTS: Readonly<Record<string, ScenarioVerdicts>> = {
     buggyProfiles: ['v4.4'],
   },
   'clean-mremap-move': {
+  },
+  'clean-punch-vs-inflight-mprotect': {
   },
   'clean-pcid-reuse': {
   },

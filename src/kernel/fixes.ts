@@ -77,6 +77,12 @@ export const FIXES: readonly Fix[] = [
     effect: 'mremap flushes the old range before dropping the page-table locks of a moved entry',
   },
   {
+    id: '9b553bf5eb99', release: 'v5.0',
+    title: 'mm/hugetlb: enable PUD level huge page migration',
+    where: 'migratePage (hugepage_migration_supported)',
+    effect: 'a 1 GiB hugetlb page can be migrated; before it unmap_and_move_huge_page refuses it with ENOSYS and the page stays',
+  },
+  {
     id: 'a31acd3ee8f7', release: 'v4.20', needs: ['b0579ade7cd8'],
     title: 'x86/mm: Page size aware flush_tlb_mm_range()',
     where: 'flushTlbMmRange',
@@ -105,6 +111,12 @@ export const FIXES: readonly Fix[] = [
     title: 'hugetlbfs: flush TLBs correctly after huge_pmd_unshare',
     where: '__unmapHugepageRange',
     effect: 'an unshare during zap records the whole PUD range in the mmu_gather and flushes it before i_mmap_rwsem is released',
+  },
+  {
+    id: '90e7e7f5ef3f', release: 'v5.18',
+    title: 'mm: enable MADV_DONTNEED for hugetlb mappings',
+    where: 'sysMadvise (madvise_dontneed_free_valid_vma)',
+    effect: 'MADV_DONTNEED zaps hugetlb VMAs (start huge-page aligned, end rounded down to a huge page); before it the call returns EINVAL on a hugetlb VMA',
   },
   {
     id: '40549ba8f8e0', release: 'v6.1',

@@ -23,5 +23,8 @@ export function* dupMmap(k: Kernel, op: Op, parent: MmStruct, childName: string)
   } finally {
     parent.mmapLock.upWrite(op);
   }
+  // dup_mmap returns with the parent's private entries write-protected and its TLBs flushed: its
+  // CPUs and devices may hold no writable translation of them any more.
+  k.observer.opReturned(op, [parent], 0n, 1n << 57n);
   return child;
 }

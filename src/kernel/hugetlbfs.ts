@@ -4,18 +4,25 @@
 // inside zap: skipped), `free`.
 import type { Kernel } from './kernel.ts';
 import type { HugetlbFile, MmStruct } from './mm_types.ts';
+
+/** A range of an address space that a hole punch unmapped: what its return promises is coherent. */
+export interface PunchedRange {
+  mm: MmStruct;
+  start: bigint;
+  end: bigint;
+}
 import type { Op, OpGen } from './ops.ts';
 import { unmapSingleVma } from './memory.ts';
 import { tlbFinishMmuFlush, tlbFinishMmuFree, tlbGatherMmu } from './mmu_gather.ts';
 import { KernelRefusal } from './mmap.ts';
 
-export function* hugetlbfsPunchHole(k: Kernel, op: Op, file: HugetlbFile, offset: bigint, len: bigint): OpGen<MmStruct[]> {
+export function* hugetlbfsPunchHole(k: Kernel, op: Op, file: HugetlbFile, offset: bigint, len: bigint): OpGen<PunchedRange[]> {
   const sz = file.hpageBytes;
   if (offset % sz !== 0n || len % sz !== 0n) throw new KernelRefusal(`the hole [0x${offset.toString(16)}, +0x${len.toString(16)}) is not aligned to the ${file.pagesize} pages of file ${file.name}`);
   const end = offset + len;
   yield { step: 'zap' };
   yield* file.iMmapRwsem.downWrite(op);
-  const touched: MmStruct[] = [];
+  const touched: PunchedRange[] = [];
   yield* hugetlbVmdeleteList(k, op, file, offset, end, touched);
   yield { step: 'unlock' };
   file.iMmapRwsem.upWrite(op);
@@ -40,7 +47,7 @@ export function* hugetlbfsPunchHole(k: Kernel, op: Op, file: HugetlbFile, offset
 }
 
 /** hugetlb_vmdelete_list: unmap file range [offset, end) from every VMA that maps it (i_mmap_rwsem held). */
-function* hugetlbVmdeleteList(k: Kernel, op: Op, file: HugetlbFile, offset: bigint, end: bigint, touched: MmStruct[]): OpGen {
+function* hugetlbVmdeleteList(k: Kernel, op: Op, file: HugetlbFile, offset: bigint, end: bigint, touched: PunchedRange[]): OpGen {
   for (const vma of [...file.iMmap]) {
     const vStart = vma.pgoff << 12n;
     const vEnd = vStart + (vma.end - vma.start);
@@ -54,13 +61,21 @@ function* hugetlbVmdeleteList(k: Kernel, op: Op, file: HugetlbFile, offset: bigi
     tlbFinishMmuFlush(k, op.cpu, tlb);
     tlbFinishMmuFree(k, tlb, `hole punch in file ${file.name}`);
     if (vmaLocked) vma.vmaLock.upWrite(op);
-    if (!touched.includes(vma.mm)) touched.push(vma.mm);
+    if (!touched.some((t) => t.mm === vma.mm && t.start === s && t.end === e)) touched.push({ mm: vma.mm, start: s, end: e });
   }
 }
 
+/**
+ * The punch promises the file range it unmapped, in each VMA that mapped it (and any PUD range an
+ * unshare took out with it, which the Op records): not the rest of those address spaces, where other
+ * operations of theirs may still be in flight with their flushes pending.
+ */
+export function punchReturned(k: Kernel, op: Op, touched: PunchedRange[]): void {
+  for (const t of touched) k.observer.opReturned(op, [t.mm], t.start, t.end);
+}
+
 export function* sysFallocatePunchHole(k: Kernel, op: Op, file: HugetlbFile, offset: bigint, len: bigint): OpGen {
-  const touched = yield* hugetlbfsPunchHole(k, op, file, offset, len);
-  for (const mm of touched) k.observer.opReturned(op, [mm], 0n, 1n << 57n);
+  punchReturned(k, op, yield* hugetlbfsPunchHole(k, op, file, offset, len));
 }
 
 export function* sysTruncate(k: Kernel, op: Op, file: HugetlbFile, size: bigint): OpGen {
@@ -68,7 +83,6 @@ export function* sysTruncate(k: Kernel, op: Op, file: HugetlbFile, size: bigint)
   const old = file.size;
   file.size = size;
   if (size < old) {
-    const touched = yield* hugetlbfsPunchHole(k, op, file, size, old - size);
-    for (const mm of touched) k.observer.opReturned(op, [mm], 0n, 1n << 57n);
+    punchReturned(k, op, yield* hugetlbfsPunchHole(k, op, file, size, old - size));
   }
 }

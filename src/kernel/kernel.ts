@@ -6,41 +6,16 @@ import { PageTables } from '../mmu/builder.ts';
 import { PhysicalMemory } from '../mmu/physmem.ts';
 import type { FixSet } from './fixes.ts';
 import { AnonVma, HugetlbFile, MmStruct, PtDesc, type Page, type VmArea } from './mm_types.ts';
-import { CpuTlbState, flushTlbBatchedPending, flushTlbRange, switchMmIrqsOff, type FlushObserver, type FlushStats } from './tlbflush.ts';
+import { CpuTlbState, flushTlbBatchedPending, flushTlbRange, switchMmIrqsOff, type FlushObserver, type FlushStats, type PerCpuStats } from './tlbflush.ts';
 import { MmuNotifiers } from './mmu_notifier.ts';
 import { mkPte, pteToSwpEntry, SWP_MIGRATION_WRITE, _PAGE_PRESENT, _PAGE_RW, _PAGE_TABLE } from './pgtable.ts';
+import { quietObserver, type KernelObserver } from './observer.ts';
 import type { Op } from './ops.ts';
 
-/** What the kernel tells its observer (the oracle). The default observer ignores everything. */
-export interface KernelObserver {
-  /** Frames and page tables about to be freed: nothing may still cache them. */
-  beforeFree(e: { frames: bigint[]; tables: bigint[]; why: string }): void;
-  /** The kernel wrote an entry into a table that is not part of mm's tables at va. */
-  foreignTableWrite(e: { mm: MmStruct; va: bigint; table: bigint; by: string; freed: boolean }): void;
-  /** A code path ran the way it did before fix `id`: what the fix would have done, where. */
-  /** `who`: the fix concerns only CPU translations or only secondary MMUs' (default: both). */
-  missedFix(id: string, e: { mms: MmStruct[]; start: bigint; end: bigint; text: string; who?: 'cpu' | 'device' }): void;
-  /** A page became mapped at va (the oracle tracks fills against it). */
-  mapped(mm: MmStruct, va: bigint, page: Page): void;
-  /** Something the report should say about an operation (a skipped migration, a waited lock). */
-  kernelNote(op: Op, text: string): void;
-  copyBegin(page: Page): void;
-  copyEnd(page: Page): void;
-  /** An operation returned: it promised that [start, end) of these address spaces is coherent. */
-  opReturned(op: Op, mms: MmStruct[], start: bigint, end: bigint): void;
-}
-
-const quietObserver: KernelObserver = {
-  beforeFree() {}, foreignTableWrite() {}, missedFix() {}, mapped() {}, kernelNote() {}, copyBegin() {}, copyEnd() {}, opReturned() {},
-};
-
-export interface PerCpuStats {
-  ipisSent: number;
-  ipisReceived: number;
-  invlpg: number;
-  fullFlushes: number;
-  cr3Writes: number;
-}
+// kernel.ts is the top of src/kernel: the files below it take the narrow part of the Kernel they use
+// (PgtableKernel, TlbflushKernel) and never import this file.
+export type { KernelObserver } from './observer.ts';
+export type { PerCpuStats } from './tlbflush.ts';
 
 export interface KernelOptions {
   levels?: 4 | 5;
@@ -87,7 +62,7 @@ export class Kernel {
     this.levels = opts.levels ?? 4;
     this.usesPcid = (opts.pcid ?? true) && fixes.has('10af6235e0d3');
     this.initMm = new MmStruct('init_mm', this.tables.newRoot());
-    this.notifiers = new MmuNotifiers(this);
+    this.notifiers = new MmuNotifiers(fixes);
     this.cpus = [];
     this.perCpu = [];
     for (let cpu = 0; cpu < machine.ncpus; cpu++) {

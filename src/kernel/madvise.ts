@@ -7,7 +7,7 @@ import type { Op, OpGen } from './ops.ts';
 import { hugetlbZapBegin, unmapSingleVma } from './memory.ts';
 import { tlbFinishMmuFlush, tlbFinishMmuFree, tlbGatherMmu } from './mmu_gather.ts';
 import { KernelRefusal } from './mmap.ts';
-import { hugetlbfsPunchHole } from './hugetlbfs.ts';
+import { hugetlbfsPunchHole, punchReturned } from './hugetlbfs.ts';
 import { migratePage } from './migrate.ts';
 import { hugePteOffset, ptePresent, readEntry, walkTo, PTE_PFN_MASK } from './pgtable.ts';
 
@@ -36,8 +36,7 @@ export function* sysMadvise(k: Kernel, op: Op, mm: MmStruct, start: bigint, len:
     }
     const v = vmas[0];
     const off = (v.linearPageIndex(start) << 12n);
-    yield* hugetlbfsPunchHole(k, op, v.file!, off, end - start);
-    k.observer.opReturned(op, [mm], start, end);
+    punchReturned(k, op, yield* hugetlbfsPunchHole(k, op, v.file!, off, end - start));
     return;
   }
   if (advice === 'soft_offline') {
@@ -56,12 +55,35 @@ export function* sysMadvise(k: Kernel, op: Op, mm: MmStruct, start: bigint, len:
     k.observer.opReturned(op, [mm], start, end);
     return;
   }
+  let zapEnd = end;
+  const huge = vmas.find((v) => v.isHugetlb);
+  if (advice === 'dontneed' && huge) {
+    if (!k.fixes.has('90e7e7f5ef3f')) {
+      // madvise_dontneed (v4.4 mm/madvise.c l.281-282) and can_madv_dontneed_vma (v4.19 l.595, checked at
+      // l.520-521): VM_HUGETLB is refused. The kernel walks the VMAs in order, so private anonymous
+      // VMAs before the hugetlb one would be zapped first; the model refuses the call as a whole.
+      k.observer.refused(op, { call: 'madvise(MADV_DONTNEED)', error: 'EINVAL', why: `[0x${start.toString(16)}, 0x${end.toString(16)}) covers a hugetlb mapping of ${mm.name}, and this kernel zaps no VM_HUGETLB VMA before 90e7e7f5ef3f (v5.18)` });
+      return;
+    }
+    // madvise_dontneed_free_valid_vma (v6.18 mm/madvise.c l.891-902): the start must be huge-page
+    // aligned, and the end is rounded down to a huge page.
+    const sz = huge.file!.hpageBytes;
+    if (start % sz !== 0n) {
+      k.observer.refused(op, { call: 'madvise(MADV_DONTNEED)', error: 'EINVAL', why: `0x${start.toString(16)} is not aligned to the ${huge.file!.pagesize} pages of the hugetlb mapping` });
+      return;
+    }
+    zapEnd = start + (((end - start) / sz) * sz);
+    if (zapEnd === start) {
+      k.observer.opReturned(op, [mm], start, start);
+      return;
+    }
+  }
   yield* mm.mmapLock.downRead(op);
   try {
     yield { step: 'zap' };
     const release = yield* hugetlbZapBegin(k, op, vmas);
-    const tlb = tlbGatherMmu(mm, start, end);
-    for (const v of vmas) unmapSingleVma(k, op, tlb, v, start, end, advice === 'free' ? 'free' : 'zap');
+    const tlb = tlbGatherMmu(mm, start, zapEnd);
+    for (const v of vmas) unmapSingleVma(k, op, tlb, v, start, zapEnd, advice === 'free' ? 'free' : 'zap');
     yield { step: 'unlock' };
     release();
     yield { step: 'flush' };
@@ -71,5 +93,5 @@ export function* sysMadvise(k: Kernel, op: Op, mm: MmStruct, start: bigint, len:
   } finally {
     mm.mmapLock.upRead(op);
   }
-  k.observer.opReturned(op, [mm], start, end);
+  k.observer.opReturned(op, [mm], start, zapEnd);
 }

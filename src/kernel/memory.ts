@@ -63,14 +63,18 @@ export function* handleAnonFault(k: Kernel, op: Op, mm: MmStruct, vma: VmArea, a
       setEntry(k, mm, va, 'pte', ptep, e | _PAGE_RW | _PAGE_DIRTY, 'wp_page_reuse');
       return 'done';
     }
-    // wp_page_copy: a private copy, the old entry cleared and flushed before the new one is set.
+    // wp_page_copy: a private copy, the old entry cleared and flushed before the new one is set, all
+    // inside invalidate_range_start/end of the page (v4.4 mm/memory.c l.2132-2156: ptep_clear_flush_notify
+    // adds invalidate_range right after the CPU flush).
     const page = new Page(k.phys.alloc('4K'), '4K', vma.anonVma, old.index);
     k.pages.set(page.pa, page);
     page.mapcount = 1;
+    k.notifiers.invalidateRangeStart(mm, va, va + PAGE);
     setEntry(k, mm, va, 'pte', ptep, 0n, 'ptep_clear_flush');
     flushTlbPage(k, op.cpu, mm, va);
     k.notifiers.invalidateRange(mm, va, va + PAGE);
     setEntry(k, mm, va, 'pte', ptep, mkPte(vma, page, true, true), 'wp_page_copy');
+    k.notifiers.invalidateRangeEnd(mm, va, va + PAGE, true);
     old.mapcount--;
     k.putPage(old, 'wp_page_copy');
     k.vmStats.cowCopies++;
@@ -136,7 +140,7 @@ function unmapHugepageRange(k: Kernel, op: Op, tlb: MmuGather, vma: VmArea, star
   for (let addr = start; addr < end; addr += sz) {
     const ptep = hugePteOffset(k, mm, addr, file.pagesize);
     if (ptep === undefined) continue;
-    if (hugePmdUnshare(k, op, mm, vma, addr, ptep)) {
+    if (hugePmdUnshare(k, op, mm, vma, addr, ptep, 'mmu_gather')) {
       const base = addr & PUD_MASK;
       if (k.fixes.has('a4a118f2eead')) {
         tlbAdjustRange(tlb, base, PUD_SIZE, 21n);
@@ -251,6 +255,12 @@ export function* copyPageRange(k: Kernel, op: Op, dst: VmArea, src: VmArea): OpG
   const sz = src.isHugetlb ? src.file!.hpageBytes : PAGE;
   const level = src.isHugetlb ? (src.file!.pagesize === '2M' ? 'pmd' : 'pud') : 'pte';
   let cow = false;
+  // is_cow_mapping: a private mapping may lose write permission in the parent, so its secondary MMUs
+  // hear invalidate_range_start/end around the copy (v4.4 mm/memory.c l.1087-1109; hugetlb:
+  // copy_hugetlb_page_range, v4.4 mm/hugetlb.c l.3120-3175, with invalidate_range after each
+  // write-protect, l.3160).
+  const isCow = !src.shared && src.prot.w;
+  if (isCow) k.notifiers.invalidateRangeStart(src.mm, src.start, src.end);
   for (let addr = src.start; addr < src.end; addr += sz) {
     const sptep = src.isHugetlb ? hugePteOffset(k, src.mm, addr, src.file!.pagesize) : walkTo(k, src.mm, addr, 'pte');
     if (sptep === undefined) continue;
@@ -265,6 +275,7 @@ export function* copyPageRange(k: Kernel, op: Op, dst: VmArea, src: VmArea): OpG
       const page = k.pages.get(e & PTE_PFN_MASK & ~(sz - 1n));
       if (!src.shared && pteWrite(e)) {
         setEntry(k, src.mm, addr, level, sptep, e & ~_PAGE_RW, 'ptep_set_wrprotect');
+        if (src.isHugetlb) k.notifiers.invalidateRange(src.mm, addr, addr + sz);
         ce = e & ~_PAGE_RW;
         cow = true;
       }
@@ -275,6 +286,7 @@ export function* copyPageRange(k: Kernel, op: Op, dst: VmArea, src: VmArea): OpG
     }
     setEntry(k, dst.mm, addr, level, dptep, ce, 'copy_page_range');
   }
+  if (isCow) k.notifiers.invalidateRangeEnd(src.mm, src.start, src.end);
   // dup_mmap: the parent's entries lost their write permission; its TLBs must forget it.
   if (cow) flushTlbMm(k, op.cpu, src.mm);
 }

@@ -8,6 +8,13 @@ import { removeMigrationPtes, tryToUnmap } from './rmap.ts';
 
 /** unmap_and_move / unmap_and_move_huge_page for one page. Returns false when the page stayed. */
 export function* migratePage(k: Kernel, op: Op, page: Page, why: 'migrate' | 'soft_offline'): OpGen<boolean> {
+  if (page.size === '1G' && !k.fixes.has('9b553bf5eb99')) {
+    // hugepage_migration_supported: PMD_SHIFT only (v4.4 include/linux/hugetlb.h l.459-466), PMD_SHIFT
+    // or PGDIR_SHIFT (v4.19 l.496-507); unmap_and_move_huge_page puts the page back and returns ENOSYS
+    // before unmapping anything (v4.4 mm/migrate.c l.1041-1044, v4.19 l.1281-1284).
+    k.observer.refused(op, { call: why === 'migrate' ? 'migrate' : 'madvise(MADV_SOFT_OFFLINE)', error: 'ENOSYS', why: `the page at 0x${page.pa.toString(16)} is a 1 GiB hugetlb page, which this kernel cannot migrate before 9b553bf5eb99 (v5.0)` });
+    return false;
+  }
   yield { step: 'unmap' };
   page.migrating = op;
   const unmapped = yield* tryToUnmap(k, op, page, { purpose: 'migrate' });

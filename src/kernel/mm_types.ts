@@ -2,7 +2,7 @@
 // (data pages), struct ptdesc (page-table pages), the hugetlbfs inode with its page cache and i_mmap,
 // and the anon_vma. Names and fields follow include/linux/mm_types.h where they exist.
 import type { PageSize } from '../mmu/model.ts';
-import { RwSem } from './ops.ts';
+import { RwSem, type Op } from './ops.ts';
 
 export interface Prot {
   r: boolean;
@@ -13,6 +13,19 @@ export interface Prot {
 export type TableLevel = 'pgd' | 'p4d' | 'pud' | 'pmd' | 'pte';
 
 /** struct ptdesc: what the kernel keeps beside a page-table page. */
+/**
+ * struct mmu_notifier_ops as a secondary MMU fills it in: the callbacks the notifier calls of
+ * mmu_notifier.ts invoke. Declared beside mm_struct, which holds the registered ones.
+ */
+export interface MmuNotifier {
+  readonly name: string;
+  invalidatePage?(mm: MmStruct, address: bigint): void;
+  invalidateRangeStart?(mm: MmStruct, start: bigint, end: bigint): void;
+  invalidateRangeEnd?(mm: MmStruct, start: bigint, end: bigint): void;
+  /** ->invalidate_range (3.19–6.5) and ->arch_invalidate_secondary_tlbs (6.6 on): hardware TLBs. */
+  invalidateSecondaryTlbs?(mm: MmStruct, start: bigint, end: bigint): void;
+}
+
 export class PtDesc {
   /** page_count of the page: 1 for its owner, +1 per extra sharer of a PMD page before 59d9094df3d7. */
   refcount = 1;
@@ -31,7 +44,7 @@ export class Page {
   /** MADV_FREE made it clean: reclaim may drop it without writing it out. */
   lazyfree = false;
   /** Being migrated: a fault that finds its migration entry waits for this operation. */
-  migrating: import('./ops.ts').Op | undefined;
+  migrating: Op | undefined;
   constructor(
     readonly pa: bigint,
     readonly size: PageSize,
@@ -124,7 +137,7 @@ export class MmStruct {
   /** A reclaim flush deferred for this mm and not yet done (set_tlb_ubc_flush_pending, 3ea277194daa). */
   tlbFlushBatched = false;
   /** Secondary MMUs registered with mmu_notifier_register. */
-  readonly notifiers: import('./mmu_notifier.ts').MmuNotifier[] = [];
+  readonly notifiers: MmuNotifier[] = [];
   exited = false;
   constructor(readonly name: string, readonly pgd: bigint) {
     this.mmapLock = new RwSem(`mmap_lock of ${name}`);

@@ -2,7 +2,7 @@
 // cleared and the pages and tables it unlinked; the flush comes first, the frees after it.
 import type { Kernel } from './kernel.ts';
 import type { MmStruct, Page } from './mm_types.ts';
-import { flushTlbMm, flushTlbMmRange, TLB_FLUSH_ALL } from './tlbflush.ts';
+import { flushTlbMmRange, TLB_FLUSH_ALL } from './tlbflush.ts';
 import { freeTable } from './pgtable.ts';
 
 export class MmuGather {
@@ -44,7 +44,10 @@ export function tlbRemoveTable(tlb: MmuGather, table: bigint, addr: bigint): voi
 /** tlb_flush_mmu_tlbonly: flush what was recorded (nothing recorded: no flush). */
 export function tlbFlushMmuTlbonly(k: Kernel, cpu: number, tlb: MmuGather): void {
   if (tlb.fullmm) {
-    flushTlbMm(k, cpu, tlb.mm);
+    // x86's tlb_flush: everything for a full-mm gather, but freed_tables as the gather has it (v6.18
+    // arch/x86/include/asm/tlb.h l.13-24), false at the flush a4a118f2eead forces before
+    // free_pgtables has run.
+    flushTlbMmRange(k, cpu, tlb.mm, 0n, TLB_FLUSH_ALL, 12n, tlb.freedTables);
   } else {
     if (tlb.end === 0n) return;
     // Before a31acd3ee8f7 tlb_flush passed no VMA flags: a 4 KiB stride up to the ceiling.

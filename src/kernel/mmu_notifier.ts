@@ -6,17 +6,10 @@
 //     end) runs right after the CPU flush under the ptl, and range_end calls it again;
 //   - 6.6 on (6bbd42e2df8f): the secondary TLB is invalidated from the x86 flush itself
 //     (arch_invalidate_secondary_tlbs), no longer from range_end.
-import type { Kernel } from './kernel.ts';
-import type { MmStruct } from './mm_types.ts';
+import type { FixSet } from './fixes.ts';
+import type { MmStruct, MmuNotifier } from './mm_types.ts';
 
-export interface MmuNotifier {
-  readonly name: string;
-  invalidatePage?(mm: MmStruct, address: bigint): void;
-  invalidateRangeStart?(mm: MmStruct, start: bigint, end: bigint): void;
-  invalidateRangeEnd?(mm: MmStruct, start: bigint, end: bigint): void;
-  /** ->invalidate_range (3.19–6.5) and ->arch_invalidate_secondary_tlbs (6.6 on): hardware TLBs. */
-  invalidateSecondaryTlbs?(mm: MmStruct, start: bigint, end: bigint): void;
-}
+export type { MmuNotifier } from './mm_types.ts';
 
 export interface NotifierStats {
   invalidatePage: number;
@@ -33,7 +26,7 @@ export class MmuNotifiers {
   /** Told of each call to a registered notifier (a report's timeline); none by default. */
   observe: ((call: NotifierCall, mm: MmStruct, n: MmuNotifier, start: bigint, end: bigint) => void) | undefined;
   readonly stats: NotifierStats = { invalidatePage: 0, rangeStart: 0, rangeEnd: 0, invalidateRange: 0, archInvalidateSecondaryTlbs: 0 };
-  constructor(private readonly k: Kernel) {}
+  constructor(private readonly fixes: FixSet) {}
 
   register(mm: MmStruct, n: MmuNotifier): void {
     mm.notifiers.push(n);
@@ -41,7 +34,7 @@ export class MmuNotifiers {
 
   /** mmu_notifier_invalidate_page: gone with 5f32b265400d. */
   invalidatePage(mm: MmStruct, address: bigint): void {
-    if (this.k.fixes.has('5f32b265400d')) throw new Error('internal: invalidate_page called by a kernel that no longer has it');
+    if (this.fixes.has('5f32b265400d')) throw new Error('internal: invalidate_page called by a kernel that no longer has it');
     for (const n of mm.notifiers) {
       this.stats.invalidatePage++;
       this.observe?.('invalidate_page', mm, n, address, address + 4096n);
@@ -60,7 +53,7 @@ export class MmuNotifiers {
   /** mmu_notifier_invalidate_range_end; before 6bbd42e2df8f it calls ->invalidate_range as well. */
   invalidateRangeEnd(mm: MmStruct, start: bigint, end: bigint, onlyEnd = false): void {
     for (const n of mm.notifiers) {
-      if (!onlyEnd && !this.k.fixes.has('6bbd42e2df8f')) {
+      if (!onlyEnd && !this.fixes.has('6bbd42e2df8f')) {
         this.stats.invalidateRange++;
         this.observe?.('invalidate_range', mm, n, start, end);
         n.invalidateSecondaryTlbs?.(mm, start, end);
@@ -73,7 +66,7 @@ export class MmuNotifiers {
 
   /** mmu_notifier_invalidate_range: under the ptl, right after the CPU flush (until 6.6). */
   invalidateRange(mm: MmStruct, start: bigint, end: bigint): void {
-    if (this.k.fixes.has('6bbd42e2df8f')) return; // the arch flush did it
+    if (this.fixes.has('6bbd42e2df8f')) return; // the arch flush did it
     for (const n of mm.notifiers) {
       this.stats.invalidateRange++;
       this.observe?.('invalidate_range', mm, n, start, end);
@@ -92,6 +85,6 @@ export class MmuNotifiers {
 
   /** The API generation's notifier calls for one cleared PTE (try_to_unmap_one and friends). */
   get hasRangeSemantics(): boolean {
-    return this.k.fixes.has('369ea8242c0f');
+    return this.fixes.has('369ea8242c0f');
   }
 }

@@ -16,14 +16,24 @@ function newEntry(e: bigint, prot: Prot): bigint {
   return n;
 }
 
-/** change_pte_range over a 4 KiB VMA range; returns the number of entries changed. */
+/**
+ * change_pmd_range / change_pte_range over a 4 KiB VMA range; returns the number of entries changed.
+ * The secondary MMUs hear invalidate_range_start from the first populated PMD to the end of the range
+ * and invalidate_range_end after it, before the CPU flush (v4.4 mm/mprotect.c l.156-187, v4.19
+ * l.186-218; v6.18 brackets each populated PUD range the same way in change_pud_range, l.607-635).
+ */
 function changePteRange(k: Kernel, op: Op, vma: VmArea, start: bigint, end: bigint, prot: Prot): number {
   const mm = vma.mm;
   k.flushTlbBatchedPendingOnce(op.cpu, mm);
   let pages = 0;
+  let mniStart: bigint | undefined;
   for (let va = start; va < end; va += 4096n) {
     const ptep = walkTo(k, mm, va, 'pte');
     if (ptep === undefined) continue;
+    if (mniStart === undefined) {
+      mniStart = va;
+      k.notifiers.invalidateRangeStart(mm, mniStart, end);
+    }
     const e = readEntry(k, ptep);
     if (!ptePresent(e)) continue;
     const n = newEntry(e, prot);
@@ -31,6 +41,7 @@ function changePteRange(k: Kernel, op: Op, vma: VmArea, start: bigint, end: bigi
     setEntry(k, mm, va, 'pte', ptep, n, 'change_pte_range');
     pages++;
   }
+  if (mniStart !== undefined) k.notifiers.invalidateRangeEnd(mm, mniStart, end);
   return pages;
 }
 
@@ -46,6 +57,10 @@ export function* sysMprotect(k: Kernel, op: Op, mm: MmStruct, start: bigint, len
     const hugetlb = vmas.filter((v) => v.isHugetlb);
     const anon = vmas.filter((v) => !v.isHugetlb);
     let anonPages = 0;
+    // change_protection_range marks a flush pending on the mm until its flush is done (v4.4
+    // mm/mprotect.c l.227/239 set/clear_tlb_flush_pending; v4.19 l.278/290 inc/dec_tlb_flush_pending,
+    // which a concurrent zap's tlb_finish_mmu counts as a nested gather, 99baac21e458).
+    if (anon.length) mm.tlbFlushPending++;
     for (const v of anon) {
       anonPages += changePteRange(k, op, v, v.start, v.end, prot);
       v.prot = { ...prot };
@@ -63,6 +78,7 @@ export function* sysMprotect(k: Kernel, op: Op, mm: MmStruct, start: bigint, len
       yield { step: 'flush' };
       for (const f of flushes) f();
       if (anonPages) for (const v of anon) k.flushTlbRangeOf(op.cpu, v, v.start, v.end);
+      if (anon.length) mm.tlbFlushPending--;
       yield { step: 'unlock' };
       for (const u of unlocks) u();
     } else {
@@ -71,6 +87,7 @@ export function* sysMprotect(k: Kernel, op: Op, mm: MmStruct, start: bigint, len
       yield { step: 'flush' };
       for (const f of flushes) f();
       if (anonPages) for (const v of anon) k.flushTlbRangeOf(op.cpu, v, v.start, v.end);
+      if (anon.length) mm.tlbFlushPending--;
     }
   } finally {
     mm.mmapLock.upWrite(op);

@@ -4,7 +4,17 @@
 // then runs it again after that operation completes. Locks live in the generator's frame, so a parked
 // operation keeps holding them.
 
-import type { MmStruct } from './mm_types.ts';
+// This file is the bottom of src/kernel: it imports nothing, so every other file may use it.
+
+/**
+ * A PUD range that huge_pmd_unshare unlinked from an address space. `mm` is that address space's
+ * MmStruct, typed loosely here so that this file stays below mm_types.ts (which needs RwSem).
+ */
+export interface UnsharedRange {
+  readonly mm: object;
+  readonly start: bigint;
+  readonly end: bigint;
+}
 
 export type OpYield = { step: string } | { wait: Op; reason: string };
 export type OpGen<T = void> = Generator<OpYield, T, void>;
@@ -13,7 +23,7 @@ export type OpGen<T = void> = Generator<OpYield, T, void>;
 export class Op {
   done = false;
   /** PUD ranges huge_pmd_unshare unlinked from an address space during this operation: they changed too. */
-  readonly unshared: { mm: MmStruct; start: bigint; end: bigint }[] = [];
+  readonly unshared: UnsharedRange[] = [];
   constructor(
     readonly id: string,
     readonly name: string,

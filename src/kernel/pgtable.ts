@@ -2,8 +2,19 @@
 // kernel does in software over the real tables in the machine's pool: pgd → (p4d) → pud → pmd → pte.
 // Every entry the kernel writes goes through setEntry, which lets the oracle check that the table
 // still belongs to the address space being edited.
-import type { Kernel } from './kernel.ts';
+import type { Machine } from '../mmu/machine.ts';
+import type { PageTables } from '../mmu/builder.ts';
 import { PtDesc, type MmStruct, type Page, type TableLevel, type VmArea } from './mm_types.ts';
+import type { KernelObserver } from './observer.ts';
+
+/** What the page-table helpers use of the kernel (the Kernel of kernel.ts provides it). */
+export interface PgtableKernel {
+  readonly machine: Machine;
+  readonly tables: PageTables;
+  readonly levels: 4 | 5;
+  readonly ptdescs: Map<bigint, PtDesc>;
+  readonly observer: KernelObserver;
+}
 
 export const _PAGE_PRESENT = 1n;
 export const _PAGE_RW = 1n << 1n;
@@ -39,24 +50,24 @@ const SWP_TYPE_BITS = 5n;
  * never points at real memory; P, PSE and the protnone bit 8 stay clear. Every profile writes this
  * layout: the older one differs only in where the bits sit, which no walk or flush looks at.
  */
-export function swpEntryToPte(_k: Kernel, type: number, offset: bigint): bigint {
+export function swpEntryToPte(_k: PgtableKernel, type: number, offset: bigint): bigint {
   const inv = (~offset << 14n) & U64;
   return ((inv >> SWP_TYPE_BITS) & ((1n << 59n) - 1n) & ~0x1ffn) | (BigInt(type) << 59n);
 }
 
-export function pteToSwpEntry(_k: Kernel, e: bigint): { type: number; offset: bigint } | undefined {
+export function pteToSwpEntry(_k: PgtableKernel, e: bigint): { type: number; offset: bigint } | undefined {
   if (pteNone(e) || ptePresent(e)) return undefined;
   const type = Number(e >> 59n);
   const offset = (((~e & U64) << SWP_TYPE_BITS) & U64) >> 14n;
   return { type, offset };
 }
 
-export function isMigrationEntry(k: Kernel, e: bigint): boolean {
+export function isMigrationEntry(k: PgtableKernel, e: bigint): boolean {
   const s = pteToSwpEntry(k, e);
   return s !== undefined && (s.type === SWP_MIGRATION_READ || s.type === SWP_MIGRATION_WRITE);
 }
 
-export function makeMigrationEntry(k: Kernel, page: Page, write: boolean): bigint {
+export function makeMigrationEntry(k: PgtableKernel, page: Page, write: boolean): bigint {
   return swpEntryToPte(k, write ? SWP_MIGRATION_WRITE : SWP_MIGRATION_READ, page.pa >> 12n);
 }
 
@@ -77,7 +88,7 @@ export function mkPte(vma: VmArea, page: Page, writable: boolean, dirty: boolean
 const ORDER_4: TableLevel[] = ['pgd', 'pud', 'pmd', 'pte'];
 const ORDER_5: TableLevel[] = ['pgd', 'p4d', 'pud', 'pmd', 'pte'];
 
-export function levelShift(k: Kernel, level: TableLevel): bigint {
+export function levelShift(k: PgtableKernel, level: TableLevel): bigint {
   switch (level) {
     case 'pgd': return k.levels === 5 ? 48n : 39n;
     case 'p4d': return 39n;
@@ -88,7 +99,7 @@ export function levelShift(k: Kernel, level: TableLevel): bigint {
 }
 
 /** Physical address of the entry for `va` at `level` of mm's tables; with `create`, pud_alloc/pmd_alloc/pte_alloc. */
-export function walkTo(k: Kernel, mm: MmStruct, va: bigint, level: TableLevel, create = false): bigint | undefined {
+export function walkTo(k: PgtableKernel, mm: MmStruct, va: bigint, level: TableLevel, create = false): bigint | undefined {
   const order = k.levels === 5 ? ORDER_5 : ORDER_4;
   const target = k.levels === 4 && level === 'p4d' ? 'pgd' : level;
   let table = mm.pgd;
@@ -111,18 +122,18 @@ export function walkTo(k: Kernel, mm: MmStruct, va: bigint, level: TableLevel, c
 }
 
 /** huge_pte_offset: the entry that maps a huge page of `size` at va, if the levels above exist. */
-export function hugePteOffset(k: Kernel, mm: MmStruct, va: bigint, size: '2M' | '1G'): bigint | undefined {
+export function hugePteOffset(k: PgtableKernel, mm: MmStruct, va: bigint, size: '2M' | '1G'): bigint | undefined {
   return walkTo(k, mm, va, size === '2M' ? 'pmd' : 'pud');
 }
 
-export function allocTable(k: Kernel, mm: MmStruct, level: TableLevel): bigint {
+export function allocTable(k: PgtableKernel, mm: MmStruct, level: TableLevel): bigint {
   const pa = k.tables.allocTable();
   k.ptdescs.set(pa, new PtDesc(pa, level, mm));
   return pa;
 }
 
 /** Frees a page-table page; the oracle audits the CPUs that may still cache a pointer to it. */
-export function freeTable(k: Kernel, pa: bigint, why: string): void {
+export function freeTable(k: PgtableKernel, pa: bigint, why: string): void {
   k.observer.beforeFree({ tables: [pa], frames: [], why });
   k.ptdescs.delete(pa);
   k.tables.freeTable(pa);
@@ -134,12 +145,12 @@ export const tableOfEntry = (ea: bigint) => ea & ~0xfffn;
  * set_pte_at / set_huge_pte_at / pud_clear: every entry the kernel writes for mm at va. The oracle is
  * told when the table is not (or no longer) part of mm's tables at that address.
  */
-export function setEntry(k: Kernel, mm: MmStruct, va: bigint, level: TableLevel, ea: bigint, value: bigint, by: string): void {
+export function setEntry(k: PgtableKernel, mm: MmStruct, va: bigint, level: TableLevel, ea: bigint, value: bigint, by: string): void {
   const linked = walkTo(k, mm, va, level);
   if (linked !== ea) k.observer.foreignTableWrite({ mm, va, table: tableOfEntry(ea), by, freed: !k.ptdescs.has(tableOfEntry(ea)) });
   if (k.ptdescs.has(tableOfEntry(ea))) k.machine.writeEntry(ea, value);
 }
 
-export function readEntry(k: Kernel, ea: bigint): bigint {
+export function readEntry(k: PgtableKernel, ea: bigint): bigint {
   return k.machine.readEntry(ea);
 }

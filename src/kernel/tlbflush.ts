@@ -1,8 +1,10 @@
 // The x86 TLB-flush policy (arch/x86/mm/tlb.c): which CPUs hold an mm, how a switch loads CR3, which
 // CPUs an IPI reaches, and what each does on receipt. Every invalidation is the machine's own
 // instruction (INVLPG, a CR3 write), run on the target CPU's state, and counted.
-import type { Kernel } from './kernel.ts';
+import type { Machine } from '../mmu/machine.ts';
+import type { FixSet } from './fixes.ts';
 import type { MmStruct } from './mm_types.ts';
+import type { MmuNotifiers } from './mmu_notifier.ts';
 
 export const TLB_FLUSH_ALL = -1n;
 /** tlb_single_page_flush_ceiling: more strides than this and a range flush becomes a full flush. */
@@ -42,6 +44,28 @@ export interface FlushStats {
   syncIpis: number; // tlb_remove_table_sync_one
 }
 
+export interface PerCpuStats {
+  ipisSent: number;
+  ipisReceived: number;
+  invlpg: number;
+  fullFlushes: number;
+  cr3Writes: number;
+}
+
+/** What the flush policy uses of the kernel (the Kernel of kernel.ts provides it). */
+export interface TlbflushKernel {
+  readonly machine: Machine;
+  readonly fixes: FixSet;
+  readonly usesPcid: boolean;
+  readonly initMm: MmStruct;
+  readonly cpus: CpuTlbState[];
+  readonly perCpu: PerCpuStats[];
+  readonly flushStats: FlushStats;
+  readonly notifiers: MmuNotifiers;
+  /** Told of each flush and its IPIs (a report's timeline); none by default. */
+  readonly flushObserver?: FlushObserver;
+}
+
 /** struct tlb_state (per CPU). */
 export class CpuTlbState {
   loadedMm: MmStruct;
@@ -59,7 +83,7 @@ export class CpuTlbState {
 /** kern_pcid: PCID 0 stays unused by dynamic ASIDs. */
 export const kernPcid = (asid: number) => asid + 1;
 
-function loadCr3(k: Kernel, cpu: number, mm: MmStruct, asid: number, needFlush: boolean): void {
+function loadCr3(k: TlbflushKernel, cpu: number, mm: MmStruct, asid: number, needFlush: boolean): void {
   const pcid = k.usesPcid ? BigInt(kernPcid(asid)) : 0n;
   k.machine.writeCr3(cpu, mm.pgd | pcid | (k.usesPcid && !needFlush ? CR3_NOFLUSH : 0n));
   k.flushStats.cr3Switches++;
@@ -69,7 +93,7 @@ function loadCr3(k: Kernel, cpu: number, mm: MmStruct, asid: number, needFlush: 
 }
 
 /** choose_new_asid (10af6235e0d3): reuse the slot the mm already has, else take the next one. */
-function chooseNewAsid(k: Kernel, s: CpuTlbState, next: MmStruct, nextTlbGen: bigint): { asid: number; needFlush: boolean } {
+function chooseNewAsid(k: TlbflushKernel, s: CpuTlbState, next: MmStruct, nextTlbGen: bigint): { asid: number; needFlush: boolean } {
   if (!k.usesPcid) return { asid: 0, needFlush: true };
   for (let asid = 0; asid < TLB_NR_DYN_ASIDS; asid++) {
     if (s.ctxs[asid].ctxId !== next.ctxId) continue;
@@ -84,7 +108,7 @@ function chooseNewAsid(k: Kernel, s: CpuTlbState, next: MmStruct, nextTlbGen: bi
 }
 
 /** switch_mm_irqs_off: the CPU now runs `next`. */
-export function switchMmIrqsOff(k: Kernel, cpu: number, next: MmStruct): void {
+export function switchMmIrqsOff(k: TlbflushKernel, cpu: number, next: MmStruct): void {
   const s = k.cpus[cpu];
   const prev = s.loadedMm;
   const wasLazy = s.isLazy;
@@ -127,13 +151,13 @@ export function switchMmIrqsOff(k: Kernel, cpu: number, next: MmStruct): void {
 }
 
 /** enter_lazy_tlb: a kernel thread keeps the last mm loaded. */
-export function enterLazyTlb(k: Kernel, cpu: number): void {
+export function enterLazyTlb(k: TlbflushKernel, cpu: number): void {
   k.cpus[cpu].isLazy = true;
   k.cpus[cpu].current = undefined;
 }
 
 /** leave_mm (v4.4) / switch to init_mm: a lazy CPU that receives a flush stops using the mm. */
-function leaveMm(k: Kernel, cpu: number): void {
+function leaveMm(k: TlbflushKernel, cpu: number): void {
   const s = k.cpus[cpu];
   k.flushStats.lazyLeaves++;
   if (!k.fixes.has('b0579ade7cd8')) {
@@ -155,7 +179,7 @@ export interface FlushTlbInfo {
   newTlbGen: bigint;
 }
 
-function invlpgRange(k: Kernel, cpu: number, f: FlushTlbInfo): void {
+function invlpgRange(k: TlbflushKernel, cpu: number, f: FlushTlbInfo): void {
   for (let a = f.start; a < f.end; a += 1n << f.strideShift) {
     k.machine.invlpg(cpu, a);
     k.flushStats.invlpg++;
@@ -163,7 +187,7 @@ function invlpgRange(k: Kernel, cpu: number, f: FlushTlbInfo): void {
   }
 }
 
-function localFlushTlb(k: Kernel, cpu: number): void {
+function localFlushTlb(k: TlbflushKernel, cpu: number): void {
   const cr3 = k.machine.readCr(cpu).cr3;
   k.machine.writeCr3(cpu, cr3 & ~CR3_NOFLUSH);
   k.flushStats.fullFlushes++;
@@ -171,7 +195,7 @@ function localFlushTlb(k: Kernel, cpu: number): void {
 }
 
 /** flush_tlb_func: what a CPU does for a flush request, locally or in the IPI handler. */
-function flushTlbFunc(k: Kernel, cpu: number, f: FlushTlbInfo): void {
+function flushTlbFunc(k: TlbflushKernel, cpu: number, f: FlushTlbInfo): void {
   const s = k.cpus[cpu];
   if (!k.fixes.has('b0579ade7cd8')) {
     // v4.4: only the mm this CPU has active; a lazy one leaves it instead of flushing.
@@ -196,7 +220,7 @@ function flushTlbFunc(k: Kernel, cpu: number, f: FlushTlbInfo): void {
 }
 
 /** native_flush_tlb_multi / flush_tlb_others: the IPIs, and the handler run on each target. */
-function flushTlbOthers(k: Kernel, self: number, cpumask: Iterable<number>, f: FlushTlbInfo): number[] {
+function flushTlbOthers(k: TlbflushKernel, self: number, cpumask: Iterable<number>, f: FlushTlbInfo): number[] {
   const reached: number[] = [];
   for (const cpu of [...cpumask].sort((a, b) => a - b)) {
     if (cpu === self) continue;
@@ -215,7 +239,7 @@ function flushTlbOthers(k: Kernel, self: number, cpumask: Iterable<number>, f: F
  * flush_tlb_mm_range(mm, start, end, stride_shift, freed_tables), called on CPU `cpu`. Before
  * a31acd3ee8f7 the stride was always 4 KiB and a hugetlb VMA always meant a full flush (`hugetlb`).
  */
-export function flushTlbMmRange(k: Kernel, cpu: number, mm: MmStruct, start: bigint, end: bigint, strideShift: bigint, freedTables: boolean, hugetlb = false): void {
+export function flushTlbMmRange(k: TlbflushKernel, cpu: number, mm: MmStruct, start: bigint, end: bigint, strideShift: bigint, freedTables: boolean, hugetlb = false): void {
   k.flushStats.flushes++;
   let stride = strideShift;
   let full = end === TLB_FLUSH_ALL;
@@ -238,22 +262,22 @@ export function flushTlbMmRange(k: Kernel, cpu: number, mm: MmStruct, start: big
 }
 
 /** flush_tlb_range(vma, start, end): the stride of the VMA's pages; freed_tables since 3ef938c35035. */
-export function flushTlbRange(k: Kernel, cpu: number, mm: MmStruct, start: bigint, end: bigint, hugeShift: bigint): void {
+export function flushTlbRange(k: TlbflushKernel, cpu: number, mm: MmStruct, start: bigint, end: bigint, hugeShift: bigint): void {
   flushTlbMmRange(k, cpu, mm, start, end, hugeShift, k.fixes.has('3ef938c35035'), hugeShift > 12n);
 }
 
 /** flush_tlb_page(vma, addr). */
-export function flushTlbPage(k: Kernel, cpu: number, mm: MmStruct, addr: bigint): void {
+export function flushTlbPage(k: TlbflushKernel, cpu: number, mm: MmStruct, addr: bigint): void {
   flushTlbMmRange(k, cpu, mm, addr, addr + 4096n, 12n, false);
 }
 
 /** flush_tlb_mm(mm): everything, page tables freed. */
-export function flushTlbMm(k: Kernel, cpu: number, mm: MmStruct): void {
+export function flushTlbMm(k: TlbflushKernel, cpu: number, mm: MmStruct): void {
   flushTlbMmRange(k, cpu, mm, 0n, TLB_FLUSH_ALL, 12n, true);
 }
 
 /** tlb_remove_table_sync_one (1013af4f585f): an empty IPI to every CPU, to wait out GUP-fast walkers. */
-export function tlbRemoveTableSyncOne(k: Kernel, cpu: number): void {
+export function tlbRemoveTableSyncOne(k: TlbflushKernel, cpu: number): void {
   const ipis: number[] = [];
   for (let c = 0; c < k.cpus.length; c++) {
     if (c === cpu) continue;
@@ -275,7 +299,7 @@ export class TlbflushUnmapBatch {
 }
 
 /** set_tlb_ubc_flush_pending / arch_tlbbatch_add_pending. */
-export function setTlbUbcFlushPending(k: Kernel, batch: TlbflushUnmapBatch, mm: MmStruct, writable: boolean): void {
+export function setTlbUbcFlushPending(k: TlbflushKernel, batch: TlbflushUnmapBatch, mm: MmStruct, writable: boolean): void {
   if (k.fixes.has('b0579ade7cd8')) ++mm.tlbGen;
   for (const c of mm.cpumask) batch.cpumask.add(c);
   batch.mms.add(mm);
@@ -287,13 +311,13 @@ export function setTlbUbcFlushPending(k: Kernel, batch: TlbflushUnmapBatch, mm: 
 }
 
 /** should_defer_flush: batching pays only when another CPU would need an IPI. */
-export function shouldDeferFlush(k: Kernel, cpu: number, mm: MmStruct): boolean {
+export function shouldDeferFlush(k: TlbflushKernel, cpu: number, mm: MmStruct): boolean {
   for (const c of mm.cpumask) if (c !== cpu) return true;
   return false;
 }
 
 /** try_to_unmap_flush / arch_tlbbatch_flush: one full flush of every CPU the batch collected. */
-export function tryToUnmapFlush(k: Kernel, cpu: number, batch: TlbflushUnmapBatch): void {
+export function tryToUnmapFlush(k: TlbflushKernel, cpu: number, batch: TlbflushUnmapBatch): void {
   if (!batch.flushRequired) return;
   k.flushStats.batchedFlushes++;
   const ipis = [...batch.cpumask].filter((c) => c !== cpu).sort((a, b) => a - b);
@@ -329,7 +353,7 @@ export function tryToUnmapFlush(k: Kernel, cpu: number, batch: TlbflushUnmapBatc
 }
 
 /** flush_tlb_batched_pending (3ea277194daa): pay a reclaim's deferred flush before changing PTEs. */
-export function flushTlbBatchedPending(k: Kernel, cpu: number, mm: MmStruct): void {
+export function flushTlbBatchedPending(k: TlbflushKernel, cpu: number, mm: MmStruct): void {
   if (!k.fixes.has('3ea277194daa')) return;
   if (!mm.tlbFlushBatched) return;
   flushTlbMm(k, cpu, mm);

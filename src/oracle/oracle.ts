@@ -5,6 +5,7 @@
 import type { Kernel, KernelObserver } from '../kernel/kernel.ts';
 import type { MmStruct, Page } from '../kernel/mm_types.ts';
 import type { Op } from '../kernel/ops.ts';
+import type { Refusal } from '../kernel/errno.ts';
 import type { SecondaryMmu } from '../devices/secondary-mmu.ts';
 import type { OracleEvent, PageSize, TlbEntry, PscEntry } from '../mmu/model.ts';
 import { fixById } from '../kernel/fixes.ts';
@@ -31,6 +32,8 @@ interface MissedFix {
 export class Oracle implements KernelObserver {
   readonly violations: Violation[] = [];
   readonly notes: { line: number; text: string }[] = [];
+  /** Calls the kernel refused and faults it answered with a signal: events of the trace, not errors of it. */
+  readonly refusals: ({ line: number; op: string } & Omit<Refusal, 'call'>)[] = [];
   private readonly seen = new Set<string>();
   private readonly missed: MissedFix[] = [];
   /** The trace line being replayed (set by the replay). */
@@ -49,7 +52,7 @@ export class Oracle implements KernelObserver {
     this.seen.add(key);
     const cause = this.causeFor(mms, va, who.device !== undefined ? 'device' : 'cpu');
     const v: Violation = { kind, ...who, mm, va: hex(va), line: this.line, detail: cause ? `${what}. Why: ${cause.text}.` : `${what}.` };
-    if (cause) v.fix = cause.id;
+    if (cause?.id) v.fix = cause.id;
     this.violations.push(v);
   }
 
@@ -72,8 +75,14 @@ export class Oracle implements KernelObserver {
     const s = this.k.cpus[cpu];
     if (!this.k.usesPcid) {
       if (pcid !== 0 || s.loadedMm === this.k.initMm) return undefined;
-      // Without PCIDs a switch reloads CR3: only the loaded mm's entries survive (lazy or not).
-      return { mm: s.loadedMm, live: !s.loadedMm.exited };
+      // Without PCIDs a switch to another mm reloads CR3: only the loaded mm's entries survive. A lazy
+      // CPU that flushes skipped (016c4d92cd16) is behind the mm's tlb_gen in its ASID-0 slot, and
+      // switch_mm_irqs_off flushes before it uses the mm again, with or without PCID (v6.18
+      // arch/x86/mm/tlb.c l.880-900: the was_lazy catch-up compares ctxs[prev_asid].tlb_gen, which
+      // is slot 0 without PCID). Before b0579ade7cd8 a lazy CPU leaves the mm at the first flush instead.
+      const mm = s.loadedMm;
+      const behind = this.k.fixes.has('b0579ade7cd8') && s.isLazy && s.ctxs[s.loadedAsid].tlbGen < mm.tlbGen;
+      return { mm, live: !mm.exited && !behind };
     }
     const asid = pcid - 1;
     const slot = s.ctxs[asid];
@@ -122,6 +131,10 @@ export class Oracle implements KernelObserver {
       table = e & FRAME;
     }
     return undefined;
+  }
+
+  refused(op: Op | undefined, r: Refusal): void {
+    this.refusals.push({ line: op?.line ?? this.line, op: r.call, error: r.error, why: r.why });
   }
 
   // ---- coherence points ----
@@ -224,7 +237,7 @@ export class Oracle implements KernelObserver {
   }
 
   missedFix(id: string, e: { mms: MmStruct[]; start: bigint; end: bigint; text: string; who?: 'cpu' | 'device' }): void {
-    this.missed.push({ id, ...e, line: this.line, text: `${e.text} (${fixById(id)?.title ?? id})` });
+    this.missed.push({ id, ...e, line: this.line, text: id ? `${e.text} (${fixById(id)?.title ?? id})` : e.text });
   }
 
   mapped(): void {}

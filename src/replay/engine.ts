@@ -85,6 +85,8 @@ export interface Report {
   segfaults: { line: number; cpu?: number; device?: string; va: string }[];
   waited: { line: number; behind: number; reason: string }[];
   notes: { line: number; text: string }[];
+  /** Calls the kernel refused (with the error they returned) and faults answered with SIGBUS. */
+  refused?: { line: number; op: string; error: string; why: string }[];
   error?: { file: string; line: number; message: string };
   stats: Record<string, unknown>;
 }
@@ -136,7 +138,7 @@ export class Replay {
     this.kernel.observer = this.oracle;
     this.report = {
       complete: false, kernel: profile, fixes: fixes.toRecord(), events: 0, accesses: 0,
-      violations: this.oracle.violations, expectations: [], segfaults: [], waited: [], notes: this.oracle.notes, stats: {},
+      violations: this.oracle.violations, expectations: [], segfaults: [], waited: [], notes: this.oracle.notes, refused: this.oracle.refusals, stats: {},
     };
     const onPhase = opts.onPhase;
     this.observer = opts.observer;
@@ -621,6 +623,12 @@ export class Replay {
         && (ev.device === undefined || v.device === ev.device)
         && (ev.mm === undefined || v.mm === ev.mm)
         && (va === undefined || sameVa(BigInt(v.va), va)));
+    } else if (ev.refusals !== undefined) {
+      text = `${String(ev.refusals)} refused calls so far`;
+      ok = this.oracle.refusals.length === ev.refusals;
+    } else if (ev.refused !== undefined) {
+      text = `a call refused with ${String(ev.refused)}`;
+      ok = this.oracle.refusals.some((r) => r.error === ev.refused);
     } else {
       text = `the last access of CPU ${String(ev.cpu)} ended in a segmentation fault`;
       ok = this.lastSegv.get(ev.cpu as number) === true;

@@ -46,6 +46,7 @@ export function renderSummary(file: string, report: Report, s: Style = plain): s
   }
   for (const w of report.waited) out.push(s.dim(`  line ${w.line} waited for the operation of line ${w.behind}: ${w.reason}`));
   for (const f of report.segfaults) out.push(s.dim(`  line ${f.line}: ${f.cpu !== undefined ? `CPU ${f.cpu}` : `device ${f.device}`} got a segmentation fault at ${f.va}`));
+  for (const r of report.refused ?? []) out.push(s.dim(`  line ${r.line}: ${r.op} ${r.error.startsWith('SIG') ? 'got' : 'returned'} ${r.error}: ${r.why}`));
   for (const n of report.notes) out.push(s.dim(`  line ${n.line}: ${n.text}`));
   for (const e of report.expectations) {
     const mark = !e.applies ? s.dim('–') : e.ok ? s.green('✓') : s.red('✗');

@@ -42,6 +42,8 @@ interface Schema {
 }
 
 const RW = ['r', 'w', 'x'] as const;
+/** The errors (and the signal) a refused call or a faulting access can end in: `expect` `refused` values. */
+const REFUSAL_ERRORS = ['EINVAL', 'ENOMEM', 'ENOSPC', 'ENOSYS', 'EFAULT', 'SIGBUS'];
 const SCHEMAS: Readonly<Record<string, Schema>> = {
   mm: { required: { mm: 'name' } },
   fork: { required: { cpu: 'cpu', child: 'name' } },
@@ -76,7 +78,7 @@ const SCHEMAS: Readonly<Record<string, Schema>> = {
     required: {},
     optional: {
       violations: 'count', violation: VIOLATION_KINDS, segv: 'bool', cpu: 'cpu', device: 'name', mm: 'name', va: 'amount',
-      with: 'name', without: 'name',
+      with: 'name', without: 'name', refusals: 'count', refused: REFUSAL_ERRORS,
     },
   },
 };
@@ -258,8 +260,9 @@ export class TraceParser {
         if (e.stride !== undefined && (e.stride as bigint) === 0n) this.fail(line, 'stride', 'a stride of 0 would touch one address only; use "count" with one access instead');
         break;
       case 'expect': {
-        const given = ['violations', 'violation', 'segv'].filter((k) => e[k] !== undefined);
-        if (given.length !== 1) this.fail(line, given[1] ?? 'violation', 'an expectation says exactly one of "violations", "violation" or "segv"');
+        const given = ['violations', 'violation', 'segv', 'refusals', 'refused'].filter((k) => e[k] !== undefined);
+        if (given.length !== 1) this.fail(line, given[1] ?? 'violation', 'an expectation says exactly one of "violations", "violation", "segv", "refusals" or "refused"');
+        if (e.refusals !== undefined || e.refused !== undefined) for (const k of ['cpu', 'device', 'mm', 'va']) if (e[k] !== undefined) this.fail(line, k, 'a refusal expectation names only the error');
         if (e.segv !== undefined) {
           if (e.segv !== true) this.fail(line, 'segv', 'only "segv": true can be expected');
           if (e.cpu === undefined) this.fail(line, 'cpu', 'a segv expectation names the CPU');
