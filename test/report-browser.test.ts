@@ -91,6 +91,8 @@ describe.skipIf(chromiumMissing !== undefined)(`the HTML report in Chromium${chr
     expect(await page.locator('.mmr-vrow').count()).toBe(0);
     const arrows = await page.locator('line.mmr-ipi').evaluateAll((ls) => ls.map((l) => `${l.getAttribute('data-from')}→${l.getAttribute('data-to')}`));
     expect(arrows).toEqual(['0→1']);
+    // Both flushes of the migration are drawn: the full flush of A on CPU 0, then B's page, by IPI.
+    expect(await page.locator('.mmr-flush').evaluateAll((fs) => fs.map((f) => f.getAttribute('data-kind')))).toEqual(['full', 'page']);
     expect(await page.locator('.mmr-stale').count()).toBe(0);
     expect(browser.foreign).toEqual([]);
     expect(browser.errors).toEqual([]);

@@ -114,7 +114,12 @@ export async function runReplay(argv: string[]): Promise<number> {
   if (args.json === '-') process.stdout.write(reportJson(report));
   else if (args.json) writeFileSync(args.json, reportJson(report));
   if (args.html) {
-    writeFileSync(args.html, renderReportHtml(report as Parameters<typeof renderReportHtml>[0], basename(args.trace)));
+    try {
+      writeFileSync(args.html, renderReportHtml(report as Parameters<typeof renderReportHtml>[0], basename(args.trace)));
+    } catch (err) {
+      console.error(`mmuwasm replay: cannot write the HTML report ${args.html}: ${(err as Error).message}`);
+      return 2;
+    }
     if (!args.quiet) console.error(`mmuwasm replay: the HTML report is ${args.html}`);
   }
   return status;

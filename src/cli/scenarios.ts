@@ -79,7 +79,15 @@ export async function runScenariosCommand(argv: string[]): Promise<number> {
   if (html) {
     // Each cell's replay records its timeline: the table links every cell to its HTML report.
     const { writeScenariosHtml } = await import('./scenarios-html.ts');
-    const written = await writeScenariosHtml(dir, kernels, fixes, html);
+    let written: Awaited<ReturnType<typeof writeScenariosHtml>>;
+    try {
+      written = await writeScenariosHtml(dir, kernels, fixes, html);
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      if (!e.code || !e.path) throw err;
+      console.error(`mmuwasm scenarios: cannot write the HTML table ${html}: ${e.message}`);
+      return 2;
+    }
     verdicts = written.verdicts;
     console.error(`mmuwasm scenarios: the HTML table is ${written.index}`);
   } else verdicts = await runScenarios(dir, kernels, fixes);

@@ -248,7 +248,8 @@ function timelineView(r, tl, state) {
     if (!(it.lane in laneIx)) return;
     var y = laneY(it.lane);
     var mid = y + LANE_H / 2;
-    var endT = it.end !== undefined ? it.end : (it.k === 'op' ? end : it.t);
+    // Only operations and runs last: a flush's or notifier call's end is an address.
+    var endT = it.k === 'op' ? (it.end !== undefined ? it.end : end) : it.k === 'access' ? it.end : it.t;
     if (!visible(it.t, endT)) return;
     // Zoomed out, many items fall on one pixel: draw the first of each pixel per lane (never skip marks).
     var px = Math.round(x(it.t));
@@ -299,9 +300,13 @@ function timelineView(r, tl, state) {
       ]));
     } else if (it.k === 'flush') {
       var tfl = 'line ' + it.line + ': CPU ' + it.lane.slice(3) + ' flushes ' + (it.kind === 'sync' ? '(an empty IPI to wait out page-table walkers)' : it.kind + (it.mm ? ' of ' + it.mm : '') + (it.kind === 'full' ? '' : ' ' + it.start + '–' + it.end)) + (it.batched ? ' (the deferred batch of reclaim)' : '') + (it.local ? ', its own TLB too' : '') + ' · IPIs to ' + (it.ipis.length ? it.ipis.map(function (c) { return 'CPU ' + c; }).join(', ') : 'no CPU') + (it.count > 1 ? ' · ×' + it.count : '');
+      // Flushes close together on a lane: their labels alternate above and below the mark.
+      var below = last[it.lane + ':flushlabel'] !== undefined && x0 - last[it.lane + ':flushlabel'] < 70 && !last[it.lane + ':flushbelow'];
+      last[it.lane + ':flushlabel'] = x0;
+      last[it.lane + ':flushbelow'] = below;
       g.appendChild(s('g', { class: 'mmr-flush', 'data-tip': tfl, 'data-kind': it.kind }, [
         s('path', { d: 'M' + x0 + ',' + (mid - 9) + ' l9,9 l-9,9 l-9,-9 z', class: 'mmr-flushmark ' + it.kind }),
-        s('text', { x: x0 + 11, y: mid - 10, class: 'mmr-flushlabel', text: 'flush ' + it.kind + (it.mm ? ' ' + it.mm : '') }),
+        s('text', { x: x0 + 11, y: below ? mid + 19 : mid - 10, class: 'mmr-flushlabel', text: 'flush ' + it.kind + (it.mm ? ' ' + it.mm : '') }),
       ]));
       // Zoomed far out, arrows are hairlines (zoom in to see their heads).
       var far = (x(1) - x(0)) < 3;
