@@ -116,3 +116,14 @@ describe('the timeline of devices', () => {
     ]);
   });
 });
+
+describe('the timeline and the workers', () => {
+  it('is the same whether the accesses run on this thread or on two workers (phases are the trace\'s, not the machine\'s)', async () => {
+    const f = join(SCENARIO_DIR, 'clean-migration-storm.jsonl');
+    const here = await replayTraceWithTimeline(readTrace(f), f, { kernel: 'v4.4' });
+    const there = await replayTraceWithTimeline(readTrace(f), f, { kernel: 'v4.4', workers: 2, workerThreshold: 0 });
+    expect(there.replay!.schedule().workerPhases).toBeGreaterThan(0);
+    expect(here.report.timeline.items.length).toBeGreaterThan(100);
+    expect(JSON.stringify(there.report.timeline)).toBe(JSON.stringify(here.report.timeline));
+  });
+});
