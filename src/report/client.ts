@@ -223,13 +223,14 @@ function timelineView(r, tl, state) {
     svg.appendChild(gl);
     // The axis: trace lines at the moments where they start.
     var ga = s('g', { class: 'mmr-axis' });
-    var lastX = -1e9;
+    var lastX = -1e9, lastLine = -1;
     for (var a = 0; a < tl.items.length; a++) {
       var it = tl.items[a];
       if (it.t < view.v0 || it.t > view.v1) continue;
       var ax = x(it.t);
-      if (ax - lastX < 44) continue;
+      if (ax - lastX < 44 || it.line === lastLine) continue;
       lastX = ax;
+      lastLine = it.line;
       ga.appendChild(s('text', { x: ax, y: 14, text: 'line ' + it.line }));
       ga.appendChild(s('line', { x1: ax, x2: ax, y1: 17, y2: TOP + lanes.length * LANE_H, class: 'mmr-grid' }));
     }
