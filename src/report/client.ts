@@ -63,7 +63,8 @@ function verdictOf(r) {
   return { word: 'PASS', cls: 'pass', text: 'every expectation held; ' + (nv ? nv + ' violation' + (nv === 1 ? '' : 's') + ' (as the trace expects)' : 'no violation') };
 }
 
-function render(root, r, title) {
+function render(root, r, title, opts) {
+  opts = opts || {};
   root.textContent = '';
   root.classList.add('mmr');
   var tl = r.timeline || { lanes: [], items: [], end: 0, omitted: {}, snapshots: [], cpuTlb: [], flushKinds: {}, fixTitles: {} };
@@ -81,8 +82,9 @@ function render(root, r, title) {
   var state = { selected: -1, view: null };
   var timeline = timelineView(r, tl, state);
   var snap = h('section', { class: 'mmr-snap' });
-  root.appendChild(violationsView(r, tl, function (i) { select(i); }));
-  root.appendChild(h('section', { class: 'mmr-card' }, [h('h2', { text: 'Timeline' }), timeline.el]));
+  var vsec = violationsView(r, tl, function (i) { select(i); });
+  var tsec = h('section', { class: 'mmr-card' }, [h('h2', { text: 'Timeline' }), timeline.el]);
+  if (opts.timelineFirst) { root.appendChild(tsec); root.appendChild(vsec); } else { root.appendChild(vsec); root.appendChild(tsec); }
   root.appendChild(snap);
   root.appendChild(statsView(r, tl));
   root.appendChild(listsView(r));
