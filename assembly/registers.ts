@@ -80,7 +80,9 @@ export function writeCr3(cb: usize, v: u64): bool {
   if ((v & high) != 0) return false;
   if (!pcide && (v & CR3_NOFLUSH) != 0) return false;
   store<u64>(cb + L.CPU_CR3, v & ~CR3_NOFLUSH);
-  derive(cb);
+  // Of the derived state only the current PCID depends on CR3: the rights and reserved-bit tables
+  // (2048 rights checks) stay as they are, which keeps a context switch cheap.
+  store<u32>(cb + L.CPU_PCID, pcide ? <u32>v & 0xfff : 0);
   if (!pcide) cr3Flush(cb, 0);
   else if ((v & CR3_NOFLUSH) == 0) cr3Flush(cb, <u32>v & 0xfff);
   else {

@@ -5,9 +5,10 @@
 import { MmuError } from '../src/mmu/errors.ts';
 import { BENCH_NAMES as HARDWARE_NAMES, IMPLS, runHardwareBench, selects } from './hardware.ts';
 import { REPLAY_BENCH_NAMES, runReplayBench } from './replay.ts';
+import { EXPLORE_BENCH_NAMES, runExploreBench } from './explore.ts';
 
-/** The hardware's entries, and the replays (whole traces on 1 and 2 workers, bench/replay.ts). */
-const BENCH_NAMES = [...HARDWARE_NAMES, ...REPLAY_BENCH_NAMES] as const;
+/** The hardware's entries, the replays (whole traces on 1 and 2 workers, bench/replay.ts) and the explorer (bench/explore.ts). */
+const BENCH_NAMES = [...HARDWARE_NAMES, ...REPLAY_BENCH_NAMES, ...EXPLORE_BENCH_NAMES] as const;
 import { formatTable, writeJson } from './report.ts';
 
 const USAGE = `usage: mmuwasm bench [--json FILE|-] [--quick] [--filter NAME]
@@ -88,6 +89,7 @@ export async function runBench(argv: string[]): Promise<number> {
       : [];
     const replays = REPLAY_BENCH_NAMES.filter((n) => selects(args.filter, n, 'wasm'));
     if (replays.length) results.push(...(await runReplayBench({ quick: args.quick, names: replays, notes, onProgress })));
+    if (selects(args.filter, 'explore', 'wasm')) results.push(...(await runExploreBench({ quick: args.quick, onProgress })));
     say('');
     say(formatTable(results));
     for (const note of notes) say(`note: ${note}`);

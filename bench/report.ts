@@ -96,7 +96,7 @@ function nearNative(name: string): Target {
 }
 
 const replayOn = (results: readonly BenchResult[], workers: number, name = 'replay') => results.find((r) => r.name === name && r.workers === workers);
-const isReplay = (r: BenchResult) => r.name.startsWith('replay');
+const isReplay = (r: BenchResult) => r.name.startsWith('replay') || r.name === 'explore';
 
 /** End-to-end replay of a generated binary trace (docs/DESIGN.md): ≥ 30 M accesses/s on 2 workers. */
 const replayThroughput: Target = {
@@ -117,6 +117,27 @@ const replayScaling: Target = {
   },
 };
 
+const exploreOn = (results: readonly BenchResult[], workers: number) => results.find((r) => r.name === 'explore' && r.workers === workers);
+
+/** The explorer on the founding block (docs/DESIGN.md): ≥ 5,000 schedules/s per worker. */
+const exploreThroughput: Target = {
+  name: 'explore', label: 'explore schedules/s on 1 worker', wanted: '≥ 5000/s', format: (v) => `${Math.round(v)}/s`,
+  measure: (results) => {
+    const r = exploreOn(results, 1);
+    return r && { value: r.opsPerSec, met: r.opsPerSec >= 5000 };
+  },
+};
+
+/** The explorer's threads scale: 2 workers ≥ 1.7× one. */
+const exploreScaling: Target = {
+  name: 'explore', label: 'explore 2 workers / 1 worker', wanted: '≥ 1.70×', format: times,
+  measure: (results) => {
+    const one = exploreOn(results, 1);
+    const two = exploreOn(results, 2);
+    return one && two && { value: two.opsPerSec / one.opsPerSec, met: two.opsPerSec / one.opsPerSec >= 1.7 };
+  },
+};
+
 export const TARGETS: readonly Target[] = [
   absolute('tlb-hit', 100e6),
   overReference('tlb-hit'),
@@ -126,6 +147,8 @@ export const TARGETS: readonly Target[] = [
   nearNative('walk'),
   replayThroughput,
   replayScaling,
+  exploreThroughput,
+  exploreScaling,
 ];
 
 function pad(rows: string[][]): string {
@@ -141,7 +164,7 @@ export function formatTable(results: readonly BenchResult[]): string {
     const nat = find(results, r.name, 'native');
     const one = isReplay(r) && r.workers !== 1 ? replayOn(results, 1, r.name) : undefined;
     rows.push([
-      isReplay(r) ? `${r.name}, ${r.workers} worker${r.workers === 1 ? '' : 's'}` : r.name, r.impl, mega(r.opsPerSec), r.nsPerOp.toFixed(2), `${r.rme.toFixed(1)}%`, String(r.samples),
+      isReplay(r) ? `${r.name}, ${r.workers} worker${r.workers === 1 ? '' : 's'}` : r.name, r.impl, r.name === 'explore' ? `${Math.round(r.opsPerSec)}/s` : mega(r.opsPerSec), r.nsPerOp.toFixed(2), `${r.rme.toFixed(1)}%`, String(r.samples),
       r.impl === 'wasm' && ref ? times(r.opsPerSec / ref.opsPerSec) : '',
       r.impl === 'wasm' && nat ? times(r.opsPerSec / nat.opsPerSec) : '',
       one ? times(r.opsPerSec / one.opsPerSec) : '',

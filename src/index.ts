@@ -50,3 +50,11 @@ export { TraceError } from './trace/trace-error.ts';
 export { PROFILES, PROFILE_NAMES, DEFAULT_PROFILE, resolveFixes, ProfileError } from './kernel/profiles.ts';
 export { FIXES, fixById, FixSet, type Fix } from './kernel/fixes.ts';
 export { VIOLATION_KINDS, type Violation, type ViolationKind } from './oracle/violation.ts';
+/** The explorer: the schedules of a trace's concurrent blocks, findings with replayable traces, shards. */
+export {
+  exploreTrace, readExploreTrace, mergeReports, causeOf, scheduleTotal,
+  type ExploreOptions, type ExploreReport, type Finding,
+} from './explore/explore.ts';
+export { enumerateSchedules, countSchedules, pctSchedule, type Schedule, type Segment } from './explore/schedules.ts';
+export { resolveSchedule, resolvedText } from './explore/resolve.ts';
+export type { BlockTrace, Block, Thread } from './explore/block.ts';

@@ -9,3 +9,6 @@ export { readTrace } from './trace/parser.ts';
 export { replayFile } from './node/replay-file.ts';
 /** Threads that run CPUs' batches on the same shared memory. */
 export { CpuWorkers, CPU_WORKER_URL, type CpuWorkersOptions } from './mmu/cpu-workers.ts';
+/** Exploring on worker threads, and bisecting the fixes between two profiles. */
+export { exploreLines, type ParallelExploreOptions } from './explore/parallel.ts';
+export { bisectLines, BisectError, type BisectOptions, type BisectResult, type BisectStep } from './explore/bisect.ts';

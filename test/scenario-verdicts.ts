@@ -106,6 +106,8 @@ export const VERDICTS: Readonly<Record<string, ScenarioVerdicts>> = {
     'v4.4': { 'stale-tlb cpu1 017b1660df89': 16, 'stale-tlb cpu2 017b1660df89': 16, 'use-after-free cpu1 017b1660df89': 1059, 'use-after-free cpu2 017b1660df89': 1066 },
     buggyProfiles: ['v4.4'],
   },
+  'clean-migration-vs-hole-punch': {
+  },
   'clean-mremap-move': {
   },
   'clean-punch-vs-inflight-mprotect': {

@@ -156,7 +156,7 @@ describe('events', () => {
     ['[1,2]', 'a line must be one JSON object, not an array'],
     ['{"mm":"A"}', 'field "op": every event needs an "op"'],
     ['{"op":7}', 'field "op": expected a string, not 7'],
-    ['{"op":"munmapp","cpu":0}', 'field "op": unknown op "munmapp" (ops: mm, fork, exit, switch, idle, hugetlbfs, mmap, munmap, mprotect, madvise, mremap, fallocate, truncate, migrate, reclaim, access, accesses, attach, device_access, resume, expect)'],
+    ['{"op":"munmapp","cpu":0}', 'field "op": unknown op "munmapp" (ops: mm, fork, exit, switch, idle, hugetlbfs, mmap, munmap, mprotect, madvise, mremap, fallocate, truncate, migrate, reclaim, access, accesses, attach, device_access, resume, expect, concurrent, join)'],
     ['{"op":"toString","cpu":0}', 'field "op": unknown op "toString"'],
     ['{"format":"mmuwasm-trace","version":1,"cpus":2}', 'field "format": a second header: the header is the first non-comment line only'],
     ['{"op":"munmap","cpu":0,"va":"0x1000"}', 'field "len": "munmap" needs this field'],
@@ -256,5 +256,33 @@ describe('files', () => {
     expect(error).toBeInstanceOf(TraceError);
     expect((error as TraceError).line).toBe(3);
     expect((error as TraceError).field).toBe('mm');
+  });
+});
+
+describe('concurrent blocks', () => {
+  const MM = ['{"op":"mm","mm":"A"}', '{"op":"switch","cpu":0,"mm":"A"}', '{"op":"mmap","cpu":0,"va":"0x10000000","len":"8K","prot":"rw","flags":"private"}'];
+  it('a block holds the threads\' events between concurrent and join; its bounds are events of their own', () => {
+    const ops = parse(HEADER, ...MM, '{"op":"concurrent"}', '{"op":"access","cpu":0,"va":"0x10000000","rw":"w"}', '{"op":"munmap","cpu":1,"va":"0x10000000","len":"4K"}', '{"op":"join"}', '{"op":"expect","violations":0}')
+      .map((i) => (i.kind === 'event' ? i.event.op : 'header'));
+    expect(ops).toEqual(['header', 'mm', 'switch', 'mmap', 'concurrent', 'access', 'munmap', 'join', 'expect']);
+  });
+  it.each([
+    ['{"op":"resume","id":"m"}', 't.jsonl:6: field "op": "resume" is not allowed inside the concurrent block of line 5: a block has no schedule written: the explorer writes the resumes'],
+    ['{"op":"expect","violations":0}', 't.jsonl:6: field "op": "expect" is not allowed inside the concurrent block of line 5: an expectation inside a block would depend on the schedule; write it after the join'],
+    ['{"op":"mm","mm":"B"}', 't.jsonl:6: field "op": "mm" is not allowed inside the concurrent block of line 5: set-up events go before the block'],
+    ['{"op":"fork","cpu":0,"child":"C"}', 't.jsonl:6: field "op": "fork" is not allowed inside the concurrent block of line 5: set-up events go before the block'],
+    ['{"op":"exit","cpu":0}', 't.jsonl:6: field "op": "exit" is not allowed inside the concurrent block of line 5: set-up events go before the block'],
+    ['{"op":"attach","mm":"A","device":"d","kind":"odp"}', 't.jsonl:6: field "op": "attach" is not allowed inside the concurrent block of line 5: set-up events go before the block'],
+    ['{"op":"hugetlbfs","file":"G","size":"2M","pagesize":"2M"}', 't.jsonl:6: field "op": "hugetlbfs" is not allowed inside the concurrent block of line 5: set-up events go before the block'],
+    ['{"op":"concurrent"}', 't.jsonl:6: field "op": "concurrent" is not allowed inside the concurrent block of line 5: blocks do not nest'],
+    ['{"op":"munmap","cpu":0,"va":"0x10000000","len":"4K","id":"u","until":"flush"}', 't.jsonl:6: field "id": no "id" inside the concurrent block of line 5: the explorer chooses where operations pause'],
+    ['{"op":"access","cpu":0,"va":"0x10000000","rw":"w","id":"a"}', 't.jsonl:6: field "id": no "id" inside the concurrent block of line 5: the explorer chooses where operations pause'],
+  ])('inside a block %s is an error naming its line', (line, message) => {
+    expect(errorOf(HEADER, ...MM, '{"op":"concurrent"}', line, '{"op":"join"}')).toBe(message);
+  });
+  it('a block never joined is an error at the end naming the block; a join without a block too', () => {
+    expect(errorOf(HEADER, ...MM, '{"op":"concurrent"}', '{"op":"access","cpu":0,"va":"0x10000000","rw":"w"}')).toBe('t.jsonl:5: field "op": this concurrent block is never joined (add {"op":"join"})');
+    expect(errorOf(HEADER, '{"op":"join"}')).toBe('t.jsonl:2: field "op": a join without a concurrent block to close');
+    expect(errorOf(HEADER, '{"op":"concurrent","cpu":0}')).toContain('t.jsonl:2: field "cpu": unknown field for "concurrent"');
   });
 });

@@ -1,6 +1,6 @@
 // The command line. Every command returns its exit status: 0 success, 1 a finding (a failed
-// expectation or a violation), 2 bad input or usage.
-import { MmuError } from '../mmu/errors.ts';
+// expectation or a violation), 2 bad input or usage, 3 a bug in mmuwasm (an internal invariant broke).
+import { MmuError, ModelBugError } from '../mmu/errors.ts';
 
 const USAGE = `usage: mmuwasm <command> [options]
 
@@ -10,13 +10,21 @@ commands:
   replay TRACE [--kernel PROFILE] [--fix ID=on|off]... [--workers N] [--cost K=C,...] [--tlb retentive|capacity]
                              [--json FILE|-] [--timeline] [--html FILE] [--quiet]
                              replay a trace (JSON Lines, .jsonl.gz or binary .mmtrace) and
-                             report every stale translation; exit 0 clean, 1 a finding, 2 bad input;
-                             --html writes a self-contained page with the timeline of every CPU
-                             and device, --timeline puts that timeline in the JSON report
+                             report every stale translation; exit 0 clean, 1 a finding, 2 bad input,
+                             3 a bug in mmuwasm (the line and how to reproduce it); --html writes a
+                             self-contained page with the timeline of every CPU and device,
+                             --timeline puts that timeline in the JSON report
   scenarios [DIR] [--kernel P[,P...]] [--fix ID=on|off]... [--json FILE|-] [--html FILE|DIR]
                              replay the scenario library under every profile: a verdict table;
                              --html writes it as a page whose cells link to each HTML report
                              (FILE.html: one file; DIR: an index.html and a page per cell)
+  explore TRACE [--kernel P[,P...]] [--fix ID=on|off]... [--preemptions K] [--schedules N] [--seed S]
+          [--workers N] [--shard I/N] [--out DIR] [--json FILE|-] [--quiet]
+                             search the schedules of a trace's concurrent blocks for violations;
+                             each finding comes with the smallest schedule as a replayable trace;
+                             'explore merge A.json B.json ...' joins the reports of shards
+  bisect TRACE --good PROFILE --bad PROFILE [--preemptions K] [--schedules N] [--seed S] [--workers N] [--json FILE|-]
+                             the fix between two profiles whose addition changes the verdict
   profiles [--json]          the kernel profiles and the fixes each one carries
   convert IN OUT [--expand] [--strip-comments]
                              a trace from JSON Lines (.jsonl, .jsonl.gz) to binary (.mmtrace,
@@ -48,6 +56,14 @@ export async function main(argv: string[]): Promise<number> {
       case 'scenarios': {
         const { runScenariosCommand } = await import('./scenarios.ts');
         return await runScenariosCommand(rest);
+      }
+      case 'explore': {
+        const { runExplore } = await import('./explore.ts');
+        return await runExplore(rest);
+      }
+      case 'bisect': {
+        const { runBisect } = await import('./bisect.ts');
+        return await runBisect(rest);
       }
       case 'convert': {
         const { runConvert } = await import('./convert.ts');
@@ -86,6 +102,11 @@ export async function main(argv: string[]): Promise<number> {
         return usage(`unknown command '${command}'`);
     }
   } catch (err) {
+    if (err instanceof ModelBugError) {
+      const at = err.trace ? ` at ${err.trace.file}:${err.trace.line}` : '';
+      console.error(`mmuwasm: internal error${at} (a bug in mmuwasm, not in the input): ${err.message}`);
+      return 3;
+    }
     if (err instanceof MmuError) {
       console.error(`mmuwasm: ${err.message}`);
       return 2;

@@ -1,7 +1,8 @@
 // `mmuwasm replay TRACE [--kernel PROFILE] [--fix ID=on|off]... [--workers N] [--cost K=V,...] [--tlb retentive|capacity] [--json FILE|-] [--timeline] [--html FILE] [--quiet]`
 // (TRACE-FORMAT "Command line"). Exit 0: every expectation held (no expectation: no violation);
 // 1: an expectation failed (or a violation was found); 2: bad input or usage — the message names the
-// file and line, and the JSON report still holds everything replayed before it ("complete": false).
+// file and line, and the JSON report still holds everything replayed before it ("complete": false);
+// 3: a bug in mmuwasm (an internal invariant broke): the trace line, how to reproduce, the partial report.
 import { writeFileSync } from 'node:fs';
 import { replayFile } from '../node/replay-file.ts';
 import { reportJson } from '../replay/report.ts';
@@ -111,6 +112,10 @@ export async function runReplay(argv: string[]): Promise<number> {
   progress?.done();
   if (!args.quiet) process.stdout.write(renderSummary(args.trace, report, styleFor(process.stdout)));
   if (report.error) console.error(`mmuwasm replay: ${report.error.file}:${report.error.line}: ${report.error.message}`);
+  if (report.error?.internal) {
+    const { reproduce, cause } = report.error.internal;
+    console.error(`  thrown: ${cause}\n  reproduce: ${reproduce}\n  Please report it with the trace; the report holds what was replayed before line ${report.error.line} ("complete": false).`);
+  }
   if (args.json === '-') process.stdout.write(reportJson(report));
   else if (args.json) writeFileSync(args.json, reportJson(report));
   if (args.html) {

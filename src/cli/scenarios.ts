@@ -16,7 +16,8 @@ export const SCENARIO_DIR = join(packageRoot(), 'scenarios');
 export interface Verdict {
   scenario: string;
   kernel: string;
-  status: 0 | 1 | 2;
+  /** As replay's exit status: 3 is a bug of mmuwasm. */
+  status: 0 | 1 | 2 | 3;
   violations: number;
   expectations: number;
   failed: number;
@@ -42,7 +43,7 @@ export async function runScenarios(dir: string, kernels: string[], fixes: Record
 }
 
 /** A cell of the table: one scenario's report under one profile. */
-export function verdictOf(scenario: string, kernel: string, status: 0 | 1 | 2, report: Report): Verdict {
+export function verdictOf(scenario: string, kernel: string, status: Verdict['status'], report: Report): Verdict {
   return {
     scenario, kernel, status, violations: report.violations.length,
     expectations: report.expectations.length, failed: report.expectations.filter((e) => !e.ok).length,
@@ -98,14 +99,14 @@ export async function runScenariosCommand(argv: string[]): Promise<number> {
   for (const n of names) {
     const cells = kernels.map((k) => {
       const v = verdicts.find((x) => x.scenario === n && x.kernel === k)!;
-      const word = v.status === 0 ? (v.violations ? `pass ${v.violations}v` : 'pass') : v.status === 1 ? 'FAIL' : 'ERROR';
+      const word = v.status === 0 ? (v.violations ? `pass ${v.violations}v` : 'pass') : v.status === 1 ? 'FAIL' : v.status === 3 ? 'BUG' : 'ERROR';
       const cell = word.padEnd(10);
       return v.status === 0 ? s.green(cell) : s.red(cell);
     });
     process.stdout.write(`${n.padEnd(width)}  ${cells.join(' ')}\n`);
   }
   for (const v of verdicts.filter((x) => x.status !== 0)) {
-    process.stdout.write(s.red(`  ${v.scenario} under ${v.kernel}: ${v.status === 2 ? `line ${v.error}` : `${v.failed} of ${v.expectations} expectations failed (${v.violations} violations)`}\n`));
+    process.stdout.write(s.red(`  ${v.scenario} under ${v.kernel}: ${v.status >= 2 ? `line ${v.error}` : `${v.failed} of ${v.expectations} expectations failed (${v.violations} violations)`}\n`));
   }
   process.stdout.write(s.dim('pass Nv: every expectation held, N violations reported (expected by the trace)\n'));
   if (json) {
@@ -113,5 +114,5 @@ export async function runScenariosCommand(argv: string[]): Promise<number> {
     if (json === '-') process.stdout.write(text);
     else writeFileSync(json, text);
   }
-  return verdicts.every((v) => v.status === 0) ? 0 : 1;
+  return verdicts.some((v) => v.status === 3) ? 3 : verdicts.every((v) => v.status === 0) ? 0 : 1;
 }

@@ -265,6 +265,14 @@ export function* hugetlbFault(k: Kernel, op: Op, mm: MmStruct, vma: VmArea, addr
       return 'segv';
     }
     const cached = findOrAllocHugePage(k, vma, idx);
+    if (cached.lockedByOther(op)) {
+      // find_lock_page in hugetlb_no_page sleeps on the page lock that a migration holds from its
+      // unmap to its remap (the page cache still holds the old page then); it looks again after.
+      unlock();
+      yield* cached.lock(op);
+      cached.unlock(op);
+      return yield* hugetlbFault(k, op, mm, vma, address, write);
+    }
     let page = cached;
     if (!vma.shared && (write || file.anonymous)) {
       // A private mapping gets its own page on a write (hugetlb_cow of the page cache page); anonymous

@@ -28,20 +28,39 @@ export function* hugetlbfsPunchHole(k: Kernel, op: Op, file: HugetlbFile, offset
   file.iMmapRwsem.upWrite(op);
   yield { step: 'flush' };
   yield { step: 'free' };
-  // remove_inode_hugepages
-  for (const [idx, page] of [...file.pages]) {
-    const o = BigInt(idx) * sz;
-    if (o < offset || o >= end) continue;
-    if (page.mapcount > 0) {
-      // Faulted in again after the unmap above (the page was still in the page cache): unmap it
-      // again, under i_mmap_rwsem, before it leaves the page cache.
-      yield* file.iMmapRwsem.downWrite(op);
-      yield* hugetlbVmdeleteList(k, op, file, o, o + sz, touched);
-      file.iMmapRwsem.upWrite(op);
+  // remove_inode_hugepages: the pages of the range in index order (a page-cache range lookup: what
+  // the range holds, not every page of the file).
+  const first = offset / sz;
+  const last = (end - 1n) / sz;
+  const indexes = last - first + 1n <= BigInt(file.pages.size)
+    ? Array.from({ length: Number(last - first + 1n) }, (_, i) => Number(first) + i).filter((i) => file.pages.has(i))
+    : [...file.pages.keys()].filter((i) => BigInt(i) >= first && BigInt(i) <= last).sort((a, b) => a - b);
+  for (const idx of indexes) {
+    for (;;) {
+      const page = file.pages.get(idx);
+      if (!page) break;
+      if (page.mapcount > 0) {
+        // Faulted in again after the unmap above (the page was still in the page cache): unmap it
+        // again, under i_mmap_rwsem, before it leaves the page cache.
+        yield* file.iMmapRwsem.downWrite(op);
+        yield* hugetlbVmdeleteList(k, op, file, BigInt(idx) * sz, BigInt(idx + 1) * sz, touched);
+        file.iMmapRwsem.upWrite(op);
+      }
+      // lock_page: a migration holds the lock from its unmap to its remap. Once the lock is free the
+      // page cache may hold the migration's new page at this index (mapped again, even): look again.
+      // (The kernel's lookup reference, which can make such a migration give up with -EAGAIN and keep
+      // the old page, is not counted: either way the index ends with no page and nothing mapping it.)
+      if (page.lockedByOther(op)) {
+        yield* page.lock(op);
+        page.unlock(op);
+        continue;
+      }
+      file.pages.delete(idx);
+      page.refcount--;
+      // A migration that isolated the page still holds its reference: the frame is freed when it lets go.
+      k.putPageIfUnused(page, `hole punch in file ${file.name}`);
+      break;
     }
-    file.pages.delete(idx);
-    page.refcount--;
-    k.putPageIfUnused(page, `hole punch in file ${file.name}`);
   }
   return touched;
 }

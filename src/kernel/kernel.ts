@@ -4,6 +4,7 @@
 import type { Machine } from '../mmu/machine.ts';
 import { PageTables } from '../mmu/builder.ts';
 import { PhysicalMemory } from '../mmu/physmem.ts';
+import { ModelBugError } from '../mmu/errors.ts';
 import type { FixSet } from './fixes.ts';
 import { AnonVma, HugetlbFile, MmStruct, PtDesc, type Page, type VmArea } from './mm_types.ts';
 import { CpuTlbState, flushTlbBatchedPending, flushTlbRange, switchMmIrqsOff, type FlushObserver, type FlushStats, type PerCpuStats } from './tlbflush.ts';
@@ -38,6 +39,8 @@ export class Kernel {
   readonly usesPcid: boolean;
   readonly initMm: MmStruct;
   readonly mms = new Map<string, MmStruct>();
+  /** The live address spaces by mm->context.ctx_id (what a CPU's ASID slot names): O(1) for the oracle. */
+  readonly mmsByCtx = new Map<bigint, MmStruct>();
   readonly files = new Map<string, HugetlbFile>();
   readonly pages = new Map<bigint, Page>();
   readonly ptdescs = new Map<bigint, PtDesc>();
@@ -84,6 +87,7 @@ export class Kernel {
     const mm = new MmStruct(name, this.tables.newRoot());
     this.ptdescs.set(mm.pgd, new PtDesc(mm.pgd, 'pgd', mm));
     this.mms.set(name, mm);
+    this.mmsByCtx.set(mm.ctxId, mm);
     return mm;
   }
 
@@ -121,7 +125,11 @@ export class Kernel {
   }
 
   freePage(page: Page, why: string): void {
-    if (!this.pages.has(page.pa)) return;
+    // A page is freed once, by whoever drops its last reference: freeing one the kernel does not
+    // hold (freed already, or never allocated) means the model lost count of its references.
+    if (this.pages.get(page.pa) !== page || this.phys.sizeOf(page.pa) !== page.size) {
+      throw new ModelBugError(`free of the ${page.size} page at 0x${page.pa.toString(16)} (${why}): the kernel does not hold it (freed already?)`);
+    }
     this.observer.beforeFree({ frames: [page.pa], tables: [], why });
     this.pages.delete(page.pa);
     this.phys.free(page.pa);

@@ -49,7 +49,8 @@ export function* sysMadvise(k: Kernel, op: Op, mm: MmStruct, start: bigint, len:
         const pte = ea === undefined ? 0n : readEntry(k, ea);
         if (!ptePresent(pte)) continue;
         const page = k.pages.get(pte & PTE_PFN_MASK & ~(sz - 1n));
-        if (page) yield* migratePage(k, op, page, 'soft_offline');
+        // A page another migration has isolated cannot be isolated again (-EBUSY): it is skipped.
+        if (page && !page.migrating) yield* migratePage(k, op, page, 'soft_offline');
       }
     }
     k.observer.opReturned(op, [mm], start, end);

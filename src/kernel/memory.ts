@@ -210,7 +210,7 @@ export function* hugetlbZapBegin(k: Kernel, op: Op, vmas: VmArea[]): OpGen<() =>
  * A PMD page that is still shared is never freed here: only its last user frees it.
  */
 export function freePgtables(k: Kernel, tlb: MmuGather, mm: MmStruct, start: bigint, end: bigint): void {
-  const needed = (a: bigint, b: bigint) => mm.vmas.some((v) => v.start < b && v.end > a);
+  const needed = (a: bigint, b: bigint) => mm.hasVmaIn(a, b);
   const visit = (table: bigint, level: number, base: bigint): boolean => {
     // level: 0 = pte table ... returns whether the table is now empty
     const shift = 12n + 9n * BigInt(level);

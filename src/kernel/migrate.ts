@@ -1,8 +1,16 @@
 // mm/migrate.c: migrating one page (move_pages, soft offline) in the trace's steps `unmap`, `copy`,
 // `remap`, `free`. From `copy` to `remap` the old frame is in its copy window: a write that reaches it
 // then is lost. The page is found the way compaction finds it, without mmap_lock.
+//
+// References, as the kernel counts them: isolation (isolate_huge_page, isolate_lru_page) takes one
+// on the page where the migration finds it, before `unmap`, and putback_active_hugepage /
+// putback_lru_page drops it at the end. So whatever else lets go of the page while the migration is
+// parked — a hole punch drops the page cache's reference and unmaps it, an exit zaps the mappings —
+// the frame stays allocated until the migration is done with it. The page lock (lock_page in
+// unmap_and_move_huge_page / __unmap_and_move) is held from `unmap` until the migration entries are
+// gone: truncation (remove_inode_hugepages) and hugetlb_no_page sleep on it in the meantime.
 import type { Kernel } from './kernel.ts';
-import { Page } from './mm_types.ts';
+import { HugetlbFile, Page } from './mm_types.ts';
 import type { Op, OpGen } from './ops.ts';
 import { removeMigrationPtes, tryToUnmap } from './rmap.ts';
 
@@ -15,40 +23,59 @@ export function* migratePage(k: Kernel, op: Op, page: Page, why: 'migrate' | 'so
     k.observer.refused(op, { call: why === 'migrate' ? 'migrate' : 'madvise(MADV_SOFT_OFFLINE)', error: 'ENOSYS', why: `the page at 0x${page.pa.toString(16)} is a 1 GiB hugetlb page, which this kernel cannot migrate before 9b553bf5eb99 (v5.0)` });
     return false;
   }
-  yield { step: 'unmap' };
+  const whyFreed = why === 'soft_offline' ? 'soft offline of the old page' : 'the migrated-from page';
+  page.refcount++;
   page.migrating = op;
+  yield { step: 'unmap' };
+  if (page.refcount === 1 && page.mapcount === 0 && page.size === '4K') {
+    // unmap_and_move (v4.4 mm/migrate.c, and every release since): only the isolation reference is
+    // left, "the page was freed from under us": put it back, which frees it. v4.4 and v4.19
+    // unmap_and_move_huge_page have no such check: a hugetlb page punched out of its file meanwhile
+    // is copied to a new page that nobody maps, and both are freed at the end (below). v6.18 checks
+    // the count there too; freeing at the end instead of here changes no translation, since the
+    // punch unmapped the page and flushed before it let go of it.
+    page.migrating = undefined;
+    k.hugetlbStats.migrationsSkipped++;
+    k.observer.kernelNote(op, `the page at 0x${page.pa.toString(16)} lost every other reference while it was isolated: the migration puts it back, which frees it`);
+    k.putPage(page, whyFreed);
+    return false;
+  }
+  yield* page.lock(op);
   const unmapped = yield* tryToUnmap(k, op, page, { purpose: 'migrate' });
   if (!unmapped) {
     // Still mapped somewhere: the entries installed so far go back to the old page.
     removeMigrationPtes(k, page, page);
+    page.unlock(op);
     page.migrating = undefined;
     k.hugetlbStats.migrationsSkipped++;
     k.observer.kernelNote(op, `the page at 0x${page.pa.toString(16)} could not be unmapped everywhere and was not migrated`);
+    k.putPage(page, whyFreed);
     return false;
   }
   yield { step: 'copy' };
+  // The new page's own reference (the allocation's), dropped by putback_active_hugepage(new_hpage) /
+  // put_page(newpage) at the end: what maps it or caches it by then keeps it.
   const fresh = new Page(k.phys.alloc(page.size), page.size, page.mapping, page.index);
+  fresh.refcount = 1;
   fresh.dirty = page.dirty;
   k.pages.set(fresh.pa, fresh);
   k.observer.copyBegin(page);
   yield { step: 'remap' };
   k.observer.copyEnd(page);
-  let inCache = false;
-  if (!page.isAnon) {
-    const file = page.mapping as import('./mm_types.ts').HugetlbFile;
-    if (file.pages.get(page.index) === page) {
-      file.pages.set(page.index, fresh);
-      inCache = true;
-    }
+  if (page.mapping instanceof HugetlbFile && page.mapping.pages.get(page.index) === page) {
+    // migrate_huge_page_move_mapping: the page cache's reference moves to the new page. A page a
+    // hole punch removed from the page cache before `unmap` is not put back there.
+    page.mapping.pages.set(page.index, fresh);
+    fresh.refcount++;
+    page.refcount--;
   }
-  // The page cache's reference, if the page was in it (not for private copies or anonymous hugetlb).
-  fresh.refcount = inCache ? 1 : 0;
   removeMigrationPtes(k, page, fresh);
+  page.unlock(op);
   page.migrating = undefined;
   k.hugetlbStats.migrations++;
   yield { step: 'free' };
-  page.refcount = 0;
-  page.mapcount = 0;
-  k.freePage(page, why === 'soft_offline' ? 'soft offline of the old page' : 'the migrated-from page');
+  // putback_active_hugepage(hpage) / putback_lru_page: the isolation reference was the last one.
+  k.putPage(page, whyFreed);
+  k.putPage(fresh, 'the new page of a migration that nothing maps any more');
   return true;
 }

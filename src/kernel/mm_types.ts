@@ -2,7 +2,8 @@
 // (data pages), struct ptdesc (page-table pages), the hugetlbfs inode with its page cache and i_mmap,
 // and the anon_vma. Names and fields follow include/linux/mm_types.h where they exist.
 import type { PageSize } from '../mmu/model.ts';
-import { RwSem, type Op } from './ops.ts';
+import { RwSem, type Op, type OpGen } from './ops.ts';
+import { VmaTree } from './vma_tree.ts';
 
 export interface Prot {
   r: boolean;
@@ -43,8 +44,13 @@ export class Page {
   dirty = false;
   /** MADV_FREE made it clean: reclaim may drop it without writing it out. */
   lazyfree = false;
-  /** Being migrated: a fault that finds its migration entry waits for this operation. */
+  /**
+   * Isolated for migration (isolate_huge_page / isolate_lru_page took a reference): a fault that finds
+   * its migration entry waits for this operation, and a second migration leaves it alone.
+   */
   migrating: Op | undefined;
+  /** PG_locked: the operation that holds the page lock (lock_page), if any. */
+  lockedBy: Op | undefined;
   constructor(
     readonly pa: bigint,
     readonly size: PageSize,
@@ -54,6 +60,20 @@ export class Page {
   ) {}
   get isAnon(): boolean {
     return this.mapping instanceof AnonVma;
+  }
+  /** lock_page: sleeps (here: waits) while another operation holds the page lock. */
+  *lock(op: Op): OpGen {
+    while (this.lockedBy && this.lockedBy !== op && !this.lockedBy.done) {
+      yield { wait: this.lockedBy, reason: `the page at 0x${this.pa.toString(16)} is locked by the ${this.lockedBy.describe()}` };
+    }
+    this.lockedBy = op;
+  }
+  /** The page lock is held by another operation that has not finished (trylock_page would fail). */
+  lockedByOther(op: Op): boolean {
+    return this.lockedBy !== undefined && this.lockedBy !== op && !this.lockedBy.done;
+  }
+  unlock(op: Op): void {
+    if (this.lockedBy === op) this.lockedBy = undefined;
   }
 }
 
@@ -125,7 +145,8 @@ export class VmArea {
 let nextCtxId = 1n;
 
 export class MmStruct {
-  vmas: VmArea[] = [];
+  /** mm->mm_mt: the VMAs by address, O(log n) to find, insert and remove. */
+  readonly mmMt = new VmaTree<VmArea>();
   readonly cpumask = new Set<number>();
   /** mm->context.ctx_id: names the mm in the per-CPU ASID slots (b0579ade7cd8). */
   readonly ctxId = nextCtxId++;
@@ -142,17 +163,26 @@ export class MmStruct {
   constructor(readonly name: string, readonly pgd: bigint) {
     this.mmapLock = new RwSem(`mmap_lock of ${name}`);
   }
-  findVma(va: bigint): VmArea | undefined {
-    return this.vmas.find((v) => v.contains(va));
+  /** Every VMA in address order (a copy: O(n), for walks over the whole address space). */
+  get vmas(): VmArea[] {
+    return [...this.mmMt];
   }
+  /** The VMA that contains va (vma_lookup). */
+  findVma(va: bigint): VmArea | undefined {
+    return this.mmMt.find(va);
+  }
+  /** The VMAs that overlap [start, end), in address order. */
   vmasIn(start: bigint, end: bigint): VmArea[] {
-    return this.vmas.filter((v) => v.start < end && v.end > start);
+    return [...this.mmMt.range(start, end)];
+  }
+  /** Whether a VMA overlaps [start, end). */
+  hasVmaIn(start: bigint, end: bigint): boolean {
+    return this.mmMt.overlaps(start, end);
   }
   insertVma(vma: VmArea): void {
-    this.vmas.push(vma);
-    this.vmas.sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
+    this.mmMt.insert(vma);
   }
   removeVma(vma: VmArea): void {
-    this.vmas = this.vmas.filter((v) => v !== vma);
+    this.mmMt.remove(vma);
   }
 }

@@ -35,7 +35,7 @@ export function doMmap(k: Kernel, mm: MmStruct, a: MmapArgs): VmArea {
   if (a.len % align !== 0n) throw new KernelRefusal(`length 0x${a.len.toString(16)} is not a multiple of the ${file ? file.pagesize : '4K'} page size`);
   if (file && !file.anonymous && a.offset % file.hpageBytes !== 0n) throw new KernelRefusal(`offset 0x${a.offset.toString(16)} is not aligned to the file's ${file.pagesize} pages`);
   if (a.va + a.len > 1n << (k.levels === 5 ? 56n : 47n)) throw new KernelRefusal(`[0x${a.va.toString(16)}, +0x${a.len.toString(16)}) is beyond the user address space`);
-  if (mm.vmasIn(a.va, a.va + a.len).length) throw new KernelRefusal(`[0x${a.va.toString(16)}, 0x${(a.va + a.len).toString(16)}) overlaps an existing mapping of ${mm.name}`);
+  if (mm.hasVmaIn(a.va, a.va + a.len)) throw new KernelRefusal(`[0x${a.va.toString(16)}, 0x${(a.va + a.len).toString(16)}) overlaps an existing mapping of ${mm.name}`);
   if (file && !file.anonymous && a.offset + a.len > file.size) throw new KernelRefusal(`the mapping runs past the end of file ${file.name} (size 0x${file.size.toString(16)})`);
   const pgoff = file ? (file.anonymous ? 0n : a.offset >> 12n) : a.va >> 12n;
   const vma = new VmArea(mm, a.va, a.va + a.len, a.prot, a.shared, file, pgoff);
@@ -147,6 +147,7 @@ export function* exitMmap(k: Kernel, op: Op, mm: MmStruct): OpGen {
   freeRemainingTables(k, mm, mm.pgd, k.levels - 1);
   freeTable(k, mm.pgd, `exit of ${mm.name}`);
   k.mms.delete(mm.name);
+  k.mmsByCtx.delete(mm.ctxId);
 }
 
 /** Tables still linked at teardown (shared PMD pages are left to their other users). */

@@ -4,7 +4,8 @@
 // then runs it again after that operation completes. Locks live in the generator's frame, so a parked
 // operation keeps holding them.
 
-// This file is the bottom of src/kernel: it imports nothing, so every other file may use it.
+// This file is the bottom of src/kernel: it imports nothing of the kernel, so every other file may use it.
+import { ModelBugError } from '../mmu/errors.ts';
 
 /**
  * A PUD range that huge_pmd_unshare unlinked from an address space. `mm` is that address space's
@@ -85,6 +86,6 @@ export function runToEnd<T>(gen: OpGen<T>): T {
   for (;;) {
     const r = gen.next();
     if (r.done) return r.value;
-    if ('wait' in r.value) throw new Error(`internal: an unparkable operation had to wait: ${r.value.reason}`);
+    if ('wait' in r.value) throw new ModelBugError(`an operation that may not park had to wait: ${r.value.reason}`);
   }
 }

@@ -35,7 +35,7 @@ const LEAF_LEVEL: Record<PageSize, number> = { '4K': 0, '2M': 1, '1G': 2 };
 const hex = (v: bigint) => `0x${v.toString(16)}`;
 
 export class PageTables {
-  private readonly allocated: Uint8Array[] = []; // one byte per pool frame, in chunks as the pool grows
+  private readonly allocated: Uint8Array[] = []; // one byte per pool frame, in chunks of 4096 frames as the pool grows
   private readonly free: bigint[] = [];
   private next = 0n; // first frame never handed out
   private inUse = 0;
@@ -55,10 +55,10 @@ export class PageTables {
     return Number((pa - base) >> 12n);
   }
   private isAllocated(i: number): boolean {
-    return (this.allocated[i >> 16]?.[i & 0xffff] ?? 0) === 1;
+    return (this.allocated[i >> 12]?.[i & 0xfff] ?? 0) === 1;
   }
   private mark(i: number, v: 0 | 1): void {
-    (this.allocated[i >> 16] ??= new Uint8Array(1 << 16))[i & 0xffff] = v;
+    (this.allocated[i >> 12] ??= new Uint8Array(1 << 12))[i & 0xfff] = v;
   }
   private checkTable(pa: bigint): number {
     const i = this.frameIndex(pa);
@@ -75,7 +75,7 @@ export class PageTables {
       pa = base + this.next * 4096n;
       this.next++;
     }
-    for (let i = 0n; i < 512n; i++) this.machine.writeEntry(pa + 8n * i, 0n);
+    this.machine.zeroTable(pa);
     this.mark(this.frameIndex(pa), 1);
     this.inUse++;
     return pa;

@@ -14,6 +14,12 @@ const U64 = (1n << 64n) - 1n;
 const FRAME_BITS = 0x000f_ffff_ffff_f000n;
 const PAGE_FIELD = (1n << BigInt(L.TAG_SIZE_SHIFT - L.TAG_PAGE_SHIFT)) - 1n; // a TLB tag's page number
 const SIZES: PageSize[] = ['4K', '2M', '1G'];
+/** LA[56:0], the linear-address bits tags are made of (assembly LA_BITS). */
+const LA_MASK = (1n << 57n) - 1n;
+/** The page sizes (shifts) each TLB array holds, in A_* order: the STLB holds 4 KiB and 2 MiB pages. */
+const TLB_SHIFTS: readonly (readonly number[])[] = [[12], [21], [30], [12, 21], [30]];
+/** The linear-address bits above each paging-structure cache's tag (PML5, PML4, PDPTE, PDE). */
+const PSC_SHIFTS: readonly number[] = [48, 39, 30, 21];
 /** The event ring's kind codes (assembly/layout.ts EVK_*), as the host names them. */
 export const EVENT_KINDS: Record<number, OracleEventKind> = {
   [L.EVK_TLB_STALE]: 'tlb-stale',
@@ -251,6 +257,90 @@ export class Machine implements MmuModel {
     return out;
   }
 
+  /**
+   * The TLB entries whose page lies in the linear range [start, end): what an audit of a range asks
+   * for. An array keeps page p in set p mod sets, so a range of fewer pages than the array has sets
+   * is looked up in those sets only; a larger one is scanned slot by slot, filtered on the tag. Only
+   * the matches are decoded. Same order as tlbEntries (array, then slot). `slotsLooked` counts the
+   * slots examined (tests check that an audit costs what its range covers, not what the TLB holds).
+   */
+  tlbEntriesInRange(cpu: number, start: bigint, end: bigint): TlbEntry[] {
+    const b = this.block(cpu);
+    const out: TlbEntry[] = [];
+    TLB_ARRAYS.forEach((array, a) => {
+      for (const i of this.slotsInRange(b, a, start, end, L.E_TAG, TLB_SHIFTS[a])) out.push(this.decodeTlb(b, array, a, i));
+    });
+    return out;
+  }
+
+  /** The paging-structure-cache entries for linear addresses in [start, end), as tlbEntriesInRange. */
+  pscEntriesInRange(cpu: number, start: bigint, end: bigint): PscEntry[] {
+    const b = this.block(cpu);
+    const out: PscEntry[] = [];
+    for (let a = L.N_TLB_ARRAYS; a < ARRAY_NAMES.length; a++) {
+      for (const i of this.slotsInRange(b, a, start, end, L.P_TAG, [PSC_SHIFTS[a - L.N_TLB_ARRAYS]])) out.push(this.decodePsc(b, ARRAY_NAMES[a], a, i));
+    }
+    return out;
+  }
+
+  /** Slots examined by tlbEntriesInRange and pscEntriesInRange since the machine was made. */
+  slotsLooked = 0;
+  /** TLB and paging-structure-cache entries decoded for the host since the machine was made. */
+  entriesDecoded = 0;
+
+  /**
+   * The valid slots (set-major indexes, ascending) of array `a` whose tag names a page of one of the
+   * sizes `shifts` (the array's; for the STLB, 4 KiB and 2 MiB) inside [start, end).
+   */
+  private slotsInRange(b: number, a: number, start: bigint, end: bigint, tagOff: number, shifts: readonly number[]): number[] {
+    const { sets, ways } = this.layout.geometry[ARRAY_NAMES[a]];
+    if (sets === 0 || end <= start) return [];
+    const u32 = this.u32;
+    const off = b + this.layout.arrayOffsets[a];
+    const multi = shifts.length > 1;
+    // Page bounds per size code (tag bits 62:61 in a TLB tag; a PSC tag has none: code 0).
+    const lo: number[] = [];
+    const hi: number[] = [];
+    let pages = 0;
+    for (const sh of shifts) {
+      const code = sh === 12 ? 0 : sh === 21 ? 1 : sh === 30 ? 2 : 0;
+      lo[code] = Number((start & LA_MASK) >> BigInt(sh));
+      hi[code] = Number(((end - 1n) & LA_MASK) >> BigInt(sh));
+      pages += hi[code] - lo[code] + 1;
+    }
+    const matches = (q: number): boolean => {
+      const tlo = u32[q];
+      if ((tlo & 1) === 0) return false;
+      const thi = u32[q + 1];
+      const code = multi ? (thi >>> 29) & 3 : shifts[0] === 12 ? 0 : shifts[0] === 21 ? 1 : shifts[0] === 30 ? 2 : 0;
+      if (lo[code] === undefined) return false;
+      // The page number: tag bits 60:13 (below 2^48, exact in a Number).
+      const page = (thi & 0x1fffffff) * 524288 + (tlo >>> 13);
+      return page >= lo[code] && page <= hi[code];
+    };
+    const out: number[] = [];
+    if (pages >= sets) {
+      this.slotsLooked += sets * ways;
+      for (let i = 0, q = (off + tagOff) >> 2, n = sets * ways; i < n; i++, q += L.ENTRY_BYTES >> 2) if (matches(q)) out.push(i);
+      return out;
+    }
+    const seen = new Set<number>();
+    for (const sh of shifts) {
+      const code = sh === 12 ? 0 : sh === 21 ? 1 : sh === 30 ? 2 : 0;
+      for (let p = lo[code]; p <= hi[code]; p++) {
+        const set = p & (sets - 1);
+        if (seen.has(set)) continue;
+        seen.add(set);
+        this.slotsLooked += ways;
+        for (let w = 0; w < ways; w++) {
+          const i = set * ways + w;
+          if (matches((off + i * L.ENTRY_BYTES + tagOff) >> 2)) out.push(i);
+        }
+      }
+    }
+    return out.sort((x, y) => x - y);
+  }
+
   /** The paging-structure-cache entries that point at one of these tables (physical addresses as Numbers). */
   pscEntriesOfTables(cpu: number, tables: ReadonlySet<number>): PscEntry[] {
     return this.scanPsc(cpu, (table) => tables.has(table));
@@ -282,6 +372,7 @@ export class Machine implements MmuModel {
 
   /** TLB entry `i` (set-major) of array `a` of the CPU block at `b`. */
   private decodeTlb(b: number, array: TlbEntry['array'], a: number, i: number): TlbEntry {
+    this.entriesDecoded++;
     const { ways } = this.layout.geometry[array];
     const set = Math.floor(i / ways);
     const way = i - set * ways;
@@ -318,23 +409,31 @@ export class Machine implements MmuModel {
         if ((u32[q] & 1) === 0) continue;
         const p = off + i * L.ENTRY_BYTES;
         if (tableFilter && !tableFilter((u32[(p + L.P_ENTRY + 4) >> 2] & 0x000fffff) * 4294967296 + ((u32[(p + L.P_ENTRY) >> 2] & 0xfffff000) >>> 0))) continue;
-        const set = Math.floor(i / ways);
-        const way = i - set * ways;
-        const tag = this.dv.getBigUint64(p + L.P_TAG, true);
-        const entry = this.dv.getBigUint64(p + L.P_ENTRY, true);
-        out.push({
-          array, set, way,
-          page: tag >> BigInt(L.TAG_PAGE_SHIFT),
-          pcid: Number((tag >> BigInt(L.TAG_PCID_SHIFT)) & 0xfffn),
-          table: entry & FRAME_BITS,
-          w: (entry & 2n) !== 0n, u: (entry & 4n) !== 0n, xd: (entry >> 63n) === 1n,
-          src: this.dv.getBigUint64(p + L.P_SRC, true),
-          slot: this.dv.getUint32(p + L.P_SLOT, true),
-          stamp: this.dv.getUint32(p + L.P_STAMP, true),
-        });
+        out.push(this.decodePsc(b, array, a, i));
       }
     });
     return out;
+  }
+
+  /** Paging-structure-cache entry `i` (set-major) of array `a` of the CPU block at `b`. */
+  private decodePsc(b: number, array: ArrayName, a: number, i: number): PscEntry {
+    this.entriesDecoded++;
+    const { ways } = this.layout.geometry[array];
+    const set = Math.floor(i / ways);
+    const way = i - set * ways;
+    const p = b + this.layout.arrayOffsets[a] + i * L.ENTRY_BYTES;
+    const tag = this.dv.getBigUint64(p + L.P_TAG, true);
+    const entry = this.dv.getBigUint64(p + L.P_ENTRY, true);
+    return {
+      array, set, way,
+      page: tag >> BigInt(L.TAG_PAGE_SHIFT),
+      pcid: Number((tag >> BigInt(L.TAG_PCID_SHIFT)) & 0xfffn),
+      table: entry & FRAME_BITS,
+      w: (entry & 2n) !== 0n, u: (entry & 4n) !== 0n, xd: (entry >> 63n) === 1n,
+      src: this.dv.getBigUint64(p + L.P_SRC, true),
+      slot: this.dv.getUint32(p + L.P_SLOT, true),
+      stamp: this.dv.getUint32(p + L.P_STAMP, true),
+    };
   }
 
   counters(cpu: number): Counters {
@@ -408,6 +507,17 @@ export class Machine implements MmuModel {
   writeEntry(pa: bigint, value: bigint): void {
     const i = this.entryIndex(pa);
     Atomics.store(this.i64, i, BigInt.asIntN(64, Machine.u64('entry value', value)));
+  }
+  /**
+   * Zeroes the 512 entries of the table frame at `pa` in one fill: a table just taken from the pool,
+   * linked nowhere yet, so no CPU can walk it while it is written (and the workers wait at a barrier
+   * while the kernel runs). 512 checked atomic stores made every new table cost as much as a walk.
+   */
+  zeroTable(pa: bigint): void {
+    if ((pa & 4095n) !== 0n) throw new TableAddressError(`table address 0x${pa.toString(16)} is not 4 KiB aligned`);
+    const i = this.entryIndex(pa);
+    this.entryIndex(pa + 4088n);
+    this.i64.fill(0n, i, i + 512);
   }
   /** Atomic compare-and-swap of an entry; returns the value found. */
   compareExchangeEntry(pa: bigint, expected: bigint, replacement: bigint): bigint {

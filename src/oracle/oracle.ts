@@ -102,8 +102,9 @@ export class Oracle implements KernelObserver {
   }
 
   private mmByCtx(ctx: bigint): MmStruct | undefined {
-    for (const mm of this.k.mms.values()) if (mm.ctxId === ctx) return mm;
-    return undefined;
+    // Indexed: an audit asks once per cached entry, and there may be 10^5 address spaces.
+    const mm = this.k.mmsByCtx.get(ctx);
+    return mm && this.k.mms.get(mm.name) === mm ? mm : undefined;
   }
 
   private who(cpu: number, mm: MmStruct): string {
@@ -140,21 +141,20 @@ export class Oracle implements KernelObserver {
   // ---- coherence points ----
 
   opReturned(op: Op, mms: MmStruct[], start: bigint, end: bigint): void {
-    // The caches do not change during an audit: read each CPU's once for all the address spaces.
-    const cached: { tlb?: TlbEntry[]; psc?: PscEntry[] }[] = this.k.cpus.map(() => ({}));
     for (const mm of mms) {
-      this.auditRange(mm, start, end, `after the ${op.describe()} returned`, cached);
+      this.auditRange(mm, start, end, `after the ${op.describe()} returned`);
       // An unshare took the whole PUD range out of mm's tables, beyond the range asked for.
       for (const u of op.unshared) {
-        if (u.mm === mm && (u.start < start || u.end > end)) this.auditRange(mm, u.start, u.end, `after the ${op.describe()} returned`, cached);
+        if (u.mm === mm && (u.start < start || u.end > end)) this.auditRange(mm, u.start, u.end, `after the ${op.describe()} returned`);
       }
     }
   }
 
-  private auditRange(mm: MmStruct, start: bigint, end: bigint, when: string, cached: { tlb?: TlbEntry[]; psc?: PscEntry[] }[]): void {
+  private auditRange(mm: MmStruct, start: bigint, end: bigint, when: string): void {
     for (let cpu = 0; cpu < this.k.cpus.length; cpu++) {
-      const c = cached[cpu];
-      for (const e of (c.tlb ??= this.k.machine.tlbEntries(cpu))) {
+      // Only the entries for the range: an audit costs what the range covers, not what the TLB holds
+      // (a retentive TLB holds an entry for every page an address space ever touched).
+      for (const e of this.k.machine.tlbEntriesInRange(cpu, start, end)) {
         const ctx = this.contextOf(cpu, e.pcid);
         if (!ctx || ctx.mm !== mm || !ctx.live) continue;
         const va = e.page << SHIFT[e.size];
@@ -165,7 +165,7 @@ export class Oracle implements KernelObserver {
         this.report('stale-tlb', { cpu }, mm.name, va, e.frame,
           `${this.who(cpu, mm)} still caches ${hex(va)} → ${hex(e.frame)}${e.w ? ' (writable)' : ''} ${when}, though ${mm.name}'s page tables ${what}`, [mm]);
       }
-      for (const p of (c.psc ??= this.k.machine.pscEntries(cpu))) {
+      for (const p of this.k.machine.pscEntriesInRange(cpu, start, end)) {
         const ctx = this.contextOf(cpu, p.pcid);
         if (!ctx || ctx.mm !== mm || !ctx.live) continue;
         const shift = PSC_SHIFT[p.array];

@@ -28,6 +28,7 @@ import { makeDevice, type SecondaryMmu, type DeviceKind } from '../devices/secon
 import { Oracle } from '../oracle/oracle.ts';
 import type { Violation, ViolationKind } from '../oracle/violation.ts';
 import { TraceError } from '../trace/trace-error.ts';
+import { ModelBugError } from '../mmu/errors.ts';
 import type { ReplayEvent, ReplayHeader } from '../trace/events.ts';
 import { STEPS } from '../trace/parser.ts';
 import type { AccessRunEvent } from '../trace/binary.ts';
@@ -64,6 +65,11 @@ export interface ReplayOptions {
   onPhase?: (replay: Replay) => void;
   /** Told of every event, step, access run and fault as the replay runs (a report's timeline). */
   observer?: ReplayObserver;
+  /**
+   * A machine to run on instead of a new one (the explorer's schedules reuse one): its CPUs must be
+   * reset and its generations as a new machine's, and its layout must fit the header.
+   */
+  machine?: Machine;
 }
 
 export interface Expectation {
@@ -87,7 +93,8 @@ export interface Report {
   notes: { line: number; text: string }[];
   /** Calls the kernel refused (with the error they returned) and faults answered with SIGBUS. */
   refused?: { line: number; op: string; error: string; why: string }[];
-  error?: { file: string; line: number; message: string };
+  /** What stopped the replay; `internal` when it was a bug of mmuwasm (exit status 3), not the input. */
+  error?: { file: string; line: number; message: string; internal?: { reproduce: string; cause: string } };
   stats: Record<string, unknown>;
 }
 
@@ -165,7 +172,7 @@ export class Replay {
   static async create(header: ReplayHeader, opts: ReplayOptions = {}, file = 'trace'): Promise<Replay> {
     const profile = opts.kernel ?? header.kernel ?? DEFAULT_PROFILE;
     const fixes = resolveFixes(profile, { ...(header.fixes ?? {}), ...(opts.fixes ?? {}) });
-    const machine = await Machine.create({
+    const machine = opts.machine ?? await Machine.create({
       ncpus: header.cpus, mode: opts.tlbMode ?? 'retentive', geometry: header.tlb, physmem: header.physmem ?? 64n << 30n,
       maxphyaddr: 46, eventCapacity: 4096,
     });
@@ -257,6 +264,8 @@ export class Replay {
   }
 
   private dispatch(line: number, ev: ReplayEvent): void | Promise<void> {
+    // A concurrent block replays in its written order: its bounds do nothing.
+    if (ev.op === 'concurrent' || ev.op === 'join') return;
     if (ev.op === 'access_run') return this.window.appendRun(line, ev as AccessRunEvent);
     if ((ev.op === 'access' && ev.id === undefined && ev.until === undefined) || ev.op === 'accesses' || LOCAL_OPS.has(ev.op)) {
       try {
@@ -283,7 +292,7 @@ export class Replay {
       await this.dispatchInner(line, ev);
     } catch (err) {
       if (err instanceof KernelRefusal) this.fail(line, `the kernel refuses this: ${err.message}`);
-      throw err;
+      throw ModelBugError.fromOperation(err, this.file, line);
     }
   }
 
@@ -417,7 +426,7 @@ export class Replay {
         r = task.gen.next();
       } catch (err) {
         if (err instanceof KernelRefusal) this.fail(task.op.line, `the kernel refuses this: ${err.message}`);
-        throw err;
+        throw ModelBugError.fromOperation(err, this.file, task.op.line);
       } finally {
         k.currentOp = undefined;
       }

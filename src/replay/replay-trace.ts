@@ -5,6 +5,7 @@ import { Replay, type Report, type ReplayOptions } from './engine.ts';
 import { ProfileError } from '../kernel/profiles.ts';
 import type { TraceItem } from '../trace/events.ts';
 import { prefetch } from './prefetch.ts';
+import { ModelBugError } from '../mmu/errors.ts';
 
 export interface ReplayTraceOptions extends ReplayOptions {
   /** Called after each event with its line and the bytes of the input read so far (progress, Ctrl-C). */
@@ -14,7 +15,7 @@ export interface ReplayTraceOptions extends ReplayOptions {
 export interface ReplayOutcome {
   report: Report;
   /** 0 every expectation held (no expectation: no violation), 1 one failed (a violation), 2 bad input. */
-  status: 0 | 1 | 2;
+  status: 0 | 1 | 2 | 3;
   replay?: Replay;
 }
 
@@ -61,6 +62,7 @@ export async function replayTrace(items: AsyncIterable<TraceItem> | Iterable<Tra
     const report = replay.result();
     return { report, status: replay.passed() ? 0 : 1, replay };
   } catch (err) {
+    if (err instanceof ModelBugError) return modelBugReport(err, path, lastLine, opts, replay);
     if (!located(err)) throw err;
     // Accesses read before the bad line may still wait in the replay's window: they belong in the report.
     await replay?.settle();
@@ -72,6 +74,33 @@ export async function replayTrace(items: AsyncIterable<TraceItem> | Iterable<Tra
   } finally {
     await replay?.close();
   }
+}
+
+/**
+ * A bug of mmuwasm stopped the replay: the partial report (what ran before, "complete": false), the
+ * line of the operation that ran into it, and the command that replays the same trace, kernel and
+ * fixes to reproduce it. Exit status 3: never confused with bad input.
+ */
+async function modelBugReport(bug: ModelBugError, path: string, lastLine: number, opts: ReplayOptions, replay: Replay | undefined): Promise<{ report: Report; status: 3; replay?: Replay }> {
+  // The window may still hold accesses read before the line: they belong in the report, unless
+  // running them meets the bug again.
+  await replay?.settle().catch(() => undefined);
+  const report: Report = replay ? replay.result() : emptyReport(opts.kernel);
+  report.complete = false;
+  const line = bug.trace?.line ?? lastLine;
+  const fixes = Object.entries(opts.fixes ?? {}).map(([id, on]) => ` --fix ${id}=${on ? 'on' : 'off'}`).join('');
+  const workers = opts.workers !== undefined ? ` --workers ${opts.workers}` : '';
+  const tlb = opts.tlbMode ? ` --tlb ${opts.tlbMode}` : '';
+  const reproduce = `mmuwasm replay ${path} --kernel ${report.kernel}${fixes}${workers}${tlb}`;
+  const cause = bug.cause instanceof Error ? `${bug.cause.name}: ${bug.cause.message}${whereThrown(bug.cause)}` : `${bug.name}${whereThrown(bug)}`;
+  report.error = { file: path, line, message: `internal error (a bug in mmuwasm, not in the trace): ${bug.message}`, internal: { reproduce, cause } };
+  return { report, status: 3, replay };
+}
+
+/** The innermost frame of the model that threw, for the bug report (" at fn (file:line:col)"). */
+function whereThrown(err: Error): string {
+  const frame = err.stack?.split('\n').find((l) => /^\s+at /.test(l));
+  return frame ? ` ${frame.trim()}` : '';
 }
 
 function emptyReport(kernel = 'v6.18'): Report {

@@ -90,6 +90,12 @@ class LaneBuffer {
   }
 }
 
+/**
+ * Lane buffers of closed windows that never ran on worker threads, for the next window (the explorer
+ * runs thousands of short replays: a fresh SharedArrayBuffer each time is most of their cost).
+ */
+const spareBuffers: LaneBuffer[] = [];
+
 class Lane {
   /** Trace order: what is queued, what each item still owes. */
   readonly entries: LaneEntry[] = [];
@@ -97,7 +103,7 @@ class Lane {
   /** The runner's view of the same queue (items shift off it as they are generated). */
   items: RunItem[] = [];
   readonly plan: LanePlan;
-  buffer = new LaneBuffer(4096);
+  buffer = spareBuffers.pop() ?? new LaneBuffer(4096);
   /** Buffers a bigger one replaced, while records items still name them. */
   retired: LaneBuffer[] = [];
   /** Records appended and not yet completed. */
@@ -213,6 +219,13 @@ export class ReplayWindow {
     this.workers = undefined;
     this.starting = undefined;
     if (w && this.ownWorkers) await w.close();
+    if (!w && this.workerPhases === 0) {
+      for (const l of this.lanes) {
+        if (!l || l.buffer.capacity !== 4096 || spareBuffers.length >= 64) continue;
+        l.buffer.fill = 0;
+        spareBuffers.push(l.buffer);
+      }
+    }
   }
 
   /** The window holds as much as it may: it must run. */

@@ -9,7 +9,8 @@ import type { TimelineReport } from './replay-report.ts';
 export interface Cell {
   scenario: string;
   kernel: string;
-  status: 0 | 1 | 2;
+  /** As replay's exit status: 0 pass, 1 an expectation failed, 2 bad input, 3 a bug of mmuwasm. */
+  status: 0 | 1 | 2 | 3;
   violations: number;
   failed: number;
   expectations: number;
@@ -27,9 +28,9 @@ const TABLE_CSS = `
 .mmt a.cell.sel { outline: 3px solid #111827; }
 `;
 
-/** What a cell says: pass (with N violations the trace expects), FAIL, ERROR. */
+/** What a cell says: pass (with N violations the trace expects), FAIL, ERROR, BUG (as the text table). */
 export function cellWord(c: Cell): string {
-  return c.status === 0 ? (c.violations ? `pass ${c.violations}v` : 'pass') : c.status === 1 ? 'FAIL' : 'ERROR';
+  return c.status === 0 ? (c.violations ? `pass ${c.violations}v` : 'pass') : c.status === 1 ? 'FAIL' : c.status === 3 ? 'BUG' : 'ERROR';
 }
 
 /** The page of one report of the folder form: `scenario.kernel.html`. */
@@ -44,7 +45,7 @@ function table(cells: Cell[], kernels: string[], href: (c: Cell) => string): str
       const c = cells.find((x) => x.scenario === n && x.kernel === k);
       if (!c) return '<td></td>';
       const cls = c.status === 0 ? 'pass' : c.status === 1 ? 'fail' : 'error';
-      const title = c.status === 2 ? `line ${c.error}` : `${c.expectations - c.failed} of ${c.expectations} expectations held, ${c.violations} violations`;
+      const title = c.status >= 2 ? `line ${c.error}` : `${c.expectations - c.failed} of ${c.expectations} expectations held, ${c.violations} violations`;
       return `<td><a class="cell ${cls}" data-scenario="${escapeHtml(n)}" data-kernel="${escapeHtml(k)}" href="${escapeHtml(href(c))}" title="${escapeHtml(title)}">${escapeHtml(cellWord(c))}</a></td>`;
     });
     return `<tr><td class="name">${escapeHtml(n)}</td>${tds.join('')}</tr>`;

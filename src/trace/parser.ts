@@ -81,6 +81,24 @@ const SCHEMAS: Readonly<Record<string, Schema>> = {
       with: 'name', without: 'name', refusals: 'count', refused: REFUSAL_ERRORS,
     },
   },
+  concurrent: { required: {} },
+  join: { required: {} },
+};
+
+/**
+ * Inside a concurrent block (TRACE-FORMAT "Concurrent blocks and exploration") only the events a
+ * thread of the block can run: no set-up (it would change who the threads are) and nothing that
+ * writes a schedule down (the explorer writes those).
+ */
+const BLOCK_FORBIDDEN: Readonly<Record<string, string>> = {
+  resume: 'a block has no schedule written: the explorer writes the resumes',
+  expect: 'an expectation inside a block would depend on the schedule; write it after the join',
+  mm: 'set-up events go before the block',
+  hugetlbfs: 'set-up events go before the block',
+  attach: 'set-up events go before the block',
+  fork: 'set-up events go before the block',
+  exit: 'set-up events go before the block',
+  concurrent: 'blocks do not nest',
 };
 
 const HEADER_FIELDS = new Set(['format', 'version', 'cpus', 'kernel', 'fixes', 'paging', 'pcid', 'physmem', 'tlb', 'seed']);
@@ -122,6 +140,8 @@ export function* parseTrace(lines: Iterable<string>, file = 'trace'): Generator<
 /** The line-by-line state of a reader: whether the header has been seen (the binary reader uses it too). */
 export class TraceParser {
   private header: ReplayHeader | undefined;
+  /** The line of the open concurrent block's `concurrent`, if one is open. */
+  private blockLine: number | undefined;
   constructor(private readonly file: string) {}
 
   private fail(line: number, field: string | undefined, reason: string): never {
@@ -143,11 +163,30 @@ export class TraceParser {
       this.header = this.parseHeader(lineNo, rec);
       return { kind: 'header', line: lineNo, header: this.header, bytes };
     }
-    return { kind: 'event', line: lineNo, event: this.parseEvent(lineNo, rec), bytes };
+    const event = this.parseEvent(lineNo, rec);
+    this.block(lineNo, event);
+    return { kind: 'event', line: lineNo, event, bytes };
   }
 
   end(lastLine: number): void {
     if (!this.header) this.fail(lastLine, undefined, 'the trace has no header line ({"format":"mmuwasm-trace","version":1,"cpus":N})');
+    if (this.blockLine !== undefined) this.fail(this.blockLine, 'op', 'this concurrent block is never joined (add {"op":"join"})');
+  }
+
+  /** The rules of concurrent blocks: what a block may hold, no nesting, every block joined. */
+  private block(line: number, e: ReplayEvent): void {
+    if (this.blockLine === undefined) {
+      if (e.op === 'join') this.fail(line, 'op', 'a join without a concurrent block to close');
+      if (e.op === 'concurrent') this.blockLine = line;
+      return;
+    }
+    if (e.op === 'join') {
+      this.blockLine = undefined;
+      return;
+    }
+    const why = Object.hasOwn(BLOCK_FORBIDDEN, e.op) ? BLOCK_FORBIDDEN[e.op] : undefined;
+    if (why) this.fail(line, 'op', `"${e.op}" is not allowed inside the concurrent block of line ${this.blockLine}: ${why}`);
+    for (const f of ['id', 'until']) if (e[f] !== undefined) this.fail(line, f, `no "${f}" inside the concurrent block of line ${this.blockLine}: the explorer chooses where operations pause`);
   }
 
   private parseHeader(line: number, h: Record<string, unknown>): ReplayHeader {

@@ -134,6 +134,11 @@ export async function createPair<T = undefined>(scenario: Scenario<T> = {}, with
     writeEntry(pa, value);
     touchedEntries.add(pa);
   };
+  const zeroTable = machine.zeroTable.bind(machine);
+  machine.zeroTable = (pa) => {
+    zeroTable(pa);
+    for (let i = 0n; i < 512n; i++) touchedEntries.add(pa + 8n * i);
+  };
   machine.writeGeneration = (slot, value) => {
     writeGeneration(slot, value);
     touchedSlots.add(slot);
