@@ -1,4 +1,4 @@
-// `mmuwasm bench [--json FILE|-] [--quick] [--filter NAME]`: runs the hardware benchmarks, prints the
+// `npm run bench -- [--json FILE|-] [--quick] [--filter NAME]`: runs the hardware benchmarks, prints the
 // table (to standard error when the JSON goes to standard output) and writes the JSON file.
 // Exit status: 0 measured (targets met or not: the table says), 1 a benchmark failed its own checks,
 // 2 bad options or no core to measure.
@@ -11,7 +11,7 @@ import { EXPLORE_BENCH_NAMES, runExploreBench } from './explore.ts';
 const BENCH_NAMES = [...HARDWARE_NAMES, ...REPLAY_BENCH_NAMES, ...EXPLORE_BENCH_NAMES] as const;
 import { formatTable, writeJson } from './report.ts';
 
-const USAGE = `usage: mmuwasm bench [--json FILE|-] [--quick] [--filter NAME]
+const USAGE = `usage: npm run bench -- [--json FILE|-] [--quick] [--filter NAME]
 
   --json FILE    also write the results as JSON to FILE ('-': standard output, the table then
                  goes to standard error)
@@ -76,7 +76,7 @@ export async function runBench(argv: string[]): Promise<number> {
     return 0;
   }
   if (typeof args === 'string') {
-    console.error(`mmuwasm bench: ${args}\n\n${USAGE}`);
+    console.error(`bench: ${args}\n\n${USAGE}`);
     return 2;
   }
   const toStdout = args.json === '-';
@@ -97,10 +97,10 @@ export async function runBench(argv: string[]): Promise<number> {
     return 0;
   } catch (err) {
     if (err instanceof MmuError) {
-      console.error(`mmuwasm bench: ${err.message}`);
+      console.error(`bench: ${err.message}`);
       return 2;
     }
-    console.error(`mmuwasm bench: ${err instanceof Error ? err.message : String(err)}`);
+    console.error(`bench: ${err instanceof Error ? err.message : String(err)}`);
     return 1;
   }
 }

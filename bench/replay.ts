@@ -1,7 +1,7 @@
 // The replay benchmarks: accesses per second replaying a generated trace end to end — the trace read
 // from disk, the kernel model, the oracle on — on 1 and on 2 worker threads (docs/parallel-replay.md).
 //
-// - replay: `mmuwasm generate database` (src/replay/workloads.ts) in the binary form, 20 M access
+// - replay: `mmuwasm generate database` (src/workloads/workloads.ts) in the binary form, 20 M access
 //   records: four processes map one 2 GiB hugetlbfs segment at the same PUD-aligned address (they
 //   share its PMD pages), four CPUs switch between them and run zipf-distributed bursts of 65536
 //   access records each (30% writes), and between rounds the kernel migrates pages of the segment —

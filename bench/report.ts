@@ -1,5 +1,5 @@
-// Results of the benchmarks: their shape, the targets they are judged against (docs/DESIGN.md,
-// "Performance targets"), a table for people and a JSON file for machines.
+// Results of the benchmarks: their shape, the targets they are judged against (the project's design
+// targets, listed in the README under "Benchmarks"), a table for people and a JSON file for machines.
 import { writeFile } from 'node:fs/promises';
 import { cpus, arch, loadavg, platform } from 'node:os';
 
@@ -98,7 +98,7 @@ function nearNative(name: string): Target {
 const replayOn = (results: readonly BenchResult[], workers: number, name = 'replay') => results.find((r) => r.name === name && r.workers === workers);
 const isReplay = (r: BenchResult) => r.name.startsWith('replay') || r.name === 'explore';
 
-/** End-to-end replay of a generated binary trace (docs/DESIGN.md): ≥ 30 M accesses/s on 2 workers. */
+/** End-to-end replay of a generated binary trace (a design target of the project): ≥ 30 M accesses/s on 2 workers. */
 const replayThroughput: Target = {
   name: 'replay', label: 'replay on 2 workers', wanted: '≥ 30 M/s', format: mega,
   measure: (results) => {

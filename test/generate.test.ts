@@ -2,8 +2,8 @@
 // writes the same bytes, another seed others; the JSON Lines and binary forms are conversions of
 // each other and replay to the same report; each kind replays with exit 0 under every profile, its
 // expectation applying where the kernel has the fixes it needs.
-import { describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { spawnSync } from 'node:child_process';
@@ -16,6 +16,7 @@ import { PROFILE_NAMES, resolveFixes } from '../src/kernel/profiles.ts';
 import type { Report } from '../src/replay/engine.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'mmuwasm-generate-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 let n = 0;
 const tmp = (ext: string) => join(dir, `g${++n}${ext}`);
 

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { replayFile } from '../src/node/replay-file.ts';
 import { runReplay } from '../src/cli/replay.ts';
+import { argsOf } from '../src/cli/commands.ts';
 import { Kernel } from '../src/kernel/kernel.ts';
 import { Op, runToEnd } from '../src/kernel/ops.ts';
 import { ArgumentError, ModelBugError } from '../src/mmu/errors.ts';
@@ -61,7 +62,7 @@ describe('a bug in mmuwasm is reported as one', () => {
     vi.spyOn(console, 'error').mockImplementation((...args: unknown[]) => {
       errors.push(args.join(' '));
     });
-    const status = await runReplay([path, '--json', out, '--quiet', '--workers', '1']);
+    const status = await runReplay(argsOf('replay', [path, '--json', out, '--quiet', '--workers', '1']));
     expect(status).toBe(3);
     const text = errors.join('\n');
     expect(text).toContain(`mmuwasm replay: ${path}:7: internal error (a bug in mmuwasm, not in the trace)`);

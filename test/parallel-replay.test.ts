@@ -11,7 +11,7 @@
 // MMUWASM_FC_RUNS=N runs N generated traces (default 12); MMUWASM_FC_SEED=S replays one seed.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { spawn } from 'node:child_process';
@@ -39,6 +39,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await Promise.all(pools.map((p) => p.close()));
+  rmSync(dir, { recursive: true, force: true });
 });
 
 /** Phases that ran on workers in the last allWays call (a trace whose lanes end within their probe has none). */

@@ -1,14 +1,15 @@
-// The replay and its command line (TRACE-FORMAT "Interleaving", "Expectations", "Command line"):
+// The replay and its command line (docs/trace-format.md: "Parking an operation in the middle", "Expectations", "The command"):
 // parking and waiting, what a bad trace does to the report and the exit status, and the founding
 // scenario through `mmuwasm replay` as a user runs it.
-import { describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { spawnSync } from 'node:child_process';
 import { replayFile } from '../src/node/replay-file.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'mmuwasm-replay-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 let n = 0;
 function trace(...lines: object[]): string {
   const path = join(dir, `t${++n}.jsonl`);
@@ -201,7 +202,7 @@ describe('mmuwasm replay (the command)', () => {
 
   it('usage errors exit 2', () => {
     expect(run().status).toBe(2);
-    expect(run(founding, '--kernel', 'v9.9').stderr).toContain("unknown kernel profile 'v9.9'");
+    expect(run(founding, '--kernel', 'v9.9').stderr).toBe("mmuwasm replay: --kernel: unknown profile 'v9.9' (profiles: v4.4, v4.19, v5.16, v6.1, v6.18)\n");
     expect(run(founding, '--fix', '017b1660df89').status).toBe(2);
     expect(run(founding, '--frobnicate').stderr).toContain("unknown option '--frobnicate'");
   });

@@ -1,8 +1,8 @@
 // The binary trace form (docs/trace-binary.md): exact round trips of the whole scenario library, the
 // same reports from both forms, and strict errors — every one naming the file, the record's line and
 // the field — for corrupt and truncated files.
-import { describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync, writeFileSync, truncateSync, statSync } from 'node:fs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync, writeFileSync, truncateSync, statSync, rmSync } from 'node:fs';
 import { gzipSync, crc32 } from 'node:zlib';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
@@ -14,6 +14,7 @@ import { replayFile } from '../src/node/replay-file.ts';
 import { listScenarios, SCENARIO_DIR } from '../src/cli/scenarios.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'mmuwasm-binary-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const bin = join(import.meta.dirname, '..', 'bin', 'mmuwasm.mjs');
 const cli = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
 let n = 0;

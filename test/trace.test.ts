@@ -1,7 +1,7 @@
 // The trace reader: the value syntax, the header, every op's fields, and the errors, each naming the
-// file, the line and the field (TRACE-FORMAT "Values", "Header", "Events").
-import { describe, expect, it } from 'vitest';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+// file, the line and the field (docs/trace-format.md: "Values", "The header", "Events").
+import { afterAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
@@ -214,6 +214,7 @@ describe('events', () => {
 
 describe('files', () => {
   const dir = mkdtempSync(join(tmpdir(), 'mmuwasm-trace-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
   const text = `# two events\r\n${HEADER}\r\n{"op":"mm","mm":"A"}\r\n\r\n{"op":"switch","cpu":0,"mm":"A"}\r\n`;
 
   async function collect(path: string): Promise<TraceItem[]> {

@@ -1,30 +1,23 @@
-// `mmuwasm convert IN OUT [--expand] [--strip-comments]`: a trace from one form to the other.
+// `mmuwasm convert IN OUT [options]` (options: src/cli/commands.ts): a trace from one form to the other.
 import { resolve } from 'node:path';
 import { TraceError } from '../trace/trace-error.ts';
 import { BINARY_EXTENSION, formatOfPath } from '../trace/binary.ts';
 import { convertTrace, type ConvertOptions } from '../trace/convert.ts';
+import { UsageError, type ParsedArgs } from './args.ts';
+import { checkInput, checkOutput, fileError, isSystemError } from './files.ts';
 
-const USAGE = `usage: mmuwasm convert IN OUT [--expand] [--strip-comments]
-  IN and OUT: .jsonl or .jsonl.gz (JSON Lines), ${BINARY_EXTENSION} or ${BINARY_EXTENSION}.gz (binary); IN's form is read from its bytes`;
-
-export async function runConvert(argv: string[]): Promise<number> {
-  const files: string[] = [];
-  const opts: ConvertOptions = {};
-  for (const a of argv) {
-    if (a === '--expand') opts.expand = true;
-    else if (a === '--strip-comments') opts.stripComments = true;
-    else if (a === '--help' || a === '-h') {
-      console.log(USAGE);
-      return 0;
-    } else if (a.startsWith('-')) return usage(`unknown option '${a}'`);
-    else files.push(a);
-  }
-  if (files.length !== 2) return usage(files.length < 2 ? 'convert needs an input and an output file' : `one input and one output (got ${files.join(' ')})`);
-  const [input, output] = files;
-  if (resolve(input) === resolve(output)) return usage('the output would overwrite the input');
-  if (!formatOfPath(output)) return usage(`'${output}': the output's extension names its form (.jsonl, .jsonl.gz, ${BINARY_EXTENSION}, ${BINARY_EXTENSION}.gz)`);
+export async function runConvert(p: ParsedArgs): Promise<number> {
+  const [input, output] = p.operands;
+  const opts: ConvertOptions = { expand: p.has('--expand'), stripComments: p.has('--strip-comments') };
+  if (resolve(input) === resolve(output)) throw new UsageError('the output would overwrite the input');
+  if (!formatOfPath(output)) throw new UsageError(`'${output}': the output's extension names its form (.jsonl, .jsonl.gz, ${BINARY_EXTENSION}, ${BINARY_EXTENSION}.gz)`);
+  checkInput(input);
+  checkOutput(output);
   try {
-    const r = await convertTrace(input, output, opts);
+    // A write error has no path of its own (a full disk): it is the output's.
+    const r = await convertTrace(input, output, opts).catch((err: unknown) => {
+      throw isSystemError(err) ? fileError(err, output) : err;
+    });
     console.error(`mmuwasm convert: ${output}: ${r.lines} lines, ${r.events} events, ${r.accesses} of them accesses`);
     return 0;
   } catch (err) {
@@ -34,9 +27,4 @@ export async function runConvert(argv: string[]): Promise<number> {
     }
     throw err;
   }
-}
-
-function usage(message: string): number {
-  console.error(`mmuwasm convert: ${message}\n${USAGE}`);
-  return 2;
 }

@@ -7,17 +7,17 @@ import { gunzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { exploreLines } from '../explore/parallel.ts';
 import { mergeReports, readExploreTrace, scheduleTotal, type ExploreReport } from '../explore/explore.ts';
-import { PROFILE_NAMES, ProfileError, resolveFixes } from '../kernel/profiles.ts';
+import { ProfileError, resolveFixes } from '../kernel/profiles.ts';
 import { fixById } from '../kernel/fixes.ts';
 import { TraceError } from '../trace/trace-error.ts';
 import { sniffTrace } from '../trace/binary.ts';
 import { availableParallelism } from 'node:os';
-import { options, parseFixArg, UsageError } from './args.ts';
+import { UsageError, type ParsedArgs } from './args.ts';
+import { checkProfile, fixesOf } from './kernel-options.ts';
+import { checkInput, checkOutput, writeOutput } from './files.ts';
 import { formatRate } from './progress.ts';
 import { styleFor } from './style.ts';
 import type { Style } from '../replay/report.ts';
-
-const USAGE = 'usage: mmuwasm explore TRACE [--kernel P[,P...]] [--fix ID=on|off]... [--preemptions K] [--schedules N] [--seed S] [--workers N] [--shard I/N] [--out DIR] [--json FILE|-] [--quiet]\n       mmuwasm explore merge A.json B.json ... [--json FILE|-] [--quiet]';
 
 export interface ExploreArgs {
   trace: string;
@@ -33,44 +33,38 @@ export interface ExploreArgs {
   quiet: boolean;
 }
 
-function whole(opt: string, v: string, min: number, max: number): number {
+function whole(opt: string, v: string | undefined, min: number, max: number, fallback: number): number {
+  if (v === undefined) return fallback;
   const n = Number(v);
   if (!/^\d+$/.test(v) || !Number.isSafeInteger(n) || n < min || n > max) throw new UsageError(`${opt} takes a whole number from ${min} to ${max} (got '${v}')`);
   return n;
 }
 
-export function parseExploreArgs(argv: string[]): ExploreArgs {
-  const a: ExploreArgs = { trace: '', kernels: [], fixes: {}, preemptions: 2, schedules: 100_000, seed: 0, workers: 1, quiet: false };
-  let workersGiven = false;
-  for (const { arg, value } of options(argv)) {
-    if (arg === '--kernel') {
-      for (const k of value().split(',')) {
-        if (!PROFILE_NAMES.includes(k)) throw new UsageError(`unknown kernel profile '${k}' (profiles: ${PROFILE_NAMES.join(', ')})`);
-        if (!a.kernels.includes(k)) a.kernels.push(k);
-      }
-    } else if (arg === '--fix') {
-      const [id, on] = parseFixArg(value());
-      a.fixes[id] = on;
-    } else if (arg === '--preemptions') a.preemptions = whole(arg, value(), 0, 16);
-    else if (arg === '--schedules') a.schedules = whole(arg, value(), 1, 1e12);
-    else if (arg === '--seed') a.seed = whole(arg, value(), 0, 2 ** 32 - 1);
-    else if (arg === '--workers') {
-      a.workers = whole(arg, value(), 1, 256);
-      workersGiven = true;
-    } else if (arg === '--shard') {
-      const v = value();
-      const m = /^(\d+)\/(\d+)$/.exec(v);
-      if (!m || Number(m[2]) < 1 || Number(m[1]) >= Number(m[2])) throw new UsageError(`--shard takes I/N with 0 <= I < N (got '${v}')`);
-      a.shard = { index: Number(m[1]), count: Number(m[2]) };
-    } else if (arg === '--out') a.out = value();
-    else if (arg === '--json') a.json = value();
-    else if (arg === '--quiet') a.quiet = true;
-    else if (arg.startsWith('-')) throw new UsageError(`unknown option '${arg}'`);
-    else if (!a.trace) a.trace = arg;
-    else throw new UsageError(`one trace at a time (got '${a.trace}' and '${arg}')`);
+export function parseExploreArgs(args: ParsedArgs): ExploreArgs {
+  const kernels: string[] = [];
+  for (const k of (args.get('--kernel') ?? '').split(',').filter(Boolean)) if (!kernels.includes(checkProfile(k))) kernels.push(k);
+  const a: ExploreArgs = {
+    trace: args.operands[0],
+    kernels,
+    fixes: fixesOf(args, kernels),
+    preemptions: whole('--preemptions', args.get('--preemptions'), 0, 16, 2),
+    schedules: whole('--schedules', args.get('--schedules'), 1, 1e12, 100_000),
+    seed: whole('--seed', args.get('--seed'), 0, 2 ** 32 - 1, 0),
+    workers: whole('--workers', args.get('--workers'), 1, 256, Math.max(1, availableParallelism())),
+    out: args.get('--out'),
+    json: args.get('--json'),
+    quiet: args.has('--quiet'),
+  };
+  const shard = args.get('--shard');
+  if (shard !== undefined) {
+    const m = /^(\d+)\/(\d+)$/.exec(shard);
+    if (!m || Number(m[2]) < 1 || Number(m[1]) >= Number(m[2])) throw new UsageError(`--shard takes I/N with 0 <= I < N (got '${shard}')`);
+    a.shard = { index: Number(m[1]), count: Number(m[2]) };
   }
-  if (!a.trace) throw new UsageError('explore needs a trace file');
-  if (!workersGiven) a.workers = Math.max(1, availableParallelism());
+  if (a.trace !== 'merge' && args.operands.length > 1) throw new UsageError(`unexpected argument '${args.operands[1]}' (explore takes one TRACE, or merge REPORT...)`);
+  if (a.trace === 'merge' && args.operands.length < 2) throw new UsageError('explore merge needs the JSON reports of the shards');
+  checkInput(a.trace === 'merge' ? args.operands[1] : a.trace);
+  if (a.json) checkOutput(a.json);
   return a;
 }
 
@@ -87,18 +81,9 @@ function traceLines(path: string): string[] {
   return (form.gzip ? gunzipSync(bytes) : bytes).toString('utf8').split(/\r?\n/);
 }
 
-export async function runExplore(argv: string[]): Promise<number> {
-  if (argv[0] === 'merge') return runMerge(argv.slice(1));
-  let args: ExploreArgs;
-  try {
-    args = parseExploreArgs(argv);
-  } catch (err) {
-    if (err instanceof UsageError) {
-      console.error(`mmuwasm explore: ${err.message}\n${USAGE}`);
-      return 2;
-    }
-    throw err;
-  }
+export async function runExplore(parsed: ParsedArgs): Promise<number> {
+  const args = parseExploreArgs(parsed);
+  if (args.trace === 'merge') return runMerge(parsed.operands.slice(1), args.json, args.quiet);
   let lines: string[];
   let kernels: string[];
   try {
@@ -161,11 +146,11 @@ function finish(reports: ExploreReport[], name: string, json: string | undefined
       writeFileSync(path, f.trace);
     });
   }
-  if (!quiet) process.stdout.write(renderExplore(name, reports, styleFor(process.stdout), out));
+  // With the JSON on standard output, the summary goes to standard error.
+  const to = json === '-' ? process.stderr : process.stdout;
+  if (!quiet) to.write(renderExplore(name, reports, styleFor(to), out));
   const doc = reports.length === 1 ? reports[0] : { complete: reports.every((r) => r.complete), reports };
-  const text = JSON.stringify(doc, null, 2) + '\n';
-  if (json === '-') process.stdout.write(text);
-  else if (json) writeFileSync(json, text);
+  if (json) writeOutput(json, JSON.stringify(doc, null, 2) + '\n');
   return reports.some((r) => r.findings.length) ? 1 : 0;
 }
 
@@ -189,25 +174,7 @@ export function renderExplore(name: string, reports: ExploreReport[], s: Style, 
   return lines.join('\n') + '\n';
 }
 
-async function runMerge(argv: string[]): Promise<number> {
-  const files: string[] = [];
-  let json: string | undefined;
-  let quiet = false;
-  try {
-    for (const { arg, value } of options(argv)) {
-      if (arg === '--json') json = value();
-      else if (arg === '--quiet') quiet = true;
-      else if (arg.startsWith('-')) throw new UsageError(`unknown option '${arg}'`);
-      else files.push(arg);
-    }
-    if (!files.length) throw new UsageError('explore merge needs the JSON reports of the shards');
-  } catch (err) {
-    if (err instanceof UsageError) {
-      console.error(`mmuwasm explore merge: ${err.message}\n${USAGE}`);
-      return 2;
-    }
-    throw err;
-  }
+async function runMerge(files: readonly string[], json: string | undefined, quiet: boolean): Promise<number> {
   // Reports by profile (kernel and fixes), in the order they first appear.
   const byProfile = new Map<string, ExploreReport[]>();
   for (const f of files) {

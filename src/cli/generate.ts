@@ -1,27 +1,13 @@
-// `mmuwasm generate KIND [options] -o FILE`: a workload trace, deterministic from --seed, in the form
+// `mmuwasm generate KIND [options] -o FILE` (options: src/cli/commands.ts): a workload trace, deterministic from --seed, in the form
 // the file's extension names (.jsonl, .jsonl.gz, .mmtrace, .mmtrace.gz), written as it is generated.
 import { rmSync } from 'node:fs';
 import { parseAmount } from '../trace/values.ts';
 import { formatOfPath, writerFor, BINARY_EXTENSION } from '../trace/binary.ts';
 import { WORKLOAD_DEFAULTS, WORKLOAD_KINDS, writeWorkload, type WorkloadKind, type WorkloadOptions } from '../workloads/workloads.ts';
 import { MAX_CPUS } from '../trace/parser.ts';
-import { options, UsageError } from './args.ts';
-
-const USAGE = `usage: mmuwasm generate KIND [options] -o FILE
-  KIND: ${WORKLOAD_KINDS.join(', ')}
-  -o FILE               the trace: .jsonl, .jsonl.gz, ${BINARY_EXTENSION}, ${BINARY_EXTENSION}.gz (binary: access records)
-  --seed S              the seed (0 to 2^32-1, default 1): the same seed writes the same bytes
-  --accesses N          CPU accesses in all (default 1M; k, M, G are powers of 1000: 20M, 1G, or 1e9)
-  --cpus C              CPUs (default: database 4, kvm 2, migration-storm 4, random-anon 4)
-  --processes P         processes (database 4, kvm 1 VM, migration-storm 3, random-anon 2)
-  --size SIZE           database / migration-storm: the hugetlbfs segment (2G, 1G); kvm: guest memory (4G);
-                        random-anon: each process's address space in 1 MiB regions (32M)
-  --burst B             accesses of one CPU in a row between kernel events (default: about 16 rounds)
-  --ops K               kernel operations per round (migrations; random-anon: mmap/munmap/mprotect/madvise)
-  --device-accesses D   kvm: the guest's accesses through the kvm secondary MMU (default N/16)
-  --backing hugetlb|anon  kvm: guest memory from hugetlbfs (2 MiB pages, default) or anonymous 4 KiB pages
-  --streams             each burst as one "accesses" stream event instead of explicit accesses`;
-
+import { UsageError, type ParsedArgs } from './args.ts';
+import { argsOf } from './commands.ts';
+import { checkOutput, naming } from './files.ts';
 
 /** A count: digits, an exponent (1e9) or a decimal suffix (20k, 20M, 1G). */
 export function parseCount(v: string, what: string): number {
@@ -39,52 +25,49 @@ export interface GenerateArgs {
   options: WorkloadOptions;
 }
 
+/** The arguments of `generate` as written on its command line (the tests' way in). */
 export function parseGenerateArgs(argv: string[]): GenerateArgs {
-  const [kind, ...rest] = argv;
-  if (!kind || kind.startsWith('-')) throw new UsageError('generate needs a KIND');
+  return generateArgs(argsOf('generate', argv));
+}
+
+export function generateArgs(p: ParsedArgs): GenerateArgs {
+  const kind = p.operands[0];
   if (!(WORKLOAD_KINDS as readonly string[]).includes(kind)) throw new UsageError(`unknown workload '${kind}' (kinds: ${WORKLOAD_KINDS.join(', ')})`);
   const k = kind as WorkloadKind;
   const o: WorkloadOptions = { ...WORKLOAD_DEFAULTS[k] };
-  let out = '';
-  for (const { arg, value } of options(rest)) {
-    const int = (min: number, max: number) => {
-      const n = parseCount(value(), arg);
-      if (n < min || n > max) throw new UsageError(`${arg} takes ${min} to ${max}, not ${n}`);
-      return n;
-    };
-    switch (arg) {
-      case '-o': case '--output': out = value(); break;
-      case '--seed': o.seed = int(0, 2 ** 32 - 1); break;
-      case '--accesses': o.accesses = int(1, Number.MAX_SAFE_INTEGER); break;
-      case '--cpus': o.cpus = int(1, MAX_CPUS); break;
-      case '--processes': o.processes = int(1, 4096); break;
-      case '--burst': o.burst = int(1, 1 << 24); break;
-      case '--ops': o.ops = int(0, 1 << 20); break;
-      case '--device-accesses':
-        if (k !== 'kvm') throw new UsageError('--device-accesses is for the kvm workload');
-        o.deviceAccesses = int(0, Number.MAX_SAFE_INTEGER);
-        break;
-      case '--backing': {
-        if (k !== 'kvm') throw new UsageError('--backing is for the kvm workload');
-        const v = value();
-        if (v !== 'hugetlb' && v !== 'anon') throw new UsageError(`--backing takes hugetlb or anon, not '${v}'`);
-        o.backing = v;
-        break;
-      }
-      case '--size': {
-        const v = value();
-        const p = parseAmount(v);
-        if (!p.ok) throw new UsageError(`--size: ${p.reason}`);
-        o.size = p.value;
-        break;
-      }
-      case '--streams':
-        if (k === 'random-anon') throw new UsageError('--streams: random-anon accesses only what is mapped, which no stream pattern follows');
-        o.streams = true;
-        break;
-      default:
-        throw new UsageError(arg.startsWith('-') ? `unknown option '${arg}'` : `unexpected argument '${arg}'`);
-    }
+  const int = (arg: string, min: number, max: number): number | undefined => {
+    const v = p.get(arg);
+    if (v === undefined) return undefined;
+    const n = parseCount(v, arg);
+    if (n < min || n > max) throw new UsageError(`${arg} takes ${min} to ${max}, not ${n}`);
+    return n;
+  };
+  const out = p.get('--output') ?? '';
+  o.seed = int('--seed', 0, 2 ** 32 - 1) ?? o.seed;
+  o.accesses = int('--accesses', 1, Number.MAX_SAFE_INTEGER) ?? o.accesses;
+  o.cpus = int('--cpus', 1, MAX_CPUS) ?? o.cpus;
+  o.processes = int('--processes', 1, 4096) ?? o.processes;
+  o.burst = int('--burst', 1, 1 << 24) ?? o.burst;
+  o.ops = int('--ops', 0, 1 << 20) ?? o.ops;
+  if (p.has('--device-accesses')) {
+    if (k !== 'kvm') throw new UsageError('--device-accesses is for the kvm workload');
+    o.deviceAccesses = int('--device-accesses', 0, Number.MAX_SAFE_INTEGER)!;
+  }
+  const backing = p.get('--backing');
+  if (backing !== undefined) {
+    if (k !== 'kvm') throw new UsageError('--backing is for the kvm workload');
+    if (backing !== 'hugetlb' && backing !== 'anon') throw new UsageError(`--backing takes hugetlb or anon, not '${backing}'`);
+    o.backing = backing;
+  }
+  const size = p.get('--size');
+  if (size !== undefined) {
+    const v = parseAmount(size);
+    if (!v.ok) throw new UsageError(`--size: ${v.reason}`);
+    o.size = v.value;
+  }
+  if (p.has('--streams')) {
+    if (k === 'random-anon') throw new UsageError('--streams: random-anon accesses only what is mapped, which no stream pattern follows');
+    o.streams = true;
   }
   if (!out) throw new UsageError('generate needs an output file: -o FILE');
   if (!formatOfPath(out)) throw new UsageError(`'${out}': the output's extension names its form (.jsonl, .jsonl.gz, ${BINARY_EXTENSION}, ${BINARY_EXTENSION}.gz)`);
@@ -117,23 +100,12 @@ export function generateTrace(a: GenerateArgs): { accesses: number; lines: numbe
   }
 }
 
-export async function runGenerate(argv: string[]): Promise<number> {
-  let args: GenerateArgs;
-  try {
-    if (argv[0] === '--help' || argv[0] === '-h') {
-      console.log(USAGE);
-      return 0;
-    }
-    args = parseGenerateArgs(argv);
-  } catch (err) {
-    if (err instanceof UsageError) {
-      console.error(`mmuwasm generate: ${err.message}\n${USAGE}`);
-      return 2;
-    }
-    throw err;
-  }
+export async function runGenerate(p: ParsedArgs): Promise<number> {
+  const args = generateArgs(p);
+  checkOutput(args.out);
   const started = Date.now();
-  const r = generateTrace(args);
+  // A write error has no path of its own (a full disk): it is the output's.
+  const r = naming(args.out, () => generateTrace(args));
   console.error(`mmuwasm generate: ${args.out}: ${args.kind}, ${r.accesses} CPU accesses, seed ${args.options.seed} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
   return 0;
 }

@@ -1,50 +1,33 @@
-// `mmuwasm import lackey FILE|- [-o OUT] [--hugetlb] [--kernel PROFILE] [--limit N]`.
+// `mmuwasm import lackey FILE|- [options]` (options: src/cli/commands.ts): a valgrind lackey log as a trace.
 import { TraceError } from '../trace/trace-error.ts';
 import { BINARY_EXTENSION, formatOfPath } from '../trace/binary.ts';
 import { importLackey, type ImportOptions } from '../workloads/lackey.ts';
-import { ArgumentError } from '../mmu/errors.ts';
-import { options, UsageError } from './args.ts';
+import { UsageError, type ParsedArgs } from './args.ts';
+import { checkProfile } from './kernel-options.ts';
+import { checkInput, checkOutput, fileError, isSystemError } from './files.ts';
 
-const USAGE = `usage: mmuwasm import lackey FILE|- [-o OUT.jsonl|OUT.jsonl.gz|OUT${BINARY_EXTENSION}[.gz]|-] [--hugetlb] [--kernel PROFILE] [--limit N]`;
-
-export function parseImportArgs(argv: string[]): ImportOptions {
-  const [what, ...rest] = argv;
-  if (what !== 'lackey') throw new UsageError(what === undefined ? 'import needs a kind (lackey)' : `unknown import kind '${what}' (known: lackey)`);
-  const o: ImportOptions = { input: '' };
-  let haveInput = false;
-  for (const { arg, value } of options(rest)) {
-    if (arg === '-o' || arg === '--output') o.output = value();
-    else if (arg === '--hugetlb') o.hugetlb = true;
-    else if (arg === '--kernel') o.kernel = value();
-    else if (arg === '--limit') {
-      const v = value();
-      if (!/^[0-9]+$/.test(v) || Number(v) < 1 || !Number.isSafeInteger(Number(v))) throw new UsageError(`--limit takes a whole number of records, 1 or more (got '${v}')`);
-      o.limit = Number(v);
-    } else if (arg !== '-' && arg.startsWith('-')) throw new UsageError(`unknown option '${arg}'`);
-    else if (!haveInput) {
-      o.input = arg;
-      haveInput = true;
-    } else throw new UsageError(`one lackey log at a time (got '${o.input}' and '${arg}')`);
+export function importArgs(p: ParsedArgs): ImportOptions {
+  const [what, input] = p.operands;
+  if (what !== 'lackey') throw new UsageError(`unknown import kind '${what}' (known: lackey)`);
+  const o: ImportOptions = { input, output: p.get('--output'), hugetlb: p.has('--hugetlb') };
+  const kernel = p.get('--kernel');
+  if (kernel !== undefined) o.kernel = checkProfile(kernel);
+  const limit = p.get('--limit');
+  if (limit !== undefined) {
+    if (!/^[0-9]+$/.test(limit) || Number(limit) < 1 || !Number.isSafeInteger(Number(limit))) throw new UsageError(`--limit: takes a whole number of records, 1 or more (got '${limit}')`);
+    o.limit = Number(limit);
   }
-  if (!haveInput) throw new UsageError('import lackey needs the lackey log (a file, or - for standard input)');
   if (o.output !== undefined && o.output !== '-' && !formatOfPath(o.output)) {
-    throw new UsageError(`-o names the trace by its form: .jsonl or .jsonl.gz (JSON Lines), ${BINARY_EXTENSION} or ${BINARY_EXTENSION}.gz (binary) (got '${o.output}')`);
+    throw new UsageError(`--output: names the trace by its form: .jsonl or .jsonl.gz (JSON Lines), ${BINARY_EXTENSION} or ${BINARY_EXTENSION}.gz (binary) (got '${o.output}')`);
   }
   return o;
 }
 
 /** The `import` command; returns the exit status (0 written, 2 bad input or usage). */
-export async function runImport(argv: string[]): Promise<number> {
-  let o: ImportOptions;
-  try {
-    o = parseImportArgs(argv);
-  } catch (err) {
-    if (err instanceof UsageError) {
-      console.error(`mmuwasm import: ${err.message}\n${USAGE}`);
-      return 2;
-    }
-    throw err;
-  }
+export async function runImport(p: ParsedArgs): Promise<number> {
+  const o = importArgs(p);
+  checkInput(o.input);
+  if (o.output !== undefined) checkOutput(o.output);
   try {
     const s = await importLackey(o);
     const out = s.output === '-' ? 'standard output' : s.output;
@@ -58,14 +41,8 @@ export async function runImport(argv: string[]): Promise<number> {
       console.error(`mmuwasm import lackey: ${err.message}`);
       return 2;
     }
-    if (err instanceof UsageError || err instanceof ArgumentError) {
-      console.error(`mmuwasm import: ${err.message}\n${USAGE}`);
-      return 2;
-    }
-    if (err instanceof Error && 'code' in err && typeof (err as NodeJS.ErrnoException).code === 'string') {
-      console.error(`mmuwasm import lackey: ${err.message}`);
-      return 2;
-    }
+    // A write error without a path of its own (a full disk) is the output's.
+    if (isSystemError(err)) throw fileError(err, o.output ?? '-');
     throw err;
   }
 }

@@ -1,121 +1,100 @@
 // The command line. Every command returns its exit status: 0 success, 1 a finding (a failed
 // expectation or a violation), 2 bad input or usage, 3 a bug in mmuwasm (an internal invariant broke).
+// A mistake on the command line or in the file
+// system is one line on standard error naming what is wrong (exit 2), never a stack trace.
 import { MmuError, ModelBugError } from '../mmu/errors.ts';
+import { commandHelp, hint, parseCommandLine, UsageError } from './args.ts';
+import { COMMANDS, commandByName } from './commands.ts';
+import { FileError, isSystemError, reasonOf } from './files.ts';
+import { packageVersion } from './package-root.ts';
 
-const USAGE = `usage: mmuwasm <command> [options]
+export function overview(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 2;
+  const lines = [
+    'usage: mmuwasm COMMAND [options]',
+    '',
+    'An x86-64 MMU emulated in WebAssembly under a model of Linux memory management: it replays traces',
+    'of kernel events and memory accesses and reports every use of a translation that a correct kernel',
+    'would have invalidated, naming the missing flush.',
+    '',
+    'commands:',
+    ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}${c.summary}`),
+    `  ${'help'.padEnd(width)}this text; 'mmuwasm help COMMAND' or 'mmuwasm COMMAND --help': a command's options`,
+    '',
+    'options: -h, --help (this text); -V, --version (the version)',
+  ];
+  return lines.join('\n') + '\n';
+}
 
-commands:
-  start                      the main job (npm start): the founding bug under v4.4 and v4.19 side
-                             by side, then a generated database workload with its statistics
-  replay TRACE [--kernel PROFILE] [--fix ID=on|off]... [--workers N] [--cost K=C,...] [--tlb retentive|capacity]
-                             [--json FILE|-] [--timeline] [--html FILE] [--quiet]
-                             replay a trace (JSON Lines, .jsonl.gz or binary .mmtrace) and
-                             report every stale translation; exit 0 clean, 1 a finding, 2 bad input,
-                             3 a bug in mmuwasm (the line and how to reproduce it); --html writes a
-                             self-contained page with the timeline of every CPU and device,
-                             --timeline puts that timeline in the JSON report
-  scenarios [DIR] [--kernel P[,P...]] [--fix ID=on|off]... [--json FILE|-] [--html FILE|DIR]
-                             replay the scenario library under every profile: a verdict table;
-                             --html writes it as a page whose cells link to each HTML report
-                             (FILE.html: one file; DIR: an index.html and a page per cell)
-  explore TRACE [--kernel P[,P...]] [--fix ID=on|off]... [--preemptions K] [--schedules N] [--seed S]
-          [--workers N] [--shard I/N] [--out DIR] [--json FILE|-] [--quiet]
-                             search the schedules of a trace's concurrent blocks for violations;
-                             each finding comes with the smallest schedule as a replayable trace;
-                             'explore merge A.json B.json ...' joins the reports of shards
-  bisect TRACE --good PROFILE --bad PROFILE [--preemptions K] [--schedules N] [--seed S] [--workers N] [--json FILE|-]
-                             the fix between two profiles whose addition changes the verdict
-  profiles [--json]          the kernel profiles and the fixes each one carries
-  convert IN OUT [--expand] [--strip-comments]
-                             a trace from JSON Lines (.jsonl, .jsonl.gz) to binary (.mmtrace,
-                             .mmtrace.gz) or back, without loss (docs/trace-binary.md)
-  generate KIND [options] -o FILE
-                             write a workload (database, kvm, migration-storm, random-anon),
-                             deterministic from --seed; 'generate --help' lists the options
-  demo                       a short demonstration of the emulated hardware alone
-  import lackey FILE|- [-o OUT] [--hugetlb] [--kernel PROFILE] [--limit N]
-                             turn a valgrind lackey log (--tool=lackey --trace-mem=yes) of a real
-                             program into a replayable trace (docs/import-lackey.md)
-  help                       this text
-  --version                  the version
-`;
-
-export async function main(argv: string[]): Promise<number> {
-  const [command = 'help', ...rest] = argv;
+export async function main(argv: readonly string[]): Promise<number> {
+  const [first, ...rest] = argv;
+  // Which command the line is for, so that its errors carry its name.
+  let who = 'mmuwasm';
+  guardStandardOutput(() => who);
   try {
-    switch (command) {
-      case 'start': {
-        if (rest.length) return usage(`start takes no options (got ${rest.join(' ')})`);
-        const { runMainJob } = await import('./start.ts');
-        return await runMainJob();
-      }
-      case 'replay': {
-        const { runReplay } = await import('./replay.ts');
-        return await runReplay(rest);
-      }
-      case 'scenarios': {
-        const { runScenariosCommand } = await import('./scenarios.ts');
-        return await runScenariosCommand(rest);
-      }
-      case 'explore': {
-        const { runExplore } = await import('./explore.ts');
-        return await runExplore(rest);
-      }
-      case 'bisect': {
-        const { runBisect } = await import('./bisect.ts');
-        return await runBisect(rest);
-      }
-      case 'convert': {
-        const { runConvert } = await import('./convert.ts');
-        return await runConvert(rest);
-      }
-      case 'generate': {
-        const { runGenerate } = await import('./generate.ts');
-        return await runGenerate(rest);
-      }
-      case 'profiles': {
-        const { renderProfiles, profilesJson } = await import('./profiles.ts');
-        if (rest.length && !(rest.length === 1 && rest[0] === '--json')) return usage(`profiles takes only --json (got ${rest.join(' ')})`);
-        process.stdout.write(rest[0] === '--json' ? JSON.stringify(profilesJson(), null, 2) + '\n' : renderProfiles());
+    if (first === undefined || first === 'help' || first === '--help' || first === '-h') {
+      const topic = first === 'help' ? rest[0] : undefined;
+      if (first === 'help' && rest.length > 1) throw new UsageError(`help takes one command (got ${rest.join(' ')})`);
+      if (topic === undefined) {
+        process.stdout.write(overview());
         return 0;
       }
-      case 'demo': {
-        if (rest.length) return usage(`demo takes no options (got ${rest.join(' ')})`);
-        const { runDemo } = await import('./demo.ts');
-        return await runDemo();
-      }
-      case 'import': {
-        const { runImport } = await import('./import.ts');
-        return await runImport(rest);
-      }
-      case 'help':
-      case '--help':
-      case '-h':
-        process.stdout.write(USAGE);
-        return 0;
-      case '--version': {
-        const { packageVersion } = await import('./package-root.ts');
-        console.log(packageVersion());
-        return 0;
-      }
-      default:
-        return usage(`unknown command '${command}'`);
+      const spec = commandByName(topic);
+      if (!spec) throw new UsageError(`unknown command '${topic}'${hint(topic, COMMANDS.map((c) => c.name))}`);
+      process.stdout.write(commandHelp(spec));
+      return 0;
     }
+    if (first === '--version' || first === '-V') {
+      if (rest.length) throw new UsageError(`${first} takes nothing after it (got ${rest.join(' ')})`);
+      process.stdout.write(`${packageVersion()}\n`);
+      return 0;
+    }
+    if (first.startsWith('-')) throw new UsageError(`unknown option '${first}'${hint(first, ['--help', '-h', '--version', '-V'])}`);
+    const spec = commandByName(first);
+    if (!spec && first === 'bench') throw new UsageError("unknown command 'bench' (the benchmarks run from a clone of the repository: npm run bench)");
+    if (!spec) throw new UsageError(`unknown command '${first}'${hint(first, [...COMMANDS.map((c) => c.name), 'help'])}`);
+    who = `mmuwasm ${spec.name}`;
+    const request = parseCommandLine(spec, rest);
+    if (request.kind === 'help') {
+      process.stdout.write(commandHelp(spec));
+      return 0;
+    }
+    if (request.kind === 'version') {
+      process.stdout.write(`${packageVersion()}\n`);
+      return 0;
+    }
+    return await spec.run(request.args);
   } catch (err) {
     if (err instanceof ModelBugError) {
       const at = err.trace ? ` at ${err.trace.file}:${err.trace.line}` : '';
-      console.error(`mmuwasm: internal error${at} (a bug in mmuwasm, not in the input): ${err.message}`);
+      process.stderr.write(`${who}: internal error${at} (a bug in mmuwasm, not in the input): ${err.message}\n`);
       return 3;
     }
-    if (err instanceof MmuError) {
-      console.error(`mmuwasm: ${err.message}`);
-      return 2;
-    }
-    throw err;
+    const line = oneLine(err);
+    if (line === undefined) throw err;
+    process.stderr.write(`${who}: ${line}\n`);
+    return 2;
   }
 }
 
-function usage(message: string): number {
-  console.error(`mmuwasm: ${message}\n\n${USAGE}`);
-  return 2;
+/** The one line an error of the command line, the file system or the machine's configuration gets; undefined for a bug. */
+function oneLine(err: unknown): string | undefined {
+  if (err instanceof UsageError || err instanceof FileError || err instanceof MmuError) return err.message;
+  if (isSystemError(err)) return err.path ? `${err.path}: ${reasonOf(err)}` : reasonOf(err);
+  return undefined;
+}
+
+let guarded = false;
+/**
+ * A failing standard output (a full disk behind `> /dev/full`) is one line and exit 2; a reader that
+ * went away (`| head`) ends the command quietly, as it would a C program's.
+ */
+function guardStandardOutput(who: () => string): void {
+  if (guarded) return;
+  guarded = true;
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    process.stderr.write(`${who()}: standard output: ${reasonOf(err)}\n`);
+    process.exit(2);
+  });
 }

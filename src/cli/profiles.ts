@@ -1,6 +1,8 @@
 // `mmuwasm profiles`: every fix as a row, every profile as a column, with what the fix changes.
 import { FIXES } from '../kernel/fixes.ts';
 import { PROFILES, PROFILE_NAMES } from '../kernel/profiles.ts';
+import { UsageError, type ParsedArgs } from './args.ts';
+import { checkOutput, writeOutput } from './files.ts';
 
 export function renderProfiles(): string {
   const lines: string[] = [];
@@ -26,4 +28,16 @@ export function profilesJson(): unknown {
     profiles: Object.fromEntries(PROFILE_NAMES.map((p) => [p, [...PROFILES[p]]])),
     fixes: FIXES.map((f) => ({ ...f })),
   };
+}
+
+export async function runProfiles(p: ParsedArgs): Promise<number> {
+  const json = p.get('--json');
+  if (json === '') throw new UsageError('--json: needs a file name, or - for standard output');
+  if (json === undefined) {
+    process.stdout.write(renderProfiles());
+    return 0;
+  }
+  checkOutput(json);
+  writeOutput(json, JSON.stringify(profilesJson(), null, 2) + '\n');
+  return 0;
 }

@@ -1,21 +1,24 @@
-// `mmuwasm replay TRACE [--kernel PROFILE] [--fix ID=on|off]... [--workers N] [--cost K=V,...] [--tlb retentive|capacity] [--json FILE|-] [--timeline] [--html FILE] [--quiet]`
-// (TRACE-FORMAT "Command line"). Exit 0: every expectation held (no expectation: no violation);
-// 1: an expectation failed (or a violation was found); 2: bad input or usage — the message names the
-// file and line, and the JSON report still holds everything replayed before it ("complete": false);
-// 3: a bug in mmuwasm (an internal invariant broke): the trace line, how to reproduce, the partial report.
-import { writeFileSync } from 'node:fs';
+// `mmuwasm replay TRACE|- [options]` (its options: src/cli/commands.ts; the contract: docs/trace-format.md).
+// Exit 0: every expectation held (no expectation: no violation); 1: an expectation failed (or a
+// violation was found); 2: bad input or usage — the message names the file and line, and the JSON
+// report still holds everything replayed before it ("complete": false); 3: a bug in mmuwasm (an
+// internal invariant broke): the trace line, how to reproduce it, the partial report.
+import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { pipeline } from 'node:stream/promises';
 import { replayFile } from '../node/replay-file.ts';
 import { reportJson } from '../replay/report.ts';
-import { Replay, type Report, type ReplayOptions } from '../replay/engine.ts';
+import { Replay } from '../replay/engine.ts';
 import { CostModelError, parseCostModel, DEFAULT_COSTS, type CostModel } from '../replay/cost-model.ts';
 import { renderSummary } from '../replay/report.ts';
 import { styleFor } from './style.ts';
-import { ProfileError } from '../kernel/profiles.ts';
 import { Progress } from './progress.ts';
-import { prefetch } from '../replay/prefetch.ts';
-import { options, parseFixArg, UsageError } from './args.ts';
+import { UsageError, type ParsedArgs } from './args.ts';
+import { checkProfile, fixesOf } from './kernel-options.ts';
+import { checkInput, checkOutput, writeOutput } from './files.ts';
 import { readTrace } from '../trace/parser.ts';
-import { replayTraceWithTimeline } from '../report/replay-report.ts';
+import { replayTraceWithTimeline, type TimelineReport } from '../report/replay-report.ts';
 import { renderReportHtml } from '../report/html.ts';
 import { basename } from 'node:path';
 
@@ -36,53 +39,68 @@ export interface ReplayArgs {
   quiet: boolean;
 }
 
-export function parseReplayArgs(argv: string[]): ReplayArgs {
-  const a: ReplayArgs = { trace: '', fixes: {}, quiet: false, timeline: false };
-  for (const { arg, value } of options(argv)) {
-    if (arg === '--kernel') a.kernel = value();
-    else if (arg === '--fix') {
-      const [id, on] = parseFixArg(value());
-      a.fixes[id] = on;
-    } else if (arg === '--workers') {
-      const v = value();
-      const n = Number(v);
-      if (!Number.isInteger(n) || n < 1 || n > 256) throw new UsageError(`--workers takes a whole number from 1 to 256 (got '${v}')`);
-      a.workers = n;
-    } else if (arg === '--cost') {
-      try {
-        a.cost = parseCostModel(value(), a.cost ?? DEFAULT_COSTS);
-      } catch (err) {
-        if (err instanceof CostModelError) throw new UsageError(err.message);
-        throw err;
-      }
-    } else if (arg === '--tlb') {
-      const v = value();
-      if (v !== 'retentive' && v !== 'capacity') throw new UsageError(`--tlb takes retentive (the oracle's view, the default) or capacity (the real geometry, for statistics), not '${v}'`);
-      a.tlbMode = v;
-    } else if (arg === '--json') a.json = value();
-    else if (arg === '--timeline') a.timeline = true;
-    else if (arg === '--html') a.html = value();
-    else if (arg === '--quiet') a.quiet = true;
-    else if (arg.startsWith('-')) throw new UsageError(`unknown option '${arg}'`);
-    else if (!a.trace) a.trace = arg;
-    else throw new UsageError(`one trace at a time (got '${a.trace}' and '${arg}')`);
+/** The replay's options from its parsed command line; a bad value is a UsageError naming the option. */
+export function replayArgs(p: ParsedArgs): ReplayArgs {
+  const kernel = p.get('--kernel');
+  const a: ReplayArgs = { trace: p.operands[0], fixes: {}, quiet: p.has('--quiet'), json: p.get('--json'), timeline: p.has('--timeline'), html: p.get('--html') };
+  if (kernel !== undefined) a.kernel = checkProfile(kernel);
+  a.fixes = fixesOf(p, a.kernel ? [a.kernel] : []);
+  const workers = p.get('--workers');
+  if (workers !== undefined) {
+    const n = /^[0-9]+$/.test(workers) ? Number(workers) : NaN;
+    if (!Number.isInteger(n) || n < 1 || n > 256) throw new UsageError(`--workers: takes a whole number from 1 to 256 (got '${workers}')`);
+    a.workers = n;
   }
-  if (!a.trace) throw new UsageError('replay needs a trace file');
+  const cost = p.get('--cost');
+  if (cost !== undefined) {
+    try {
+      a.cost = parseCostModel(cost, DEFAULT_COSTS);
+    } catch (err) {
+      if (err instanceof CostModelError) throw new UsageError(`--cost: ${err.message}`);
+      throw err;
+    }
+  }
+  const tlb = p.get('--tlb');
+  if (tlb !== undefined) {
+    if (tlb !== 'retentive' && tlb !== 'capacity') throw new UsageError(`--tlb: takes retentive (the oracle's view, the default) or capacity (the real geometry, for statistics), not '${tlb}'`);
+    a.tlbMode = tlb;
+  }
+  if (a.json === '') throw new UsageError('--json: needs a file name, or - for standard output');
+  if (a.html === '' || a.html === '-') throw new UsageError('--html: needs a file name');
   return a;
 }
 
-export async function runReplay(argv: string[]): Promise<number> {
-  let args: ReplayArgs;
+/** What standard input holds, copied to a private file: the readers recognise a trace's form by its first bytes. */
+async function spoolStandardInput(): Promise<{ path: string; remove: () => void }> {
+  const dir = mkdtempSync(join(tmpdir(), 'mmuwasm-stdin-'));
+  const remove = () => rmSync(dir, { recursive: true, force: true });
+  const path = join(dir, 'trace');
   try {
-    args = parseReplayArgs(argv);
+    await pipeline(process.stdin, createWriteStream(path));
   } catch (err) {
-    if (err instanceof UsageError) {
-      console.error(`mmuwasm replay: ${err.message}\nusage: mmuwasm replay TRACE [--kernel PROFILE] [--fix ID=on|off]... [--workers N] [--cost KEY=CYCLES,...] [--tlb retentive|capacity] [--json FILE|-] [--timeline] [--html FILE] [--quiet]`);
-      return 2;
-    }
+    remove();
     throw err;
   }
-  const progress = !args.quiet && process.stderr.isTTY ? new Progress(args.trace) : undefined;
+  return { path, remove };
+}
+
+const STDIN_NAME = '(standard input)';
+
+export async function runReplay(p: ParsedArgs): Promise<number> {
+  const args = replayArgs(p);
+  checkInput(args.trace);
+  if (args.json) checkOutput(args.json);
+  if (args.html) checkOutput(args.html);
+  const spool = args.trace === '-' ? await spoolStandardInput() : undefined;
+  try {
+    return await replayTo(args, spool?.path ?? args.trace, spool ? STDIN_NAME : args.trace);
+  } finally {
+    spool?.remove();
+  }
+}
+
+async function replayTo(args: ReplayArgs, path: string, name: string): Promise<number> {
+  const progress = !args.quiet && process.stderr.isTTY ? new Progress(path) : undefined;
   let interrupted = false;
   // Ctrl-C: the workers stop after the batch they run, the replay stops, the partial report is written.
   const abort = new AbortController();
@@ -93,8 +111,8 @@ export async function runReplay(argv: string[]): Promise<number> {
   process.once('SIGINT', onSigint);
   let at = { line: 0, bytes: 0 };
   // The timeline is recorded only when asked for: a plain report stays as it is.
-  const replayWith = args.html || args.timeline ? (path: string, o: Parameters<typeof replayFile>[1]) => replayTraceWithTimeline(readTrace(path), path, o) : replayFile;
-  const { report, status } = await replayWith(args.trace, {
+  const replayWith = args.html || args.timeline ? (at: string, o: Parameters<typeof replayFile>[1]) => replayTraceWithTimeline(readTrace(at), at, o) : replayFile;
+  const { report, status } = await replayWith(path, {
     kernel: args.kernel,
     fixes: args.fixes,
     workers: args.workers ?? Replay.defaultWorkers(),
@@ -105,26 +123,23 @@ export async function runReplay(argv: string[]): Promise<number> {
     onEvent: (r, line, bytes) => {
       at = { line, bytes };
       progress?.tick(line, r.accesses, bytes);
-      if (interrupted) throw Object.assign(new Error('interrupted (Ctrl-C): the report holds what was replayed before'), { file: args.trace, line });
+      if (interrupted) throw Object.assign(new Error('interrupted (Ctrl-C): the report holds what was replayed before'), { file: path, line });
     },
   });
   process.off('SIGINT', onSigint);
   progress?.done();
-  if (!args.quiet) process.stdout.write(renderSummary(args.trace, report, styleFor(process.stdout)));
+  if (report.error?.file === path) report.error.file = name;
+  // With the JSON on standard output, the summary goes to standard error: `--json - | jq` reads JSON only.
+  const summaryTo = args.json === '-' ? process.stderr : process.stdout;
+  if (!args.quiet) summaryTo.write(renderSummary(name, report, styleFor(summaryTo)));
   if (report.error) console.error(`mmuwasm replay: ${report.error.file}:${report.error.line}: ${report.error.message}`);
   if (report.error?.internal) {
     const { reproduce, cause } = report.error.internal;
     console.error(`  thrown: ${cause}\n  reproduce: ${reproduce}\n  Please report it with the trace; the report holds what was replayed before line ${report.error.line} ("complete": false).`);
   }
-  if (args.json === '-') process.stdout.write(reportJson(report));
-  else if (args.json) writeFileSync(args.json, reportJson(report));
+  if (args.json) writeOutput(args.json, reportJson(report));
   if (args.html) {
-    try {
-      writeFileSync(args.html, renderReportHtml(report as Parameters<typeof renderReportHtml>[0], basename(args.trace)));
-    } catch (err) {
-      console.error(`mmuwasm replay: cannot write the HTML report ${args.html}: ${(err as Error).message}`);
-      return 2;
-    }
+    writeOutput(args.html, renderReportHtml(report as TimelineReport, name === args.trace ? basename(name) : name));
     if (!args.quiet) console.error(`mmuwasm replay: the HTML report is ${args.html}`);
   }
   return status;

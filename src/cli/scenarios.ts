@@ -1,11 +1,14 @@
-// `mmuwasm scenarios [DIR] [--kernel P[,P...]] [--fix ID=on|off]... [--json FILE|-] [--html FILE|DIR]`: replays every
+// `mmuwasm scenarios [DIR] [options]` (options: src/cli/commands.ts): replays every
 // trace of the scenario library under each profile and prints the verdicts, scenario × profile, the
-// way a kernel developer checks a change. Exit 0 when every trace passes under every profile asked.
-import { readdirSync, writeFileSync } from 'node:fs';
+// way a kernel developer checks a change (--html: also as a page, each cell linked to its report,
+// scenarios-html.ts). Exit 0 when every trace passes under every profile asked.
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { PROFILE_NAMES } from '../kernel/profiles.ts';
 import { replayFile } from '../node/replay-file.ts';
-import { options, parseFixArg, UsageError } from './args.ts';
+import { UsageError, type ParsedArgs } from './args.ts';
+import { checkProfile, fixesOf } from './kernel-options.ts';
+import { checkDirectory, checkOutput, writeOutput } from './files.ts';
 import { styleFor } from './style.ts';
 import { packageRoot } from './package-root.ts';
 import type { Report } from '../replay/engine.ts';
@@ -51,51 +54,37 @@ export function verdictOf(scenario: string, kernel: string, status: Verdict['sta
   };
 }
 
-export async function runScenariosCommand(argv: string[]): Promise<number> {
-  let dir = SCENARIO_DIR;
+export async function runScenariosCommand(p: ParsedArgs): Promise<number> {
+  const dir = p.operands[0] ?? SCENARIO_DIR;
   let kernels = PROFILE_NAMES;
-  const fixes: Record<string, boolean> = {};
-  let json: string | undefined;
-  let html: string | undefined;
-  try {
-    for (const { arg, value } of options(argv)) {
-      if (arg === '--kernel') {
-        const v = value();
-        kernels = v.split(',').filter(Boolean);
-        if (!kernels.length || kernels.some((k) => !PROFILE_NAMES.includes(k))) throw new UsageError(`--kernel takes profiles from ${PROFILE_NAMES.join(', ')} (got '${v}')`);
-      } else if (arg === '--fix') {
-        const [id, on] = parseFixArg(value());
-        fixes[id] = on;
-      } else if (arg === '--json') json = value();
-      else if (arg === '--html') html = value();
-      else if (arg.startsWith('-')) throw new UsageError(`unknown option '${arg}'`);
-      else dir = arg;
-    }
-  } catch (err) {
-    if (!(err instanceof UsageError)) throw err;
-    console.error(`mmuwasm scenarios: ${err.message}`);
-    return 2;
+  const k = p.get('--kernel');
+  if (k !== undefined) {
+    kernels = k.split(',').filter(Boolean);
+    if (!kernels.length) throw new UsageError(`--kernel: takes profiles from ${PROFILE_NAMES.join(', ')}, comma-separated (got '${k}')`);
+    for (const name of kernels) checkProfile(name);
   }
+  const fixes = fixesOf(p, kernels);
+  const json = p.get('--json');
+  if (json === '') throw new UsageError('--json: needs a file name, or - for standard output');
+  const html = p.get('--html');
+  if (html === '' || html === '-') throw new UsageError('--html: needs a file name (FILE.html) or a directory');
+  checkDirectory(dir);
+  if (json) checkOutput(json);
+  if (html) checkOutput(html);
   let verdicts: Verdict[];
   if (html) {
     // Each cell's replay records its timeline: the table links every cell to its HTML report.
     const { writeScenariosHtml } = await import('./scenarios-html.ts');
-    let written: Awaited<ReturnType<typeof writeScenariosHtml>>;
-    try {
-      written = await writeScenariosHtml(dir, kernels, fixes, html);
-    } catch (err) {
-      const e = err as NodeJS.ErrnoException;
-      if (!e.code || !e.path) throw err;
-      console.error(`mmuwasm scenarios: cannot write the HTML table ${html}: ${e.message}`);
-      return 2;
-    }
+    const written = await writeScenariosHtml(dir, kernels, fixes, html);
     verdicts = written.verdicts;
     console.error(`mmuwasm scenarios: the HTML table is ${written.index}`);
   } else verdicts = await runScenarios(dir, kernels, fixes);
-  const s = styleFor(process.stdout);
+  // With the JSON on standard output, the table goes to standard error: `--json - | jq` reads JSON only.
+  const to = json === '-' ? process.stderr : process.stdout;
+  const s = styleFor(to);
   const names = [...new Set(verdicts.map((v) => v.scenario))];
   const width = Math.max(8, ...names.map((n) => n.length));
-  process.stdout.write(`${'scenario'.padEnd(width)}  ${kernels.map((k) => k.padEnd(10)).join(' ')}\n`);
+  to.write(`${'scenario'.padEnd(width)}  ${kernels.map((k) => k.padEnd(10)).join(' ')}`.trimEnd() + '\n');
   for (const n of names) {
     const cells = kernels.map((k) => {
       const v = verdicts.find((x) => x.scenario === n && x.kernel === k)!;
@@ -103,16 +92,12 @@ export async function runScenariosCommand(argv: string[]): Promise<number> {
       const cell = word.padEnd(10);
       return v.status === 0 ? s.green(cell) : s.red(cell);
     });
-    process.stdout.write(`${n.padEnd(width)}  ${cells.join(' ')}\n`);
+    to.write(`${n.padEnd(width)}  ${cells.join(' ')}\n`);
   }
   for (const v of verdicts.filter((x) => x.status !== 0)) {
-    process.stdout.write(s.red(`  ${v.scenario} under ${v.kernel}: ${v.status >= 2 ? `line ${v.error}` : `${v.failed} of ${v.expectations} expectations failed (${v.violations} violations)`}\n`));
+    to.write(s.red(`  ${v.scenario} under ${v.kernel}: ${v.status >= 2 ? `line ${v.error}` : `${v.failed} of ${v.expectations} expectations failed (${v.violations} violations)`}\n`));
   }
-  process.stdout.write(s.dim('pass Nv: every expectation held, N violations reported (expected by the trace)\n'));
-  if (json) {
-    const text = JSON.stringify({ verdicts }, null, 2) + '\n';
-    if (json === '-') process.stdout.write(text);
-    else writeFileSync(json, text);
-  }
+  to.write(s.dim('pass Nv: every expectation held, N violations reported (expected by the trace)\n'));
+  if (json) writeOutput(json, JSON.stringify({ verdicts }, null, 2) + '\n');
   return verdicts.some((v) => v.status === 3) ? 3 : verdicts.every((v) => v.status === 0) ? 0 : 1;
 }

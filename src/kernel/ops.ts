@@ -1,5 +1,5 @@
 // Kernel operations run as generators so that a trace can park one between two named steps
-// (TRACE-FORMAT "Interleaving inside a kernel operation"). An operation yields `{ step }` just before
+// (docs/trace-format.md, "Parking an operation in the middle"). An operation yields `{ step }` just before
 // the step of that name, and `{ wait }` when it needs something another operation holds: the replay
 // then runs it again after that operation completes. Locks live in the generator's frame, so a parked
 // operation keeps holding them.

@@ -1,4 +1,4 @@
-// The streaming reader of JSON Lines traces (TRACE-FORMAT "File", "Values", "Header", "Events"):
+// The streaming reader of JSON Lines traces (docs/trace-format.md: "The file", "Values", "The header", "Events"):
 // one line at a time, plain or gzip, every field checked against the op's schema before the replay
 // sees it. A bad line throws a TraceError naming the file, the line and the field; the events before
 // it have already been handed out, so the replay keeps what it did.
@@ -13,7 +13,7 @@ import type { ReplayEvent, ReplayHeader, TraceItem } from './events.ts';
 
 export type { TraceItem } from './events.ts';
 
-/** The named steps of each operation, in order (TRACE-FORMAT "Interleaving inside a kernel operation"). */
+/** The named steps of each operation, in order (docs/trace-format.md, "Parking an operation in the middle"). */
 export const STEPS: Readonly<Record<string, readonly string[]>> = {
   migrate: ['unmap', 'copy', 'remap', 'free'],
   'madvise soft_offline': ['unmap', 'copy', 'remap', 'free'],

@@ -1,4 +1,4 @@
-// The value syntax of TRACE-FORMAT "Values": addresses, offsets and lengths as a JSON number below
+// The value syntax of docs/trace-format.md, "Values": addresses, offsets and lengths as a JSON number below
 // 2^53 or a string (hex, decimal, or a size with a binary suffix), and `prot` as letters. Each parser
 // returns the value or a sentence saying what is wrong with it; the reader adds file, line and field.
 import type { Prot } from '../kernel/mm_types.ts';

@@ -1,6 +1,6 @@
 // `mmuwasm import lackey FILE|- [-o OUT] [--hugetlb] [--kernel PROFILE] [--limit N]`
 // (docs/import-lackey.md): turns the memory trace of a real program, as valgrind's lackey tool writes it (`valgrind --tool=lackey
-// --trace-mem=yes --log-file=LOG PROG`), into a replayable trace (TRACE-FORMAT): one address space on
+// --trace-mem=yes --log-file=LOG PROG`), into a replayable trace (docs/trace-format.md): one address space on
 // one CPU, its touched 2 MiB windows mapped as private anonymous memory (or, with --hugetlb, as shared
 // mappings of one hugetlbfs file of 2M pages), then the program's accesses in order.
 //
