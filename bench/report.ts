@@ -119,7 +119,7 @@ const replayScaling: Target = {
 
 const exploreOn = (results: readonly BenchResult[], workers: number) => results.find((r) => r.name === 'explore' && r.workers === workers);
 
-/** The explorer on the founding block (docs/DESIGN.md): ≥ 5,000 schedules/s per worker. */
+/** The explorer on the founding block (the project's target, README "Benchmarks"): ≥ 5,000 schedules/s per worker. */
 const exploreThroughput: Target = {
   name: 'explore', label: 'explore schedules/s on 1 worker', wanted: '≥ 5000/s', format: (v) => `${Math.round(v)}/s`,
   measure: (results) => {

@@ -1,8 +1,8 @@
-// The explorer (TRACE-FORMAT "Concurrent blocks and exploration"): the schedules of a block within
+// The explorer (docs/trace-format.md, "Concurrent blocks and exploration"): the schedules of a block within
 // the preemption bound, findings grouped by cause with their smallest schedule written down as a
 // plain trace that the replay reproduces, the reduction, and shards that merge into one run's report.
-import { describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { spawnSync } from 'node:child_process';
@@ -172,6 +172,7 @@ describe('mmuwasm explore and bisect (the commands)', () => {
   const bin = join(import.meta.dirname, '..', 'bin', 'mmuwasm.mjs');
   const mm = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
   const dir = mkdtempSync(join(tmpdir(), 'mmuwasm-explore-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('explore: exit 1 with the findings under v4.4, each written with --out and replaying (exit 1); exit 0 under v4.19', () => {
     const out = join(dir, 'out');

@@ -2,8 +2,8 @@
 // (a page freed that the kernel does not hold), the replay stops with exit status 3, names the trace
 // line of the operation that ran into it and the command that reproduces it, and keeps the partial
 // report. A bad trace is still exit status 2. The bug is injected: every put_page frees twice.
-import { afterEach, describe, expect, it, vi } from 'vitest';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { replayFile } from '../src/node/replay-file.ts';
@@ -15,6 +15,7 @@ import { ArgumentError, ModelBugError } from '../src/mmu/errors.ts';
 import { TraceError } from '../src/trace/trace-error.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'mmuwasm-model-bug-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const path = join(dir, 'punch.jsonl');
 writeFileSync(path, [
   { format: 'mmuwasm-trace', version: 1, cpus: 2 },

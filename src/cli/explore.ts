@@ -1,7 +1,7 @@
 // `mmuwasm explore TRACE [--kernel P[,P...]] [--fix ID=on|off]... [--preemptions K] [--schedules N]
 //  [--seed S] [--workers N] [--shard I/N] [--out DIR] [--json FILE|-] [--quiet]` and
-// `mmuwasm explore merge A.json B.json ... [--json FILE|-] [--quiet]` (TRACE-FORMAT "Concurrent
-// blocks and exploration"). Exit 1 when anything is found, 0 when nothing, 2 bad input or usage.
+// `mmuwasm explore merge A.json B.json ... [--json FILE|-] [--quiet]` (docs/trace-format.md,
+// "Concurrent blocks and exploration"). Exit 1 when anything is found, 0 when nothing, 2 bad input or usage.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { join } from 'node:path';

@@ -13,7 +13,7 @@ export interface TraceLine {
 
 /** One event of a block's thread. */
 export interface ThreadEvent extends TraceLine {
-  /** The steps it may pause before (TRACE-FORMAT's steps), none when it runs in one piece. */
+  /** The steps it may pause before (docs/trace-format.md's steps), none when it runs in one piece. */
   steps: readonly string[];
   /** What it touches, for the reduction (footprint.ts): two events with disjoint footprints commute. */
   footprint: ReadonlySet<string>;

@@ -1,4 +1,4 @@
-// The explorer (TRACE-FORMAT "Concurrent blocks and exploration"): runs the schedules of each
+// The explorer (docs/trace-format.md, "Concurrent blocks and exploration"): runs the schedules of each
 // concurrent block — every one within the preemption bound, or a PCT sample when there are more than
 // the budget — each as a plain trace through the replay, and groups the violations found by cause,
 // keeping for each cause its smallest schedule written down as a trace that `replay` reproduces.

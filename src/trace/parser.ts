@@ -86,7 +86,7 @@ const SCHEMAS: Readonly<Record<string, Schema>> = {
 };
 
 /**
- * Inside a concurrent block (TRACE-FORMAT "Concurrent blocks and exploration") only the events a
+ * Inside a concurrent block (docs/trace-format.md, "Concurrent blocks and exploration") only the events a
  * thread of the block can run: no set-up (it would change who the threads are) and nothing that
  * writes a schedule down (the explorer writes those).
  */
