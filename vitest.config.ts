@@ -7,5 +7,7 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // The tests run in Node: its platform (files, worker threads, zlib) — src/node.ts installs it for the package.
+    setupFiles: ['test/setup-node-platform.ts'],
   },
 });

@@ -27,7 +27,8 @@ import { CpuWorkers } from '../src/mmu/cpu-workers.ts';
 import { replayFile } from '../src/node/replay-file.ts';
 import { reportJson } from '../src/replay/report.ts';
 import { writeWorkload, WORKLOAD_DEFAULTS } from '../src/workloads/workloads.ts';
-import { writerFor, type TraceWriter } from '../src/trace/binary.ts';
+import type { TraceWriter } from '../src/trace/binary.ts';
+import { writerFor } from '../src/node/trace-files.ts';
 import { summarize, type BenchResult } from './report.ts';
 
 export interface ReplayBenchOptions {
@@ -94,8 +95,7 @@ export async function runReplayBench(options: ReplayBenchOptions = {}): Promise<
   try {
     onProgress('replay: starting the worker threads');
     const m = await Machine.create({ ncpus: 1, poolFrames: 1 });
-    const entry = new URL('../src/replay/lane-worker.mjs', import.meta.url);
-    for (const n of REPLAY_WORKERS) pools.push(await CpuWorkers.start(m, n, { entry }));
+    for (const n of REPLAY_WORKERS) pools.push(await CpuWorkers.start(m, n, { kind: 'lane' }));
     for (const wl of WORKLOADS) {
       if (names && !names.includes(wl.name)) continue;
       const trace = join(dir, wl.file);

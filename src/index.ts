@@ -24,6 +24,10 @@
 
 /** The WebAssembly machine: CPUs, registers, accesses, invalidations, cached state, counters. */
 export { Machine, type BatchStop } from './mmu/machine.ts';
+/** The WebAssembly core as Machine.create takes it: a URL, its bytes or a compiled module; CORE_URL is the package's. */
+export { CORE_URL, type CoreSource } from './mmu/loader.ts';
+/** CPUs' batches on worker threads (Node) or Web Workers (a cross-origin isolated page). */
+export { CpuWorkers, type CpuWorkersOptions } from './mmu/cpu-workers.ts';
 /** Building and editing page tables in the machine's table pool. */
 export { PageTables, PTE, type MapFlags, type Translation } from './mmu/builder.ts';
 /** Simulated physical memory for data frames (no contents, generations for the oracle). */
@@ -39,12 +43,17 @@ export { MmuError, CpuRangeError, TableAddressError, ConfigError, ArgumentError,
 /** Page-fault error-code bits (SDM §4.7) and access-kind bits. */
 export { PF_P, PF_WR, PF_US, PF_RSVD, PF_ID, PF_PK, K_WRITE, K_FETCH, K_SUPERVISOR } from '../assembly/layout.ts';
 
-/** Replaying traces: a whole trace from a reader's items, or event by event from a program. */
-export { replayTrace, type ReplayOutcome, type ReplayTraceOptions } from './replay/replay-trace.ts';
+/** Replaying traces: a whole trace from its text, bytes or a stream; from a reader's items; or event by event from a program. */
+export { replaySource, replayTrace, type ReplayOutcome, type ReplayTraceOptions, type ReplaySourceOptions } from './replay/replay-trace.ts';
 export { reportJson, renderSummary } from './replay/report.ts';
 export { Replay, type Report, type ReplayOptions, type Expectation } from './replay/engine.ts';
 export type { ReplayEvent, ReplayHeader, TraceItem } from './trace/events.ts';
 export { parseTrace, STEPS } from './trace/parser.ts';
+/** Reading a trace from bytes (any form), and writing one into bytes. */
+export { readTraceSource } from './trace/read.ts';
+export type { TraceInput } from './trace/source.ts';
+export { MAX_LINE } from './trace/lines.ts';
+export { TextTraceWriter, BinaryTraceWriter, MemorySink, type ByteSink, type TraceWriter } from './trace/binary.ts';
 export { TraceError } from './trace/trace-error.ts';
 /** Kernel profiles and the named fixes they are made of. */
 export { PROFILES, PROFILE_NAMES, DEFAULT_PROFILE, resolveFixes, ProfileError } from './kernel/profiles.ts';

@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { generateTrace, parseGenerateArgs, parseCount } from '../src/cli/generate.ts';
 import { UsageError } from '../src/cli/args.ts';
 import { WORKLOAD_DEFAULTS, WORKLOAD_KINDS, WORKLOAD_NEEDS, Rng32, type WorkloadKind, type WorkloadOptions } from '../src/workloads/workloads.ts';
-import { convertTrace } from '../src/trace/convert.ts';
+import { convertTrace } from '../src/node/convert.ts';
 import { replayFile } from '../src/node/replay-file.ts';
 import { PROFILE_NAMES, resolveFixes } from '../src/kernel/profiles.ts';
 import type { Report } from '../src/replay/engine.ts';

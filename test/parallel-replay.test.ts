@@ -25,9 +25,8 @@ import { accessStream, type StreamSpec } from '../src/trace/patterns.ts';
 import { fillStream, streamStart } from '../src/replay/stream-cursor.ts';
 import { COST_KEYS, CostModelError, DEFAULT_COSTS, parseCostModel } from '../src/replay/cost-model.ts';
 import { writeWorkload, WORKLOAD_DEFAULTS, WORKLOAD_KINDS } from '../src/workloads/workloads.ts';
-import { writerFor } from '../src/trace/binary.ts';
+import { writerFor } from '../src/node/trace-files.ts';
 
-const LANE_WORKER = new URL('../src/replay/lane-worker.mjs', import.meta.url);
 const dir = mkdtempSync(join(tmpdir(), 'mmuwasm-parallel-'));
 let files = 0;
 
@@ -35,7 +34,7 @@ let files = 0;
 const pools: CpuWorkers[] = [];
 beforeAll(async () => {
   const m = await Machine.create({ ncpus: 1, poolFrames: 1 });
-  pools.push(...(await Promise.all([1, 2, 3].map((n) => CpuWorkers.start(m, n, { entry: LANE_WORKER })))));
+  pools.push(...(await Promise.all([1, 2, 3].map((n) => CpuWorkers.start(m, n, { kind: 'lane' })))));
 });
 afterAll(async () => {
   await Promise.all(pools.map((p) => p.close()));
@@ -299,7 +298,7 @@ describe('the streams\' generator', () => {
 describe('failures and interruptions', () => {
   it('a worker that dies stops the replay with an error naming the line, and a partial report', async () => {
     const m = await Machine.create({ ncpus: 1, poolFrames: 1 });
-    const pool = await CpuWorkers.start(m, 2, { entry: LANE_WORKER });
+    const pool = await CpuWorkers.start(m, 2, { kind: 'lane' });
     try {
       const path = join(dir, 'dies.jsonl');
       writeFileSync(path, [
@@ -318,7 +317,7 @@ describe('failures and interruptions', () => {
         pool, workerThreshold: 0,
         onEvent: (_r, line) => {
           // The pool's threads are private: reach one to kill it, as a crash would.
-          if (line === 8) for (const t of (pool as unknown as { threads: { worker: { terminate(): Promise<number> } }[] }).threads) void t.worker.terminate();
+          if (line === 8) for (const t of (pool as unknown as { threads: { thread: { terminate(): Promise<void> } }[] }).threads) void t.thread.terminate();
         },
       });
       expect(status).toBe(2);

@@ -38,4 +38,12 @@ describe('refused calls', () => {
     expect(fixed.report.refused).toEqual([]);
     expect((fixed.report.stats.hugetlb as { migrations: number }).migrations).toBe(3);
   });
+
+  it.each(['v4.4', 'v6.18'])('under %s the hugetlb pool running out is ENOMEM from mmap and SIGBUS from a fault, and the replay goes on', async (kernel) => {
+    const { report, status } = await replayFile(scenario('clean-hugetlb-pool-exhausted'), { kernel });
+    expect(status).toBe(0);
+    expect(report.complete).toBe(true);
+    expect(report.refused?.map((r) => [r.line, r.op, r.error])).toEqual([[32, 'mmap', 'ENOMEM'], [37, 'mmap', 'ENOMEM'], [45, 'fault', 'SIGBUS']]);
+    expect(report.segfaults.map((f) => f.line)).toEqual([34, 45]);
+  });
 });

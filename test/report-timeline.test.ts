@@ -3,7 +3,7 @@
 // violation. The HTML report draws exactly this, so it is checked item by item here.
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { readTrace } from '../src/trace/parser.ts';
+import { readTrace } from '../src/node/read-trace.ts';
 import { replayFile } from '../src/node/replay-file.ts';
 import { replayTraceWithTimeline } from '../src/report/replay-report.ts';
 import { SCENARIO_DIR } from '../src/cli/scenarios.ts';

@@ -32,6 +32,9 @@ export const VERDICTS: Readonly<Record<string, ScenarioVerdicts>> = {
     'v5.16': ['stale-tlb@34 cpu1 3ef938c35035'],
     'v6.1': ['stale-tlb@34 cpu1 3ef938c35035'],
   },
+  'b15-mremap-hugetlb-unshare-flush': {
+    'v5.16': ['stale-tlb@31 cpu1 3d0b95cd87b2'],
+  },
   'b2-hole-punch-unshare-notifier-range': {
     'v4.4': ['stale-device@28 nic0 dff11abe280b', 'use-after-free@32 nic0 dff11abe280b'],
   },
@@ -40,6 +43,9 @@ export const VERDICTS: Readonly<Record<string, ScenarioVerdicts>> = {
     'v4.19': ['stale-device@37 nic0 081056dc00a2'],
     'v5.16': ['stale-tlb@37 cpu1 081056dc00a2', 'stale-device@37 nic0 081056dc00a2', 'use-after-free@42 cpu1 081056dc00a2'],
     'v6.1': ['stale-tlb@37 cpu1 081056dc00a2', 'stale-device@37 nic0 081056dc00a2', 'use-after-free@42 cpu1 081056dc00a2'],
+  },
+  'b3-munmap-unshare-one-page-flush': {
+    'v4.4': ['stale-tlb@33 cpu1 a4a118f2eead', 'use-after-free@38 cpu1 a4a118f2eead'],
   },
   'b3-munmap-unshare-no-flush': {
     'v4.4': ['stale-tlb@33 cpu0 a4a118f2eead', 'stale-tlb@33 cpu0 a4a118f2eead', 'stale-tlb@33 cpu1 a4a118f2eead', 'stale-tlb@33 cpu1 a4a118f2eead', 'use-after-free@38 cpu1 a4a118f2eead', 'stale-walk@40 cpu1 a4a118f2eead'],
@@ -83,7 +89,13 @@ export const VERDICTS: Readonly<Record<string, ScenarioVerdicts>> = {
   },
   'clean-exit': {
   },
+  'clean-fault-vs-migration-page-cache': {
+  },
   'clean-fork-cow': {
+  },
+  'clean-hugetlb-pool-exhausted': {
+  },
+  'clean-hugetlb-mremap': {
   },
   'clean-hugetlb-dontneed': {
   },
@@ -98,9 +110,13 @@ export const VERDICTS: Readonly<Record<string, ScenarioVerdicts>> = {
     'v4.4': { 'stale-tlb cpu1 99baac21e458': 64 },
     buggyProfiles: ['v4.4'],
   },
+  'clean-iommu-range-flush': {
+  },
   'clean-lazy-tlb-nopcid': {
   },
   'clean-lazy-tlb': {
+  },
+  'clean-migrate-lazy-cpu': {
   },
   'clean-migration-storm': {
     'v4.4': { 'stale-tlb cpu1 017b1660df89': 16, 'stale-tlb cpu2 017b1660df89': 16, 'use-after-free cpu1 017b1660df89': 1059, 'use-after-free cpu2 017b1660df89': 1066 },

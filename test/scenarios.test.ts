@@ -87,6 +87,9 @@ const SWITCHES: [scenario: string, kernel: string, fixes: Record<string, boolean
   ['b2-mprotect-unshare-notifier-range', 'v4.4', { '081056dc00a2': true }, null],
   ['b3-munmap-unshare-no-flush', 'v6.18', { a4a118f2eead: false }, 'a4a118f2eead'],
   ['b3-munmap-unshare-no-flush', 'v4.4', { a4a118f2eead: true }, null],
+  // The page-size-aware gather only hides the missing unshare flush; the violation names the latter.
+  ['b3-munmap-unshare-one-page-flush', 'v4.19', { b528e4b6405b: false }, 'a4a118f2eead'],
+  ['b3-munmap-unshare-one-page-flush', 'v4.4', { b528e4b6405b: true }, null],
   ['b4-mprotect-flush-after-unlock', 'v6.18', { d833352a4338: false }, 'd833352a4338'],
   ['b4-mprotect-flush-after-unlock', 'v4.4', { d833352a4338: false }, 'd833352a4338'],
   ['b5-fault-vs-unshare', 'v5.16', { c0d0381ade79: false }, 'c0d0381ade79'],
@@ -103,6 +106,8 @@ const SWITCHES: [scenario: string, kernel: string, fixes: Record<string, boolean
   ['b11-mremap-flush-before-ptl-release', 'v4.4', { eb66ae030829: true }, null],
   ['b13-lazy-cpu-skipped-table-freed', 'v6.18', { '3ef938c35035': false }, '3ef938c35035'],
   ['b13-lazy-cpu-skipped-table-freed', 'v4.4', { '3ef938c35035': true }, null],
+  ['b15-mremap-hugetlb-unshare-flush', 'v6.18', { '3d0b95cd87b2': false }, '3d0b95cd87b2'],
+  ['b15-mremap-hugetlb-unshare-flush', 'v5.16', { '3d0b95cd87b2': true }, null],
 ];
 
 describe('bug scenarios with their fix switched', () => {

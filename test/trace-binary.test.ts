@@ -7,9 +7,11 @@ import { gzipSync, crc32 } from 'node:zlib';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { spawnSync } from 'node:child_process';
-import { parseTrace, readTrace, type TraceItem } from '../src/trace/parser.ts';
-import { BinaryTraceWriter, readBinaryRecords, sniffTrace, BINARY_MAGIC, MAX_RUN } from '../src/trace/binary.ts';
-import { convertTrace } from '../src/trace/convert.ts';
+import { parseTrace, type TraceItem } from '../src/trace/parser.ts';
+import { readTrace } from '../src/node/read-trace.ts';
+import { BinaryTraceWriter, readBinaryRecords, BINARY_MAGIC, MAX_RUN } from '../src/trace/binary.ts';
+import { FileSink, openTraceFile, sniffTrace } from '../src/node/trace-files.ts';
+import { convertTrace } from '../src/node/convert.ts';
 import { replayFile } from '../src/node/replay-file.ts';
 import { listScenarios, SCENARIO_DIR } from '../src/cli/scenarios.ts';
 
@@ -46,7 +48,7 @@ async function replayError(path: string): Promise<{ line: number; message: strin
 const HEADER = '{"format":"mmuwasm-trace","version":1,"cpus":2}';
 /** A small binary trace written record by record. */
 function writeBinary(path: string, f: (w: BinaryTraceWriter) => void): string {
-  const w = new BinaryTraceWriter(path);
+  const w = new BinaryTraceWriter(new FileSink(path));
   f(w);
   w.close();
   return path;
@@ -147,7 +149,7 @@ describe('conversion', () => {
       '{"op":"accesses","cpu":0,"va":"0x40000000","len":"4K","count":3,"pattern":"sequential"}',
     ].join('\n') + '\n');
     const recs = [];
-    for await (const r of readBinaryRecords(b)) recs.push([r.type, r.line]);
+    for await (const r of readBinaryRecords(await openTraceFile(b))) recs.push([r.type, r.line]);
     expect(recs).toEqual([['json', 1], ['accesses', 2], ['accesses', 3], ['json', 4], ['json', 5]]);
   });
 
@@ -206,7 +208,7 @@ describe('replaying access runs', () => {
     const b = tmp('.mmtrace');
     await convertTrace(t, b);
     const kinds = [];
-    for await (const r of readBinaryRecords(b)) kinds.push(`${r.type}@${r.line}${r.type === 'accesses' ? `x${r.va.length}` : ''}`);
+    for await (const r of readBinaryRecords(await openTraceFile(b))) kinds.push(`${r.type}@${r.line}${r.type === 'accesses' ? `x${r.va.length}` : ''}`);
     expect(kinds.slice(8)).toEqual(['accesses@9x1', 'accesses@10x1', 'json@11', 'accesses@12x4', 'accesses@16x1', 'json@17', 'json@18']);
     const want = await replayFile(t, { kernel: 'v6.18' });
     const got = await replayFile(b, { kernel: 'v6.18' });
@@ -230,7 +232,7 @@ describe('replaying access runs', () => {
       w.json('{"op":"expect","violations":0}');
     });
     const recs = [];
-    for await (const r of readBinaryRecords(p)) if (r.type === 'accesses') recs.push([r.line, r.va.length]);
+    for await (const r of readBinaryRecords(await openTraceFile(p))) if (r.type === 'accesses') recs.push([r.line, r.va.length]);
     expect(recs).toEqual([[6, MAX_RUN], [6 + MAX_RUN, count - MAX_RUN + 3]]);
     const { report, status } = await replayFile(p);
     expect(status).toBe(0);

@@ -6,7 +6,8 @@ import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { parseAmount, parseProt } from '../src/trace/values.ts';
-import { parseTrace, readTrace, STEPS, type TraceItem } from '../src/trace/parser.ts';
+import { parseTrace, STEPS, type TraceItem } from '../src/trace/parser.ts';
+import { readTrace } from '../src/node/read-trace.ts';
 import { TraceError } from '../src/trace/trace-error.ts';
 
 const HEADER = '{"format":"mmuwasm-trace","version":1,"cpus":2}';
@@ -190,7 +191,7 @@ describe('events', () => {
     ['{"op":"expect","violations":0,"violation":"lost-write"}', 'field "violation": an expectation says exactly one of'],
     ['{"op":"expect","refused":"EINVAL","cpu":0}', 'field "cpu": a refusal expectation names only the error'],
     ['{"op":"expect","refused":"EPERM"}', 'field "refused"'],
-    ['{"op":"expect","violation":"lost-writes"}', 'field "violation": expected one of "lost-write", "use-after-free", "stale-walk", "stale-tlb", "stale-device", "foreign-table-write", not the string "lost-writes"'],
+    ['{"op":"expect","violation":"lost-writes"}', 'field "violation": expected one of "lost-write", "use-after-free", "stale-walk", "stale-tlb", "stale-device", "foreign-table-write", "stale-write", not the string "lost-writes"'],
     ['{"op":"expect","violations":0,"cpu":1}', 'field "cpu": "violations" counts them all'],
     ['{"op":"expect","segv":true}', 'field "cpu": a segv expectation names the CPU'],
     ['{"op":"expect","segv":false,"cpu":1}', 'field "segv": only "segv": true can be expected'],

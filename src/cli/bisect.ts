@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { bisectLines, BisectError } from '../explore/bisect.ts';
 import { TraceError } from '../trace/trace-error.ts';
-import { sniffTrace } from '../trace/binary.ts';
+import { sniffTrace } from '../node/trace-files.ts';
 import { UsageError, type ParsedArgs } from './args.ts';
 import { checkProfile } from './kernel-options.ts';
 import { checkInput, checkOutput, writeOutput } from './files.ts';

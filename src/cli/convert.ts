@@ -2,7 +2,7 @@
 import { resolve } from 'node:path';
 import { TraceError } from '../trace/trace-error.ts';
 import { BINARY_EXTENSION, formatOfPath } from '../trace/binary.ts';
-import { convertTrace, type ConvertOptions } from '../trace/convert.ts';
+import { convertTrace, type ConvertOptions } from '../node/convert.ts';
 import { UsageError, type ParsedArgs } from './args.ts';
 import { checkInput, checkOutput, fileError, isSystemError } from './files.ts';
 

@@ -10,7 +10,7 @@ import { mergeReports, readExploreTrace, scheduleTotal, type ExploreReport } fro
 import { ProfileError, resolveFixes } from '../kernel/profiles.ts';
 import { fixById } from '../kernel/fixes.ts';
 import { TraceError } from '../trace/trace-error.ts';
-import { sniffTrace } from '../trace/binary.ts';
+import { sniffTrace } from '../node/trace-files.ts';
 import { availableParallelism } from 'node:os';
 import { UsageError, type ParsedArgs } from './args.ts';
 import { checkProfile, fixesOf } from './kernel-options.ts';

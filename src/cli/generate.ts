@@ -2,7 +2,8 @@
 // the file's extension names (.jsonl, .jsonl.gz, .mmtrace, .mmtrace.gz), written as it is generated.
 import { rmSync } from 'node:fs';
 import { parseAmount } from '../trace/values.ts';
-import { formatOfPath, writerFor, BINARY_EXTENSION } from '../trace/binary.ts';
+import { formatOfPath, BINARY_EXTENSION } from '../trace/binary.ts';
+import { writerFor } from '../node/trace-files.ts';
 import { WORKLOAD_DEFAULTS, WORKLOAD_KINDS, writeWorkload, type WorkloadKind, type WorkloadOptions } from '../workloads/workloads.ts';
 import { MAX_CPUS } from '../trace/parser.ts';
 import { UsageError, type ParsedArgs } from './args.ts';

@@ -1,7 +1,7 @@
 // The command line. Every command returns its exit status: 0 success, 1 a finding (a failed
 // expectation or a violation), 2 bad input or usage, 3 a bug in mmuwasm (an internal invariant broke).
-// A mistake on the command line or in the file
-// system is one line on standard error naming what is wrong (exit 2), never a stack trace.
+// A mistake on the command line or in the file system is one line on standard error naming what is wrong (exit 2), never a stack trace.
+import '../platform/node.ts';
 import { MmuError, ModelBugError } from '../mmu/errors.ts';
 import { commandHelp, hint, parseCommandLine, UsageError } from './args.ts';
 import { COMMANDS, commandByName } from './commands.ts';

@@ -17,7 +17,7 @@ import { Progress } from './progress.ts';
 import { UsageError, type ParsedArgs } from './args.ts';
 import { checkProfile, fixesOf } from './kernel-options.ts';
 import { checkInput, checkOutput, writeOutput } from './files.ts';
-import { readTrace } from '../trace/parser.ts';
+import { readTrace } from '../node/read-trace.ts';
 import { replayTraceWithTimeline, type TimelineReport } from '../report/replay-report.ts';
 import { renderReportHtml } from '../report/html.ts';
 import { basename } from 'node:path';

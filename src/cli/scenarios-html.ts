@@ -3,7 +3,7 @@
 // else is a folder that gets index.html and one page per cell.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { readTrace } from '../trace/parser.ts';
+import { readTrace } from '../node/read-trace.ts';
 import { replayTraceWithTimeline, type TimelineReport } from '../report/replay-report.ts';
 import { renderReportHtml } from '../report/html.ts';
 import { cellFile, renderTableHtml, renderTableWithReportsHtml } from '../report/table-html.ts';

@@ -9,7 +9,7 @@ import { renderSummary } from '../replay/report.ts';
 import { styleFor } from './style.ts';
 import { SCENARIO_DIR } from './scenarios.ts';
 import { WORKLOAD_DEFAULTS, writeWorkload } from '../workloads/workloads.ts';
-import { writerFor } from '../trace/binary.ts';
+import { writerFor } from '../node/trace-files.ts';
 import { DEFAULT_PROFILE } from '../kernel/profiles.ts';
 import type { Report } from '../replay/engine.ts';
 import type { Style } from '../replay/report.ts';

@@ -1,6 +1,7 @@
 // An explorer worker thread: explores its part of the schedule space (a shard of the shard it was
 // given) with its own machine, and posts its report. The host stops it through a shared flag (a
 // message would wait behind the schedules it runs) and reads its progress from a shared counter.
+import '../platform/node.ts';
 import { parentPort, workerData } from 'node:worker_threads';
 import { exploreTrace, readExploreTrace, type ExploreOptions } from './explore.ts';
 

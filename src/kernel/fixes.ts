@@ -35,6 +35,12 @@ export const FIXES: readonly Fix[] = [
     effect: 'CR4.PCIDE on; six dynamic ASIDs per CPU; a switch to an up-to-date ASID writes CR3 with the no-flush bit',
   },
   {
+    id: 'b528e4b6405b', release: 'v4.10',
+    title: 'mm/hugetlb: add tlb_remove_hugetlb_entry for handling hugetlb pages',
+    where: '__unmapHugepageRange (the mmu_gather range)',
+    effect: 'a zapped huge page widens the gather by the huge page size; before it by one 4 KiB page (__tlb_adjust_range), so a zap of a single huge page flushes with one INVLPG instead of a full flush',
+  },
+  {
     id: '3ea277194daa', release: 'v4.13',
     title: 'mm, mprotect: flush TLB if potentially racing with a parallel reclaim leaving stale TLB entries',
     where: 'flushTlbBatchedPending (mprotect, munmap, madvise, mremap)',
@@ -105,6 +111,18 @@ export const FIXES: readonly Fix[] = [
     title: 'hugetlbfs: use i_mmap_rwsem for more pmd sharing synchronization',
     where: 'hugetlbFault, tryToUnmapOne (rmap callers)',
     effect: 'faults hold i_mmap_rwsem for read across huge_pte_alloc..install; rmap callers that may unshare hold it for write',
+  },
+  {
+    id: '550a7d60bd5e', release: 'v5.16',
+    title: 'mm, hugepages: add mremap() support for hugepage backed vma',
+    where: 'sysMremap, moveHugetlbPageTables',
+    effect: 'mremap moves a hugetlb mapping (move_hugetlb_page_tables: a shared PMD page is unshared, not moved); before it vma_to_resize refuses a hugetlb VMA with EINVAL',
+  },
+  {
+    id: '3d0b95cd87b2', release: 'v5.19', needs: ['550a7d60bd5e'],
+    title: 'mm: hugetlb: considering PMD sharing when flushing cache/TLBs',
+    where: 'moveHugetlbPageTables',
+    effect: 'a hugetlb mremap that unshared a PMD page flushes the PUD-wide range (adjust_range_if_pmd_sharing_possible), not only the moved range',
   },
   {
     id: 'a4a118f2eead', release: 'v5.16',

@@ -3,7 +3,7 @@
 // x86-64 shares only PMD pages of 2 MiB pages in VM_MAYSHARE mappings; one PMD page maps one
 // PUD-aligned 1 GiB slot.
 import type { Kernel } from './kernel.ts';
-import type { MmStruct, PtDesc, VmArea } from './mm_types.ts';
+import type { HugetlbFile, MmStruct, PtDesc, VmArea } from './mm_types.ts';
 import type { Op, OpGen } from './ops.ts';
 import { Page } from './mm_types.ts';
 import {
@@ -202,16 +202,104 @@ export function adjustRangeIfPmdSharingPossible(k: Kernel, vma: VmArea, start: b
   return [s, e];
 }
 
+// ---- reservations (hugetlb_reserve_pages and what consumes and returns them) ----
+
+/** The hugetlb page indices [from, to) of the file that vma maps. */
+function hugeIndexRange(vma: VmArea): [number, number] {
+  const per = vma.file!.hpageBytes >> 12n;
+  const from = Number(vma.pgoff / per);
+  return [from, from + Number((vma.end - vma.start) / vma.file!.hpageBytes)];
+}
+
+/**
+ * hugetlb_reserve_pages at mmap: a shared mapping reserves the pages of its file range that no
+ * mapping of the file reserved yet (region_chg on the inode's map), a private one all of its pages
+ * (its own map, HPAGE_RESV_OWNER); too few unreserved pages is ENOMEM from mmap (v4.4 mm/hugetlb.c
+ * l.4024-4100 with hugetlb_acct_memory l.2944-2946, fs/hugetlbfs/inode.c l.147-150; v6.18
+ * fs/hugetlbfs/inode.c l.142-157, mm/hugetlb.c l.7261). Returns false when refused.
+ */
+export function hugetlbReservePages(k: Kernel, vma: VmArea): boolean {
+  const file = vma.file!;
+  const [from, to] = hugeIndexRange(vma);
+  let chg = 0;
+  if (vma.shared) {
+    for (let i = from; i < to; i++) if (!file.resvMap.has(i)) chg++;
+  } else chg = to - from;
+  const left = k.hstates.unreserved(file.pagesize);
+  if (chg > left) {
+    k.observer.refused(undefined, {
+      call: 'mmap', error: 'ENOMEM',
+      why: `the mapping needs ${chg} more reserved ${file.pagesize} pages and the pool has ${left < 0 ? 0 : left} unreserved (hugetlb_reserve_pages)`,
+    });
+    return false;
+  }
+  if (vma.shared) for (let i = from; i < to; i++) file.resvMap.add(i);
+  else vma.resvMap = new Set(Array.from({ length: to - from }, (_, i) => from + i));
+  k.hstates.resvHugePages[file.pagesize] += chg;
+  return true;
+}
+
+/** hugetlb_vm_op_close: a private mapping going away returns the reservations it did not use. */
+export function hugetlbVmOpClose(k: Kernel, vma: VmArea): void {
+  if (!vma.resvMap || !vma.file) return;
+  const [from, to] = hugeIndexRange(vma);
+  for (let i = from; i < to; i++) {
+    if (vma.resvMap.delete(i)) k.hstates.resvHugePages[vma.file.pagesize]--;
+  }
+}
+
+/**
+ * hugetlb_unreserve_pages for a hole punch or truncate of [from, to): the file's reservations there
+ * go; the ones no page consumed yet go back to the pool (region_del minus the pages freed).
+ */
+export function hugetlbUnreservePages(k: Kernel, file: HugetlbFile, from: number, to: number): void {
+  for (const i of [...file.resvMap]) {
+    if (i < from || i >= to) continue;
+    file.resvMap.delete(i);
+    if (!file.pages.has(i)) k.hstates.resvHugePages[file.pagesize]--;
+  }
+}
+
+/**
+ * A huge page for the fault at idx, paid by a reservation of the mapping when it has one for idx
+ * (the file's for a shared mapping, its own for a private one). Undefined: the pool has none to give.
+ */
+function allocHugePageFor(k: Kernel, vma: VmArea, idx: number, cache: boolean): bigint | undefined {
+  const file = vma.file!;
+  const reserved = vma.shared ? cache && file.resvMap.has(idx) : vma.resvMap?.has(idx) === true;
+  const pa = k.allocHugePage(file.pagesize, reserved);
+  if (pa !== undefined && !vma.shared && reserved) vma.resvMap!.delete(idx);
+  return pa;
+}
+
 /** The 2 MiB or 1 GiB page cache page of the file at hugetlb index idx, allocated if absent. */
-function findOrAllocHugePage(k: Kernel, vma: VmArea, idx: number): Page {
+function findOrAllocHugePage(k: Kernel, vma: VmArea, idx: number): Page | undefined {
   const file = vma.file!;
   let page = file.pages.get(idx);
   if (!page) {
-    page = new Page(k.phys.alloc(file.pagesize), file.pagesize, file, idx);
+    const pa = allocHugePageFor(k, vma, idx, true);
+    if (pa === undefined) return undefined;
+    page = new Page(pa, file.pagesize, file, idx);
     file.pages.set(idx, page);
     k.pages.set(page.pa, page);
+    // vma_commit_reservation: a shared mapping's page is in the file's map from now on (a hole punch
+    // had taken it out).
+    if (vma.shared) file.resvMap.add(idx);
   }
   return page;
+}
+
+/**
+ * alloc_huge_page found no page (ENOSPC), which the fault turns into SIGBUS (v4.4 mm/hugetlb.c
+ * l.1888/1956 and l.3443; v6.18 vmf_error at l.6503, include/linux/mm.h l.3672-3679).
+ */
+function noHugePage(k: Kernel, op: Op, vma: VmArea, haddr: bigint): FaultResult {
+  const size = vma.file!.pagesize;
+  k.observer.refused(op, {
+    call: 'fault', error: 'SIGBUS',
+    why: `no ${size} hugetlb page for 0x${haddr.toString(16)} in ${vma.mm.name}: the pool has ${k.hstates.freeHugePages(size)} free, ${k.hstates.resvHugePages[size]} of them reserved, and the mapping holds no reservation for it`,
+  });
+  return 'segv';
 }
 
 export type FaultResult = 'done' | 'segv';
@@ -262,9 +350,14 @@ export function* hugetlbFault(k: Kernel, op: Op, mm: MmStruct, vma: VmArea, addr
     // hugetlb_no_page: a page at or past the file's end (after a truncate) is SIGBUS.
     if (!file.anonymous && BigInt(idx) * hsize >= file.size) {
       unlock();
+      k.observer.refused(op, { call: 'fault', error: 'SIGBUS', why: `0x${haddr.toString(16)} in ${mm.name} maps file ${file.name} at or past its end (hugetlb_no_page)` });
       return 'segv';
     }
     const cached = findOrAllocHugePage(k, vma, idx);
+    if (!cached) {
+      unlock();
+      return noHugePage(k, op, vma, haddr);
+    }
     if (cached.lockedByOther(op)) {
       // find_lock_page in hugetlb_no_page sleeps on the page lock that a migration holds from its
       // unmap to its remap (the page cache still holds the old page then); it looks again after.
@@ -277,7 +370,15 @@ export function* hugetlbFault(k: Kernel, op: Op, mm: MmStruct, vma: VmArea, addr
     if (!vma.shared && (write || file.anonymous)) {
       // A private mapping gets its own page on a write (hugetlb_cow of the page cache page); anonymous
       // hugetlb memory has no page cache to share.
-      page = file.anonymous ? cached : new Page(k.phys.alloc(file.pagesize), file.pagesize, file, idx);
+      let pa: bigint | undefined;
+      if (!file.anonymous) {
+        pa = allocHugePageFor(k, vma, idx, false);
+        if (pa === undefined) {
+          unlock();
+          return noHugePage(k, op, vma, haddr);
+        }
+      }
+      page = file.anonymous ? cached : new Page(pa!, file.pagesize, file, idx);
       if (page !== cached) k.pages.set(page.pa, page);
       if (file.anonymous) file.pages.delete(idx);
       // Not in the page cache: the only references are the mappings' (taken below).
@@ -302,7 +403,12 @@ export function* hugetlbFault(k: Kernel, op: Op, mm: MmStruct, vma: VmArea, addr
     }
     // hugetlb_cow: a private copy replaces the shared page cache page.
     const old = k.pages.get(entry & PTE_PFN_MASK & ~(hsize - 1n))!;
-    const page = new Page(k.phys.alloc(file.pagesize), file.pagesize, file, idx);
+    const pa = allocHugePageFor(k, vma, idx, false);
+    if (pa === undefined) {
+      unlock();
+      return noHugePage(k, op, vma, haddr);
+    }
+    const page = new Page(pa, file.pagesize, file, idx);
     page.refcount = 0; // a private copy: only the mapping below holds it
     k.pages.set(page.pa, page);
     // Inside invalidate_range_start/end of the huge page, with invalidate_range after the CPU flush

@@ -15,6 +15,7 @@ import type { Op, OpGen } from './ops.ts';
 import { unmapSingleVma } from './memory.ts';
 import { tlbFinishMmuFlush, tlbFinishMmuFree, tlbGatherMmu } from './mmu_gather.ts';
 import { KernelRefusal } from './mmap.ts';
+import { hugetlbUnreservePages } from './hugetlb.ts';
 
 export function* hugetlbfsPunchHole(k: Kernel, op: Op, file: HugetlbFile, offset: bigint, len: bigint): OpGen<PunchedRange[]> {
   const sz = file.hpageBytes;
@@ -28,6 +29,8 @@ export function* hugetlbfsPunchHole(k: Kernel, op: Op, file: HugetlbFile, offset
   file.iMmapRwsem.upWrite(op);
   yield { step: 'flush' };
   yield { step: 'free' };
+  // remove_inode_hugepages, which returns the range's unused reservations (hugetlb_unreserve_pages).
+  hugetlbUnreservePages(k, file, Number(offset / sz), Number(end / sz));
   // remove_inode_hugepages: the pages of the range in index order (a page-cache range lookup: what
   // the range holds, not every page of the file).
   const first = offset / sz;
@@ -73,8 +76,11 @@ function* hugetlbVmdeleteList(k: Kernel, op: Op, file: HugetlbFile, offset: bigi
     if (vEnd <= offset || vStart >= end) continue;
     const s = vma.start + ((offset > vStart ? offset : vStart) - vStart);
     const e = vma.start + ((end < vEnd ? end : vEnd) - vStart);
+    // From 40549ba8f8e0 the VMA lock is only tried: a VMA whose lock is busy (a fault in it holds it
+    // for read) is skipped (v6.18 fs/hugetlbfs/inode.c l.478-479); its pages are unmapped when they
+    // leave the page cache, below.
     const vmaLocked = vma.shared && k.fixes.has('40549ba8f8e0');
-    if (vmaLocked) yield* vma.vmaLock.downWrite(op);
+    if (vmaLocked && !vma.vmaLock.tryWrite(op)) continue;
     const tlb = tlbGatherMmu(vma.mm, s, e);
     unmapSingleVma(k, op, tlb, vma, s, e);
     tlbFinishMmuFlush(k, op.cpu, tlb);

@@ -12,6 +12,7 @@ import { MmuNotifiers } from './mmu_notifier.ts';
 import { mkPte, pteToSwpEntry, SWP_MIGRATION_WRITE, _PAGE_PRESENT, _PAGE_RW, _PAGE_TABLE } from './pgtable.ts';
 import { quietObserver, type KernelObserver } from './observer.ts';
 import type { Op } from './ops.ts';
+import { Hstates, type HugePageSize } from './hstate.ts';
 
 // kernel.ts is the top of src/kernel: the files below it take the narrow part of the Kernel they use
 // (PgtableKernel, TlbflushKernel) and never import this file.
@@ -48,6 +49,8 @@ export class Kernel {
   readonly perCpu: PerCpuStats[];
   readonly notifiers: MmuNotifiers;
   readonly swap = new Map<bigint, true>();
+  /** The hugetlb pools and their reservations (struct hstate per page size). */
+  readonly hstates: Hstates;
   private nextSwapSlot = 1n;
   observer: KernelObserver = quietObserver;
   /** Told of each flush and its IPIs (a report's timeline); none by default. */
@@ -65,6 +68,7 @@ export class Kernel {
     this.levels = opts.levels ?? 4;
     this.usesPcid = (opts.pcid ?? true) && fixes.has('10af6235e0d3');
     this.initMm = new MmStruct('init_mm', this.tables.newRoot());
+    this.hstates = new Hstates(machine.layout.zone4k, machine.layout.physmem);
     this.notifiers = new MmuNotifiers(fixes);
     this.cpus = [];
     this.perCpu = [];
@@ -124,6 +128,21 @@ export class Kernel {
     this.freePage(page, why);
   }
 
+  /**
+   * A hugetlb page from the pool, or undefined when the pool has none to give (the caller decides what
+   * that means: SIGBUS for a fault, ENOMEM for a migration). `reserved`: a reservation of the mapping
+   * pays for it, so the pages promised to other mappings may not be counted against it.
+   * `evenIfReserved`: take a page promised to someone else (a migration that checked before it parked).
+   */
+  allocHugePage(size: HugePageSize, reserved: boolean, evenIfReserved = false): bigint | undefined {
+    const left = reserved || evenIfReserved ? this.hstates.freeHugePages(size) : this.hstates.unreserved(size);
+    if (left <= 0) return undefined;
+    const pa = this.phys.alloc(size);
+    this.hstates.noteAlloc(pa, size);
+    if (reserved) this.hstates.resvHugePages[size]--;
+    return pa;
+  }
+
   freePage(page: Page, why: string): void {
     // A page is freed once, by whoever drops its last reference: freeing one the kernel does not
     // hold (freed already, or never allocated) means the model lost count of its references.
@@ -132,6 +151,7 @@ export class Kernel {
     }
     this.observer.beforeFree({ frames: [page.pa], tables: [], why });
     this.pages.delete(page.pa);
+    if (page.size !== '4K') this.hstates.noteFree(page.pa, page.size);
     this.phys.free(page.pa);
     this.vmStats.pagesFreed++;
   }

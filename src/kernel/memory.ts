@@ -165,7 +165,12 @@ function unmapHugepageRange(k: Kernel, op: Op, tlb: MmuGather, vma: VmArea, star
     if (pteNone(e)) continue;
     setEntry(k, mm, addr, file.pagesize === '2M' ? 'pmd' : 'pud', ptep, 0n, '__unmap_hugepage_range');
     if (!ptePresent(e)) continue; // a migration entry: the migration keeps its page
-    tlbAdjustRange(tlb, addr, sz, file.pagesize === '2M' ? 21n : 30n);
+    // tlb_remove_huge_tlb_entry (b528e4b6405b, v4.10) widens the gather by the huge page; v4.4's
+    // tlb_remove_tlb_entry by one 4 KiB page (include/asm-generic/tlb.h l.130-135, l.179-183; called
+    // at mm/hugetlb.c l.3245), and x86's tlb_flush passes no VM_HUGETLB (arch/x86/include/asm/tlb.h
+    // l.8-14): one huge page is flushed with a single INVLPG.
+    if (k.fixes.has('b528e4b6405b')) tlbAdjustRange(tlb, addr, sz, file.pagesize === '2M' ? 21n : 30n);
+    else tlbAdjustRange(tlb, addr, PAGE, 12n);
     const page = k.pages.get(e & PTE_PFN_MASK & ~(sz - 1n));
     if (!page) continue;
     if (pteDirty(e)) page.dirty = true;

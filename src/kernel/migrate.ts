@@ -23,6 +23,13 @@ export function* migratePage(k: Kernel, op: Op, page: Page, why: 'migrate' | 'so
     k.observer.refused(op, { call: why === 'migrate' ? 'migrate' : 'madvise(MADV_SOFT_OFFLINE)', error: 'ENOSYS', why: `the page at 0x${page.pa.toString(16)} is a 1 GiB hugetlb page, which this kernel cannot migrate before 9b553bf5eb99 (v5.0)` });
     return false;
   }
+  if (page.size !== '4K' && k.hstates.unreserved(page.size) <= 0) {
+    // The target page comes from the pool, outside every reservation, before anything is unmapped
+    // (v4.4 mm/migrate.c l.1046: get_new_page; alloc_huge_page_node takes a free page only while
+    // free_huge_pages exceeds resv_huge_pages). migrate_pages gives up on it with ENOMEM.
+    k.observer.refused(op, { call: why === 'migrate' ? 'migrate' : 'madvise(MADV_SOFT_OFFLINE)', error: 'ENOMEM', why: `no unreserved ${page.size} hugetlb page to migrate the page at 0x${page.pa.toString(16)} to` });
+    return false;
+  }
   const whyFreed = why === 'soft_offline' ? 'soft offline of the old page' : 'the migrated-from page';
   page.refcount++;
   page.migrating = op;
@@ -54,8 +61,11 @@ export function* migratePage(k: Kernel, op: Op, page: Page, why: 'migrate' | 'so
   }
   yield { step: 'copy' };
   // The new page's own reference (the allocation's), dropped by putback_active_hugepage(new_hpage) /
-  // put_page(newpage) at the end: what maps it or caches it by then keeps it.
-  const fresh = new Page(k.phys.alloc(page.size), page.size, page.mapping, page.index);
+  // put_page(newpage) at the end: what maps it or caches it by then keeps it. A huge target was there
+  // at the start; a fault may have taken the last one while the migration was parked, and then the
+  // kernel (which allocated first) would not be here: take it regardless.
+  const pa = page.size === '4K' ? k.phys.alloc('4K') : k.allocHugePage(page.size, false, true)!;
+  const fresh = new Page(pa, page.size, page.mapping, page.index);
   fresh.refcount = 1;
   fresh.dirty = page.dirty;
   k.pages.set(fresh.pa, fresh);

@@ -80,6 +80,8 @@ export class Page {
 /** A hugetlbfs inode: its page cache, its i_mmap (the VMAs that map it, in creation order), its lock. */
 export class HugetlbFile {
   readonly pages = new Map<number, Page>();
+  /** The inode's resv_map: hugetlb page indices a shared mapping reserved (consumed once in the cache). */
+  readonly resvMap = new Set<number>();
   readonly iMmap: VmArea[] = [];
   readonly iMmapRwsem: RwSem;
   constructor(
@@ -107,6 +109,11 @@ export class VmArea {
   anonVma: AnonVma | undefined;
   /** Cleared on a VMA being torn down so it is no longer picked as a share source (d833352a4338). */
   mayShare: boolean;
+  /**
+   * A private hugetlb mapping's own reservations (HPAGE_RESV_OWNER): the page indices not yet
+   * faulted in, shared with the VMAs a split makes of it; a forked copy owns none.
+   */
+  resvMap: Set<number> | undefined;
   constructor(
     readonly mm: MmStruct,
     public start: bigint,

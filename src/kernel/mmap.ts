@@ -7,7 +7,7 @@ import { freePgtables, hugetlbZapBegin, unmapSingleVma } from './memory.ts';
 import { tlbFinishMmuFlush, tlbFinishMmuFree, tlbGatherMmu } from './mmu_gather.ts';
 import { switchMmIrqsOff, enterLazyTlb } from './tlbflush.ts';
 import { freeTable, readEntry, ptePresent, PTE_PFN_MASK, _PAGE_PSE } from './pgtable.ts';
-import { hugetlbSplit, pmdShared } from './hugetlb.ts';
+import { hugetlbSplit, hugetlbUnreservePages, hugetlbVmOpClose, hugetlbReservePages, pmdShared } from './hugetlb.ts';
 
 const pmdIsShared = (k: Kernel, pa: bigint) => pmdShared(k, k.ptdescs.get(pa)!);
 
@@ -24,7 +24,7 @@ export interface MmapArgs {
 }
 
 /** do_mmap with MAP_FIXED_NOREPLACE semantics: a trace names the address; overlapping is refused. */
-export function doMmap(k: Kernel, mm: MmStruct, a: MmapArgs): VmArea {
+export function doMmap(k: Kernel, mm: MmStruct, a: MmapArgs): VmArea | undefined {
   let file = a.file;
   if (!file && a.hugetlb) {
     // MAP_HUGETLB: anonymous hugetlb memory is an unnamed hugetlbfs file.
@@ -39,6 +39,7 @@ export function doMmap(k: Kernel, mm: MmStruct, a: MmapArgs): VmArea {
   if (file && !file.anonymous && a.offset + a.len > file.size) throw new KernelRefusal(`the mapping runs past the end of file ${file.name} (size 0x${file.size.toString(16)})`);
   const pgoff = file ? (file.anonymous ? 0n : a.offset >> 12n) : a.va >> 12n;
   const vma = new VmArea(mm, a.va, a.va + a.len, a.prot, a.shared, file, pgoff);
+  if (file && !hugetlbReservePages(k, vma)) return undefined;
   mm.insertVma(vma);
   if (file) file.iMmap.push(vma);
   return vma;
@@ -49,6 +50,7 @@ export function splitVma(vma: VmArea, addr: bigint): VmArea {
   const nv = new VmArea(vma.mm, addr, vma.end, { ...vma.prot }, vma.shared, vma.file, vma.pgoff + ((addr - vma.start) >> 12n));
   nv.anonVma = vma.anonVma;
   if (nv.anonVma) nv.anonVma.vmas.push(nv);
+  nv.resvMap = vma.resvMap;
   vma.end = addr;
   vma.mm.insertVma(nv);
   if (vma.file) {
@@ -105,7 +107,13 @@ export function* unmapRegion(k: Kernel, op: Op, mm: MmStruct, vmas: VmArea[], st
     if (v.isHugetlb && k.fixes.has('d833352a4338')) v.mayShare = false;
     unmapSingleVma(k, op, tlb, v, start, end);
   }
-  for (const v of vmas) detachVma(v);
+  for (const v of vmas) {
+    hugetlbVmOpClose(k, v);
+    detachVma(v);
+    // Anonymous hugetlb memory is an unnamed file: with its last mapping the inode goes, and with it
+    // the reservations its pages did not use (hugetlbfs_evict_inode → remove_inode_hugepages).
+    if (v.file?.anonymous && v.file.iMmap.length === 0) hugetlbUnreservePages(k, v.file, 0, Number.MAX_SAFE_INTEGER);
+  }
   freePgtables(k, tlb, mm, start, end);
   yield { step: 'unlock' };
   release();

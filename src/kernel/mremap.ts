@@ -9,6 +9,7 @@ import { KernelRefusal, unmapRegion, vmasExactly } from './mmap.ts';
 import { pteDirty, pteNone, ptePresent, readEntry, setEntry, walkTo } from './pgtable.ts';
 import { freePgtables } from './memory.ts';
 import { tlbFinishMmuFlush, tlbFinishMmuFree, tlbGatherMmu } from './mmu_gather.ts';
+import { mremapHugetlb } from './mremap_hugetlb.ts';
 
 export function* sysMremap(k: Kernel, op: Op, mm: MmStruct, oldAddr: bigint, len: bigint, newAddr: bigint, newLen: bigint): OpGen {
   if (oldAddr % 4096n !== 0n || newAddr % 4096n !== 0n || len % 4096n !== 0n || newLen % 4096n !== 0n) {
@@ -17,6 +18,12 @@ export function* sysMremap(k: Kernel, op: Op, mm: MmStruct, oldAddr: bigint, len
   if (newAddr < oldAddr + len && oldAddr < newAddr + newLen) throw new KernelRefusal('mremap: the new range overlaps the old one (EINVAL)');
   yield* mm.mmapLock.downWrite(op);
   try {
+    const huge = mm.findVma(oldAddr);
+    if (huge?.isHugetlb && huge.end >= oldAddr + len) {
+      if (mm.vmasIn(newAddr, newAddr + newLen).length) throw new KernelRefusal(`mremap: the new range at 0x${newAddr.toString(16)} is in use (MREMAP_FIXED would unmap it; the model refuses)`);
+      yield* mremapHugetlb(k, op, mm, huge, oldAddr, len, newAddr, newLen);
+      return;
+    }
     const vmas = vmasExactly(mm, oldAddr, oldAddr + len);
     if (vmas.length !== 1 || vmas[0].start !== oldAddr || vmas[0].end !== oldAddr + len) {
       throw new KernelRefusal(`mremap: [0x${oldAddr.toString(16)}, +0x${len.toString(16)}) is not one mapping (EFAULT)`);

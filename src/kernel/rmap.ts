@@ -87,8 +87,11 @@ export function tryToUnmapOne(k: Kernel, op: Op, page: Page, vma: VmArea, addres
   // Clear the entry, flushing now or through the batch.
   const pteval = readEntry(k, ptep);
   setEntry(k, mm, address, levelOf(page), ptep, 0n, flags.purpose === 'migrate' ? 'try_to_migrate_one' : 'try_to_unmap_one');
+  // A huge page is cleared with huge_ptep_clear_flush, which on x86 is ptep_clear_flush: flush_tlb_page,
+  // one INVLPG that drops the whole huge TLB entry, freed_tables false (v6.18 mm/rmap.c l.2434,
+  // include/asm-generic/hugetlb.h l.86-90, arch/x86/include/asm/tlbflush.h l.322-325; v4.19 mm/rmap.c
+  // l.1498, v4.4 l.1373): lazy CPUs are skipped from 016c4d92cd16 on and catch up on their next switch.
   if (flags.batch && shouldDeferFlush(k, op.cpu, mm)) setTlbUbcFlushPending(k, flags.batch, mm, pteDirty(pteval));
-  else if (huge && k.fixes.has('a31acd3ee8f7')) flushTlbRange(k, op.cpu, mm, address, address + psize, vma.hugeShift);
   else flushTlbPage(k, op.cpu, mm, address);
   if (pteDirty(pteval)) page.dirty = true;
   const replacement = flags.purpose === 'migrate'

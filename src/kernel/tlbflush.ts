@@ -257,8 +257,10 @@ export function flushTlbMmRange(k: TlbflushKernel, cpu: number, mm: MmStruct, st
   if (local) flushTlbFunc(k, cpu, f);
   const ipis = flushTlbOthers(k, cpu, mm.cpumask, f);
   k.flushObserver?.flush({ cpu, mm, kind: full ? 'full' : (f.end - f.start) >> stride <= 1n ? 'page' : 'range', start: f.start, end: f.end, local, ipis });
-  // 6bbd42e2df8f: secondary TLBs that share the CPU page tables are invalidated with the CPU's.
-  if (k.fixes.has('6bbd42e2df8f')) k.notifiers.archInvalidateSecondaryTlbs(mm, f.mm && !full ? start : 0n, full ? TLB_FLUSH_ALL : end);
+  // 6bbd42e2df8f: secondary TLBs that share the CPU page tables are invalidated with the CPU's, over
+  // the range the caller asked for, not the full flush the CPUs may have been promoted to (v6.18
+  // arch/x86/mm/tlb.c l.1482).
+  if (k.fixes.has('6bbd42e2df8f')) k.notifiers.archInvalidateSecondaryTlbs(mm, start, end);
 }
 
 /** flush_tlb_range(vma, start, end): the stride of the VMA's pages; freed_tables since 3ef938c35035. */

@@ -1,10 +1,8 @@
 // The worker's side of a CPU thread: an instance of the core attached to the machine's shared
 // memory, which runs the batches the host names. Only control crosses the message port (which CPU,
 // which records); the accesses and their results stay in the CPU's batch area in shared memory.
-// The host side is cpu-workers.ts; this file is loaded through the bootstrap cpu-worker.mjs.
-import { parentPort } from 'node:worker_threads';
-import * as Comlink from 'comlink';
-import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
+// The host side is cpu-workers.ts; the platform's worker entry (src/node/worker-thread.ts, or
+// src/platform/web-worker.ts in a page) exposes it on the thread's endpoint.
 import { Machine, type BatchStop } from './machine.ts';
 import type { Counters } from './model.ts';
 import { MmuError } from './errors.ts';
@@ -34,5 +32,3 @@ export class CpuWorker {
 
 /** What the host sees through comlink. */
 export type CpuWorkerApi = Pick<CpuWorker, 'attach' | 'runBatch' | 'counters'>;
-
-if (parentPort !== null) Comlink.expose(new CpuWorker(), nodeEndpoint(parentPort));

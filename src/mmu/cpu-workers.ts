@@ -11,34 +11,27 @@
 // run in order, so several batches of a CPU may be in flight on the same worker); the host must
 // itself not touch a CPU (invalidate, write its registers) while a worker runs it.
 //
-// An idle worker does not keep the process alive (it is unref'd between calls); `close` ends them.
-import { Worker } from 'node:worker_threads';
+// The threads are the platform's (src/platform/): worker threads in Node, module Web Workers in a
+// page, which must be cross-origin isolated for them to share the memory. In Node an idle worker does
+// not keep the process alive (it is held only while calls are in flight); `close` ends them.
 import * as Comlink from 'comlink';
-import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
+import { platform, type WorkerKind, type WorkerThread } from '../platform/platform.ts';
 import type { BatchStop, Machine } from './machine.ts';
 import type { Counters } from './model.ts';
 import type { CpuWorkerApi } from './cpu-worker.ts';
-import { compileCore } from './loader.ts';
 import { ArgumentError, MmuError, WorkerError } from './errors.ts';
 
-/**
- * The worker's entry: cpu-worker.js beside this module when it runs as built JavaScript; from the
- * TypeScript sources (tests, a clone's tools) the bootstrap that registers tsx, then loads cpu-worker.ts.
- */
-export const CPU_WORKER_URL = new URL(import.meta.url.endsWith('.ts') ? './cpu-worker.mjs' : './cpu-worker.js', import.meta.url);
-
 export interface CpuWorkersOptions {
-  /** The script each worker runs (default CPU_WORKER_URL); a build may ship plain JS workers. */
+  /** Which API the workers offer: 'cpu' (default, src/mmu/cpu-worker.ts) or a replay's 'lane' workers. */
+  kind?: WorkerKind;
+  /** A script of the caller's to run instead, which exposes the API itself (comlink on the thread's endpoint). */
   entry?: URL;
 }
 
 interface Thread {
   readonly index: number;
-  readonly worker: Worker;
+  readonly thread: WorkerThread;
   readonly remote: Comlink.Remote<CpuWorkerApi>;
-  /** Rejects once the thread is gone (failed to load, uncaught error, exit): every call races it. */
-  readonly gone: Promise<never>;
-  closing: boolean;
   pending: number; // calls in flight: while there are any, the worker keeps the process alive
 }
 
@@ -48,16 +41,9 @@ function explain(err: unknown): string {
   return String(err);
 }
 
-function spawn(index: number, entry: URL): Thread {
-  const worker = new Worker(entry, { name: `mmuwasm-cpu-worker-${index}` });
-  let reject!: (err: Error) => void;
-  const gone = new Promise<never>((_, r) => (reject = r));
-  gone.catch(() => {}); // observed by the calls that race it, not an unhandled rejection
-  const thread: Thread = { index, worker, remote: Comlink.wrap<CpuWorkerApi>(nodeEndpoint(worker)), gone, closing: false, pending: 0 };
-  worker.unref();
-  worker.once('error', (err) => reject(new Error(`the thread failed: ${explain(err)}`, { cause: err })));
-  worker.once('exit', (code) => reject(new Error(thread.closing ? 'the workers were closed' : `the thread exited with code ${code}`)));
-  return thread;
+function spawn(index: number, what: WorkerKind | URL): Thread {
+  const thread = platform().startWorker(what, `mmuwasm-${what instanceof URL ? 'cpu' : what}-worker-${index}`);
+  return { index, thread, remote: Comlink.wrap<CpuWorkerApi>(thread.endpoint), pending: 0 };
 }
 
 export class CpuWorkers {
@@ -78,13 +64,15 @@ export class CpuWorkers {
   /** Starts `count` worker threads, each attached to the machine's memory with the compiled core. */
   static async start(machine: Machine, count: number, options: CpuWorkersOptions = {}): Promise<CpuWorkers> {
     if (!Number.isInteger(count) || count < 1 || count > 256) throw new ArgumentError(`the number of CPU workers must be 1..256 (got ${count})`);
+    const unavailable = platform().workersUnavailable();
+    if (unavailable !== undefined) throw new ArgumentError(`CPU workers cannot run here: ${unavailable}`);
     if (!(machine.memory.buffer instanceof SharedArrayBuffer)) throw new ArgumentError('CPU workers need a machine over a shared memory');
-    const module = await compileCore();
-    const entry = options.entry ?? CPU_WORKER_URL;
+    const module = machine.module;
+    const what = options.entry ?? options.kind ?? 'cpu';
     const threads: Thread[] = [];
     const workers = new CpuWorkers(machine, threads, module);
     try {
-      for (let i = 0; i < count; i++) threads.push(spawn(i, entry));
+      for (let i = 0; i < count; i++) threads.push(spawn(i, what));
     } catch (err) {
       await workers.close();
       throw new WorkerError(threads.length, `CPU worker ${threads.length} failed to start: ${explain(err)}`, { cause: err });
@@ -155,10 +143,7 @@ export class CpuWorkers {
     if (this.closed) return;
     this.closed = true;
     await Promise.all(
-      this.threads.map((t) => {
-        t.closing = true;
-        return t.worker.terminate();
-      }),
+      this.threads.map((t) => t.thread.terminate()),
     );
   }
 
@@ -173,13 +158,14 @@ export class CpuWorkers {
 
   /** One call to a worker: it fails with the worker's error, or as soon as the thread is gone. */
   private async call<T>(t: Thread, what: string, f: () => Promise<T>): Promise<T> {
-    if (t.pending++ === 0) t.worker.ref();
+    if (t.pending++ === 0) t.thread.hold(true);
     try {
-      return await Promise.race([f(), t.gone]);
+      await Promise.race([t.thread.ready, t.thread.gone]);
+      return await Promise.race([f(), t.thread.gone]);
     } catch (err) {
       throw new WorkerError(t.index, `CPU worker ${t.index}: ${what} failed: ${explain(err)}`, { cause: err });
     } finally {
-      if (--t.pending === 0) t.worker.unref();
+      if (--t.pending === 0) t.thread.hold(false);
     }
   }
 }

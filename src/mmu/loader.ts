@@ -1,9 +1,19 @@
 // Loading the core: compile once per process, instantiate in any thread against the same shared
-// memory (a compiled WebAssembly.Module can be posted to workers).
-import { readFile } from 'node:fs/promises';
+// memory (a compiled WebAssembly.Module can be posted to workers). The caller may give the core as a
+// URL (fetched and compiled as it streams in a page, read from its file in Node), as its bytes, or
+// compiled; by default it is the build/mmu.wasm next to the package's modules.
 import { MmuError } from './errors.ts';
+import { platform } from '../platform/platform.ts';
 
+/**
+ * The core shipped with the package. Written as `new URL(…, import.meta.url)` so that bundlers copy
+ * the file and rewrite the URL; from src/mmu/ (a clone) and dist/src/mmu/ (the package) alike it names
+ * the build/ folder beside them.
+ */
 export const CORE_URL = new URL('../../build/mmu.wasm', import.meta.url);
+
+/** The WebAssembly core as a caller may give it: where it is, its bytes, or compiled. */
+export type CoreSource = URL | string | Uint8Array | ArrayBuffer | WebAssembly.Module;
 
 /** The core's exports (assembly/index.ts). u64 parameters take BigInt. */
 export interface CoreExports {
@@ -29,16 +39,22 @@ export interface CoreExports {
 
 let compiled: Promise<WebAssembly.Module> | undefined;
 
-export function compileCore(): Promise<WebAssembly.Module> {
-  compiled ??= readFile(CORE_URL).then(
-    (bytes) => WebAssembly.compile(bytes),
-    (err: NodeJS.ErrnoException) => {
-      compiled = undefined;
-      if (err.code === 'ENOENT') throw new MmuError(`the WebAssembly core is not built (${CORE_URL.pathname} is missing): run \`npm run build\``);
-      throw err;
-    },
-  );
-  return compiled;
+/** The compiled core: the package's (compiled once per thread) or the one `source` gives. */
+export function compileCore(source?: CoreSource): Promise<WebAssembly.Module> {
+  if (source === undefined) {
+    compiled ??= platform().compileCore(CORE_URL);
+    compiled.catch(() => (compiled = undefined));
+    return compiled;
+  }
+  if (source instanceof WebAssembly.Module) return Promise.resolve(source);
+  if (source instanceof Uint8Array || source instanceof ArrayBuffer) return WebAssembly.compile(source as BufferSource);
+  let url: URL;
+  try {
+    url = new URL(source, typeof location === 'object' && location ? location.href : undefined);
+  } catch {
+    return Promise.reject(new MmuError(`the WebAssembly core: '${String(source)}' is not a URL (give a URL, the core's bytes or a WebAssembly.Module)`));
+  }
+  return platform().compileCore(url);
 }
 
 export async function instantiateCore(module: WebAssembly.Module, memory: WebAssembly.Memory): Promise<CoreExports> {

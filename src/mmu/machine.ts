@@ -7,7 +7,7 @@ import {
   type OracleEvent, type OracleEventKind, type PageSize, type PscEntry, type TlbEntry,
 } from './model.ts';
 import { computeLayout, readLayout, slotOf, writeHeader, WASM_PAGE, MAX_WASM_PAGES, type Layout } from './memory.ts';
-import { compileCore, instantiateCore, type CoreExports } from './loader.ts';
+import { compileCore, instantiateCore, type CoreExports, type CoreSource } from './loader.ts';
 import { ArgumentError, CpuRangeError, OutOfMemoryError, TableAddressError } from './errors.ts';
 
 const U64 = (1n << 64n) - 1n;
@@ -43,19 +43,30 @@ export class Machine implements MmuModel {
   private u32!: Uint32Array;
   private i64!: BigInt64Array;
 
-  private constructor(readonly core: CoreExports, readonly memory: WebAssembly.Memory, layout: Layout) {
+  private constructor(
+    readonly core: CoreExports,
+    readonly memory: WebAssembly.Memory,
+    layout: Layout,
+    /** The compiled core this machine runs (workers attach with the same). */
+    readonly module: WebAssembly.Module,
+  ) {
     this.layout = layout;
     this.refreshViews();
   }
 
-  /** A new machine: lays out a fresh shared memory and resets every CPU. */
-  static async create(config: MachineConfig): Promise<Machine> {
+  /**
+   * A new machine: lays out a fresh shared memory and resets every CPU. `options.core` gives the
+   * WebAssembly core — a URL (in a page fetched and compiled as it streams; in Node read from its
+   * file), its bytes, or a compiled WebAssembly.Module; by default build/mmu.wasm next to the package.
+   */
+  static async create(config: MachineConfig, options: { core?: CoreSource } = {}): Promise<Machine> {
     const layout = computeLayout(config);
     const bytes = layout.poolBase + layout.poolBytes;
     const memory = new WebAssembly.Memory({ initial: Math.ceil(bytes / WASM_PAGE), maximum: MAX_WASM_PAGES, shared: true });
     writeHeader(memory.buffer, layout);
-    const core = await instantiateCore(await compileCore(), memory);
-    const machine = new Machine(core, memory, layout);
+    const module = await compileCore(options.core);
+    const core = await instantiateCore(module, memory);
+    const machine = new Machine(core, memory, layout, module);
     for (let cpu = 0; cpu < layout.ncpus; cpu++) core.cpuReset(cpu);
     return machine;
   }
@@ -63,8 +74,9 @@ export class Machine implements MmuModel {
   /** Attaches to a machine another thread created (the header says how the memory is laid out). */
   static async attach(memory: WebAssembly.Memory, module?: WebAssembly.Module): Promise<Machine> {
     const layout = readLayout(memory.buffer);
-    const core = await instantiateCore(module ?? (await compileCore()), memory);
-    return new Machine(core, memory, layout);
+    const compiled = module ?? (await compileCore());
+    const core = await instantiateCore(compiled, memory);
+    return new Machine(core, memory, layout, compiled);
   }
 
   get ncpus(): number {

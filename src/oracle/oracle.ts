@@ -293,6 +293,16 @@ export class Oracle implements KernelObserver {
     } else if (write && (gen & COPY) !== 0) {
       this.report('lost-write', { device: d.name }, d.mm.name, e.va, e.pa,
         `device ${d.name} (${d.kind}) of ${d.mm.name} wrote ${hex(va)} into frame ${hex(e.pa)} while migration was copying it: the new copy will not have the write`, [d.mm]);
+    } else if (write && d.mm.tlbFlushPending === 0) {
+      // The frame is still allocated, but the address space maps another one at va now (a
+      // copy-on-write break gave it its own copy): the write lands in a page it no longer owns,
+      // after a child's or the page cache's. With a flush pending on the mm (a zap or mprotect in
+      // flight) the old translation may still be used, by CPUs and devices alike, until that flush.
+      const t = this.translate(d.mm, e.va);
+      if (t && t.pa !== e.pa) {
+        this.report('stale-write', { device: d.name }, d.mm.name, e.va, e.pa,
+          `device ${d.name} (${d.kind}) of ${d.mm.name} wrote ${hex(va)} into frame ${hex(e.pa)} through its cached translation (line ${e.line}), though ${d.mm.name} maps ${hex(t.pa)} there now: the write went to a page ${d.mm.name} no longer owns`, [d.mm]);
+      }
     }
   }
 }

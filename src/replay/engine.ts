@@ -4,10 +4,12 @@
 // threads: the CPUs' accesses run in windows of phases whose schedule depends on the trace alone
 // (docs/parallel-replay.md). The window and where its phases run are window.ts; any event that is
 // not an access or a CPU-local switch first runs the window to its end, then runs here alone.
-import { availableParallelism } from 'node:os';
 import { Machine } from '../mmu/machine.ts';
 import { KIND, type Geometry } from '../mmu/model.ts';
 import type { CpuWorkers } from '../mmu/cpu-workers.ts';
+import type { CoreSource } from '../mmu/loader.ts';
+import { ArgumentError } from '../mmu/errors.ts';
+import { platform } from '../platform/platform.ts';
 import { Kernel } from '../kernel/kernel.ts';
 import { resolveFixes, DEFAULT_PROFILE } from '../kernel/profiles.ts';
 import type { FixSet } from '../kernel/fixes.ts';
@@ -46,6 +48,8 @@ export interface ReplayOptions {
   workers?: number;
   /** Threads to use instead (re-attached to this replay's machine; the caller closes them). */
   pool?: CpuWorkers;
+  /** The WebAssembly core (Machine.create's `core`): a URL, its bytes or a compiled module; default the package's. */
+  core?: CoreSource;
   /**
    * The TLB mode: 'retentive' (default: nothing is evicted, the oracle sees every stale translation)
    * or 'capacity' (the real geometry, for hit rates and walk counts; an eviction can hide a stale
@@ -172,10 +176,14 @@ export class Replay {
   static async create(header: ReplayHeader, opts: ReplayOptions = {}, file = 'trace'): Promise<Replay> {
     const profile = opts.kernel ?? header.kernel ?? DEFAULT_PROFILE;
     const fixes = resolveFixes(profile, { ...(header.fixes ?? {}), ...(opts.fixes ?? {}) });
+    // Asked for workers where there can be none (a page that is not cross-origin isolated): say so
+    // now rather than at the first large phase.
+    const unavailable = (opts.workers ?? 0) > 0 && !opts.pool ? platform().workersUnavailable() : undefined;
+    if (unavailable !== undefined) throw new ArgumentError(`cannot replay with ${opts.workers} workers: ${unavailable}`);
     const machine = opts.machine ?? await Machine.create({
       ncpus: header.cpus, mode: opts.tlbMode ?? 'retentive', geometry: header.tlb, physmem: header.physmem ?? 64n << 30n,
       maxphyaddr: 46, eventCapacity: 4096,
-    });
+    }, { core: opts.core });
     const replay = new Replay(machine, header, profile, fixes, file, header.seed ?? 0, opts);
     opts.observer?.attach(replay);
     if (opts.tlbMode === 'capacity') {
@@ -187,7 +195,7 @@ export class Replay {
 
   /** The default number of workers of the command line: one per core. */
   static defaultWorkers(): number {
-    return availableParallelism();
+    return platform().cores();
   }
 
   /** Ends the worker threads this replay started (not a pool it was given). */

@@ -1,11 +1,9 @@
 // A replay worker thread: an instance of the core on the machine's shared memory (as a CPU worker,
 // src/mmu/cpu-worker.ts, whose API it offers too) that runs lanes of a replay window (lanes.ts).
 // Only the plans cross the message port; accesses, results and events stay in shared memory until
-// the phase ends. Loaded through the bootstrap lane-worker.mjs; never import this file on the host (it
-// exposes itself on the thread's parent port).
-import { parentPort } from 'node:worker_threads';
-import * as Comlink from 'comlink';
-import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
+// the phase ends. The platform's worker entry (src/node/worker-thread.ts, or src/platform/web-worker.ts
+// in a page) exposes it on the thread's endpoint and hands it comlink's `transfer` (this module imports
+// no package: a Web Worker does not see the page's import map).
 import { Machine, type BatchStop } from '../mmu/machine.ts';
 import type { Counters } from '../mmu/model.ts';
 import { MmuError } from '../mmu/errors.ts';
@@ -14,6 +12,9 @@ import { LaneRunner, type LanePlan, type LaneResult, type RecordBuffer } from '.
 export class LaneWorker {
   private machine: Machine | undefined;
   private runner: LaneRunner | undefined;
+
+  /** `transfer` marks the buffers a reply moves instead of copying (comlink's Comlink.transfer). */
+  constructor(private readonly transfer: <T>(value: T, buffers: Transferable[]) => T = (v) => v) {}
 
   /** Instantiates the compiled core against the machine's memory (again, for a new machine). */
   async attach(memory: WebAssembly.Memory, module: WebAssembly.Module): Promise<void> {
@@ -49,7 +50,7 @@ export class LaneWorker {
   runLanes(plans: LanePlan[]): LaneResult[] {
     this.attached();
     const results = this.runner!.runPhase(plans);
-    return Comlink.transfer(results, results.map((r) => r.events.buffer as ArrayBuffer));
+    return this.transfer(results, results.map((r) => r.events.buffer as ArrayBuffer));
   }
 
   private attached(): Machine {
@@ -59,5 +60,3 @@ export class LaneWorker {
 }
 
 export type LaneWorkerApi = Pick<LaneWorker, 'attach' | 'runBatch' | 'counters' | 'setControl' | 'register' | 'forget' | 'runLanes'>;
-
-if (parentPort !== null) Comlink.expose(new LaneWorker(), nodeEndpoint(parentPort));

@@ -6,6 +6,8 @@ import { ProfileError } from '../kernel/profiles.ts';
 import type { TraceItem } from '../trace/events.ts';
 import { prefetch } from './prefetch.ts';
 import { ModelBugError } from '../mmu/errors.ts';
+import { readTraceSource } from '../trace/read.ts';
+import type { TraceInput } from '../trace/source.ts';
 
 export interface ReplayTraceOptions extends ReplayOptions {
   /** Called after each event with its line and the bytes of the input read so far (progress, Ctrl-C). */
@@ -101,6 +103,29 @@ async function modelBugReport(bug: ModelBugError, path: string, lastLine: number
 function whereThrown(err: Error): string {
   const frame = err.stack?.split('\n').find((l) => /^\s+at /.test(l));
   return frame ? ` ${frame.trim()}` : '';
+}
+
+export interface ReplaySourceOptions extends ReplayTraceOptions {
+  /** The trace's name in errors and in the report's `error.file` (default "trace"). */
+  name?: string;
+}
+
+/**
+ * Replays a trace given as its text (a string), its bytes (a Uint8Array or ArrayBuffer) or a stream
+ * of byte chunks (a ReadableStream such as a `fetch()` body, or any async iterable), in any of its
+ * forms: JSON Lines or binary, plain or gzip, known by its first bytes. Runs anywhere (a page, a
+ * worker, Node); in Node, `replayFile` takes a path.
+ *
+ * @example
+ * ```ts
+ * const res = await fetch('/traces/b1-shared-pmd-migration.jsonl');
+ * const { report, status } = await replaySource(res.body!, { name: 'b1', kernel: 'v4.19', workers: 2 });
+ * report.violations; // every use of a translation the kernel should have flushed
+ * ```
+ */
+export function replaySource(input: TraceInput, opts: ReplaySourceOptions = {}): Promise<ReplayOutcome> {
+  const name = opts.name ?? 'trace';
+  return replayTrace(readTraceSource(input, name), name, opts);
 }
 
 function emptyReport(kernel = 'v6.18'): Report {

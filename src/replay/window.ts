@@ -51,6 +51,33 @@ const LOCAL_WORK = 1 << 17;
 /** After a phase that faults cut short, the next one starts here with slices of this many accesses per lane. */
 const LOCAL_SLICE = 1 << 13;
 
+/**
+ * Memory the workers share with this thread. A page that is not cross-origin isolated has no
+ * SharedArrayBuffer (and replays on this thread only): plain memory serves there.
+ */
+function sharedBuffer(bytes: number): SharedArrayBuffer {
+  return typeof SharedArrayBuffer === 'function' ? new SharedArrayBuffer(bytes) : (new ArrayBuffer(bytes) as unknown as SharedArrayBuffer);
+}
+
+/**
+ * A turn of the event loop, so that timers and messages run (Ctrl-C, a page's input): setImmediate
+ * where there is one (Node); a message to itself elsewhere (a page clamps setTimeout to 4 ms).
+ */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => {
+    if (typeof setImmediate === 'function') {
+      setImmediate(resolve);
+      return;
+    }
+    const { port1, port2 } = new MessageChannel();
+    port1.onmessage = () => {
+      port1.close();
+      resolve();
+    };
+    port2.postMessage(undefined);
+  });
+}
+
 /** CPU-local events: they become part of their CPU's lane. */
 export const LOCAL_OPS = new Set(['switch', 'idle']);
 
@@ -78,9 +105,9 @@ class LaneBuffer {
   readonly line32: Uint32Array;
   fill = 0;
   constructor(readonly capacity: number) {
-    this.va = new SharedArrayBuffer(capacity * 8);
-    this.kind = new SharedArrayBuffer(capacity);
-    this.line = new SharedArrayBuffer(capacity * 4);
+    this.va = sharedBuffer(capacity * 8);
+    this.kind = sharedBuffer(capacity);
+    this.line = sharedBuffer(capacity * 4);
     this.va64 = new BigUint64Array(this.va);
     this.kind8 = new Uint8Array(this.kind);
     this.line32 = new Uint32Array(this.line);
@@ -178,7 +205,7 @@ export class ReplayWindow {
   private windowRecords = 0;
   private windowItems = 0;
   private readonly local: LaneRunner;
-  private readonly control = new Int32Array(new SharedArrayBuffer(4));
+  private readonly control = new Int32Array(sharedBuffer(4));
   /** Every lane's record buffers by id; which of them each worker has been given; which it may drop. */
   private readonly buffers = new Map<number, LaneBuffer>();
   private known: Set<number>[] = [];
@@ -391,7 +418,7 @@ export class ReplayWindow {
       const now = Date.now();
       if (now - this.lastYield > 50) {
         this.lastYield = now;
-        await new Promise<void>((resolve) => setImmediate(resolve));
+        await nextTurn();
       }
     }
   }
@@ -629,7 +656,7 @@ export class ReplayWindow {
 
   private async startWorkers(active: Lane[]): Promise<CpuWorkers | undefined> {
     if (this.workers) return this.workers;
-    this.starting ??= CpuWorkers.start(this.host.machine, this.workerCount, { entry: LANE_WORKER_URL }).then((w) => this.ready(w));
+    this.starting ??= CpuWorkers.start(this.host.machine, this.workerCount, { kind: 'lane' }).then((w) => this.ready(w));
     try {
       return await this.starting;
     } catch (err) {
@@ -659,12 +686,6 @@ export class ReplayWindow {
     return e;
   }
 }
-
-/**
- * The script a replay's workers run: lane-worker.js beside this module when it runs as built
- * JavaScript; from the TypeScript sources (tests, a clone's tools) the bootstrap that registers tsx.
- */
-const LANE_WORKER_URL = new URL(import.meta.url.endsWith('.ts') ? './lane-worker.mjs' : './lane-worker.js', import.meta.url);
 
 function oracleEvent(w: Uint32Array, e: number): OracleEvent {
   return {

@@ -3,12 +3,16 @@
 // every other line — header, event, comment — kept as its exact text. `line` means the same in both
 // forms: a record's line is the line it has in the JSON Lines text `mmuwasm convert` writes from it
 // (and the line it had in the text it was converted from). Reading and writing stream: memory holds
-// one record and one chunk of the file, whatever the trace's length.
-import { openSync, writeSync, closeSync, readSync } from 'node:fs';
-import { gzipSync, gunzipSync, crc32 } from 'node:zlib';
+// one record and one chunk of the file, whatever the trace's length. Both work over bytes: the reader
+// over a TraceBytes (source.ts), the writers into a ByteSink (a file in Node: src/node/trace-files.ts).
 import { TraceError } from './trace-error.ts';
-import { openTraceFile } from './file.ts';
+import type { TraceBytes } from './source.ts';
 import { TraceParser, type TraceItem } from './parser.ts';
+import { platform } from '../platform/platform.ts';
+
+const crc32 = (bytes: Uint8Array, seed?: number) => platform().crc32(bytes, seed);
+const u16 = (b: Uint8Array, i: number) => b[i] | (b[i + 1] << 8);
+const u32 = (b: Uint8Array, i: number) => (b[i] | (b[i + 1] << 8) | (b[i + 2] << 16) | (b[i + 3] << 24)) >>> 0;
 
 /** `\x89MMT\r\n\x1a\n`: not text (the high byte), and a line-ending or EOF translation shows in it. */
 export const BINARY_MAGIC: readonly number[] = [0x89, 0x4d, 0x4d, 0x54, 0x0d, 0x0a, 0x1a, 0x0a];
@@ -56,38 +60,7 @@ export function packable(ev: { op: string; [k: string]: unknown }): boolean {
   return ev.op === 'access' && ev.id === undefined && ev.until === undefined;
 }
 
-// ---- which reader ----
-
-const GZIP_MAGIC = [0x1f, 0x8b];
 const startsWith = (b: Uint8Array, magic: readonly number[]) => b.length >= magic.length && magic.every((m, i) => b[i] === m);
-
-/** Whether a file is gzip-compressed and whether (inside) it is a binary trace, from its first bytes. */
-export function sniffTrace(path: string): { gzip: boolean; binary: boolean } {
-  let head: Buffer;
-  try {
-    const fd = openSync(path, 'r');
-    try {
-      head = Buffer.alloc(4096);
-      head = head.subarray(0, readSync(fd, head, 0, head.length, 0));
-    } finally {
-      closeSync(fd);
-    }
-  } catch {
-    return { gzip: false, binary: false }; // the reader reports an unreadable file itself
-  }
-  // The first four bytes decide, so that a binary trace whose line ends were translated reaches the
-  // binary reader and is refused with that reason.
-  const BIN4 = BINARY_MAGIC.slice(0, 4);
-  if (!startsWith(head, GZIP_MAGIC)) return { gzip: false, binary: startsWith(head, BIN4) };
-  // Peek inside: the first member's first bytes (a truncated read of the start is all it takes).
-  let inner: Buffer = Buffer.alloc(0);
-  try {
-    inner = gunzipSync(head, { finishFlush: 2 /* Z_SYNC_FLUSH: tolerate the cut */ });
-  } catch {
-    // not valid gzip: the reader says so
-  }
-  return { gzip: true, binary: startsWith(inner, BIN4) || (inner.length < 4 && path.endsWith(`${BINARY_EXTENSION}.gz`)) };
-}
 
 // ---- reading ----
 
@@ -99,17 +72,17 @@ export type BinaryRecord =
 
 /** Pulls bytes from a stream of chunks with at most one record's worth held. */
 class ByteReader {
-  buf: Buffer = Buffer.alloc(0);
+  buf: Uint8Array = new Uint8Array(0);
   pos = 0;
   private base = 0;
   private eof = false;
-  constructor(private readonly chunks: AsyncIterator<Buffer>) {}
+  constructor(private readonly chunks: AsyncIterator<Uint8Array>) {}
 
   /** Makes n bytes available at `pos` if the stream has them; returns how many are. */
   async fill(n: number): Promise<number> {
     let have = this.buf.length - this.pos;
     if (have >= n || this.eof) return have;
-    const parts: Buffer[] = [this.buf.subarray(this.pos)];
+    const parts: Uint8Array[] = [this.buf.subarray(this.pos)];
     while (have < n) {
       const r = await this.chunks.next();
       if (r.done) {
@@ -120,7 +93,7 @@ class ByteReader {
       have += r.value.length;
     }
     this.base += this.pos;
-    this.buf = parts.length === 1 ? parts[0] : Buffer.concat(parts);
+    this.buf = parts.length === 1 ? parts[0] : concat(parts, have);
     this.pos = 0;
     return have;
   }
@@ -129,6 +102,16 @@ class ByteReader {
   get offset(): number {
     return this.base + this.pos;
   }
+}
+
+function concat(parts: Uint8Array[], size: number): Uint8Array {
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -143,10 +126,10 @@ const isCommentLine = (s: string) => {
  * byte, the end record's line count, nothing after it. A file cut short is an error naming the record
  * it ends in.
  */
-export async function* readBinaryRecords(path: string): AsyncGenerator<BinaryRecord> {
-  const { gzip } = sniffTrace(path);
-  const { raw, input: stream } = await openTraceFile(path, gzip, 1 << 20);
-  const r = new ByteReader(stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>);
+export async function* readBinaryRecords(src: TraceBytes): AsyncGenerator<BinaryRecord> {
+  const { gzip, name: path } = src;
+  const chunks = src.chunks[Symbol.asyncIterator]();
+  const r = new ByteReader(chunks);
   let line = 1;
   const fail = (reason: string, field?: string, at = line): never => {
     throw new TraceError(path, at, field, reason);
@@ -167,7 +150,7 @@ export async function* readBinaryRecords(path: string): AsyncGenerator<BinaryRec
       fail(`not a binary trace: the file does not start with the magic bytes 89 4d 4d 54 0d 0a 1a 0a${translated ? ' (its \\r\\n became \\n: the file was copied as text; copy it as binary)' : ''}`, undefined, 0);
     }
     if (head < 12) truncated('the file header', 12, head, 0);
-    const version = r.buf.readUInt32LE(r.pos + 8);
+    const version = u32(r.buf, r.pos + 8);
     if (version !== BINARY_VERSION) fail(`this reader knows binary version ${BINARY_VERSION}, not ${version}`, 'version', 0);
     r.pos += 12;
     for (;;) {
@@ -180,8 +163,8 @@ export async function* readBinaryRecords(path: string): AsyncGenerator<BinaryRec
         const what = tag === TAG.json ? `the JSON record of line ${line}` : `the comment block at line ${line}`;
         let have = await fill(9);
         if (have < 9) truncated(what, 9, have);
-        const len = r.buf.readUInt32LE(r.pos + 1);
-        const sum = r.buf.readUInt32LE(r.pos + 5);
+        const len = u32(r.buf, r.pos + 1);
+        const sum = u32(r.buf, r.pos + 5);
         if (len === 0 && tag === TAG.json) fail(`an empty JSON record (at byte ${offset})`);
         if (len > MAX_TEXT) fail(`${what} claims ${len} bytes, more than the ${MAX_TEXT} a record may hold: the file is corrupt (at byte ${offset})`, 'length');
         have = await fill(9 + len);
@@ -197,7 +180,7 @@ export async function* readBinaryRecords(path: string): AsyncGenerator<BinaryRec
         r.pos += 9 + len;
         if (tag === TAG.json) {
           if (/[\r\n]/.test(text)) fail(`a JSON record holds one line: this one has a line break (at byte ${offset})`);
-          yield { type: 'json', line, text, offset, bytes: raw.bytesRead };
+          yield { type: 'json', line, text, offset, bytes: src.read() };
           line++;
         } else {
           const lines = text.split('\n');
@@ -205,15 +188,15 @@ export async function* readBinaryRecords(path: string): AsyncGenerator<BinaryRec
             const l = line + i === 1 ? lines[i].replace(/^\uFEFF/, '') : lines[i];
             if (/\r/.test(l) || !isCommentLine(l)) fail(`a comment block holds only blank lines and lines starting with # or //; this line is neither: ${JSON.stringify(l.slice(0, 60))}`, undefined, line + i);
           }
-          yield { type: 'comment', line, text, lines: lines.length, offset, bytes: raw.bytesRead };
+          yield { type: 'comment', line, text, lines: lines.length, offset, bytes: src.read() };
           line += lines.length;
         }
       } else if (tag === TAG.accesses) {
         let have = await fill(11);
         if (have < 11) truncated(`the access run at line ${line}`, 11, have);
-        const cpu = r.buf.readUInt16LE(r.pos + 1);
-        const count = r.buf.readUInt32LE(r.pos + 3);
-        const sum = r.buf.readUInt32LE(r.pos + 7);
+        const cpu = u16(r.buf, r.pos + 1);
+        const count = u32(r.buf, r.pos + 3);
+        const sum = u32(r.buf, r.pos + 7);
         if (count === 0 || count > MAX_RUN) fail(`an access run holds 1 to ${MAX_RUN} records, not ${count}: the file is corrupt (at byte ${offset})`, 'count');
         const what = `the access run of lines ${line}–${line + count - 1}`;
         const size = 11 + 9 * count;
@@ -241,13 +224,13 @@ export async function* readBinaryRecords(path: string): AsyncGenerator<BinaryRec
         const va = new BigUint64Array(count);
         new Uint8Array(va.buffer).set(r.buf.subarray(p + 11, p + 11 + 8 * count));
         r.pos += size;
-        yield { type: 'accesses', line, cpu, va, rw, offset, bytes: raw.bytesRead };
+        yield { type: 'accesses', line, cpu, va, rw, offset, bytes: src.read() };
         line += count;
       } else if (tag === TAG.end) {
         const have = await fill(13);
         if (have < 13) truncated('the end record', 13, have);
-        const lines = r.buf.readUInt32LE(r.pos + 1) + r.buf.readUInt32LE(r.pos + 5) * 2 ** 32;
-        const sum = r.buf.readUInt32LE(r.pos + 9);
+        const lines = u32(r.buf, r.pos + 1) + u32(r.buf, r.pos + 5) * 2 ** 32;
+        const sum = u32(r.buf, r.pos + 9);
         if (crc32(r.buf.subarray(r.pos + 1, r.pos + 9)) !== sum) fail(`checksum mismatch in the end record (at byte ${offset}): the file is corrupt`);
         if (lines !== line - 1) fail(`the end record says the trace has ${lines} lines, but its records hold ${line - 1}: the file is corrupt (at byte ${offset})`);
         r.pos += 13;
@@ -259,7 +242,7 @@ export async function* readBinaryRecords(path: string): AsyncGenerator<BinaryRec
       }
     }
   } finally {
-    raw.destroy();
+    await chunks.return?.();
   }
 }
 
@@ -268,11 +251,12 @@ export async function* readBinaryRecords(path: string): AsyncGenerator<BinaryRec
  * the same parser (the same messages, fields and lines), except that a run of access records comes as
  * one `access_run` event whose record i is line `line + i`.
  */
-export async function* readBinaryTrace(path: string): AsyncGenerator<TraceItem> {
+export async function* readBinaryTrace(src: TraceBytes): AsyncGenerator<TraceItem> {
+  const path = src.name;
   const parser = new TraceParser(path);
   let cpus = 0;
   let lastLine = 0;
-  for await (const rec of readBinaryRecords(path)) {
+  for await (const rec of readBinaryRecords(src)) {
     if (rec.type === 'comment') {
       lastLine = rec.line + rec.lines - 1;
       continue;
@@ -295,18 +279,27 @@ export async function* readBinaryTrace(path: string): AsyncGenerator<TraceItem> 
 
 // ---- writing ----
 
-/** Where a writer's bytes go: a file, written in chunks, each chunk a gzip member when compressing. */
-class ChunkedFile {
-  private readonly fd: number;
-  constructor(path: string, private readonly gzip: boolean) {
-    this.fd = openSync(path, 'w');
-  }
+/**
+ * Where a writer's bytes go, in chunks of a few MiB: a file in Node (src/node/trace-files.ts, which
+ * compresses when asked), or memory (MemorySink).
+ */
+export interface ByteSink {
+  write(bytes: Uint8Array): void;
+  close(): void;
+}
+
+/** A sink that keeps the bytes (a trace made in a page, a test). */
+export class MemorySink implements ByteSink {
+  private readonly parts: Uint8Array[] = [];
+  private size = 0;
   write(bytes: Uint8Array): void {
-    const out = this.gzip ? gzipSync(bytes, { level: 6 }) : bytes;
-    for (let off = 0; off < out.length; ) off += writeSync(this.fd, out, off, out.length - off);
+    this.parts.push(bytes.slice());
+    this.size += bytes.length;
   }
-  close(): void {
-    closeSync(this.fd);
+  close(): void {}
+  /** Everything written, in one array. */
+  bytes(): Uint8Array {
+    return concat(this.parts, this.size);
   }
 }
 
@@ -320,7 +313,7 @@ export interface TraceWriter {
   access(cpu: number, va: number | bigint, code: number): void;
   /** Lines written so far. */
   readonly lines: number;
-  /** Writes what is buffered and the end of the trace, and closes the file. */
+  /** Writes what is buffered and the end of the trace, and closes the sink. */
   close(): void;
 }
 
@@ -329,13 +322,11 @@ const TWO32 = 2 ** 32;
 
 /** The JSON Lines form (gzip-compressed when asked): one line per call. */
 export class TextTraceWriter implements TraceWriter {
-  private readonly file: ChunkedFile;
+  private readonly encoder = new TextEncoder();
   private parts: string[] = [];
   private size = 0;
   lines = 0;
-  constructor(path: string, gzip = path.endsWith('.gz')) {
-    this.file = new ChunkedFile(path, gzip);
-  }
+  constructor(private readonly file: ByteSink) {}
   private push(s: string): void {
     this.parts.push(s, '\n');
     this.size += s.length + 1;
@@ -344,7 +335,7 @@ export class TextTraceWriter implements TraceWriter {
   }
   private flush(): void {
     if (!this.parts.length) return;
-    this.file.write(Buffer.from(this.parts.join('')));
+    this.file.write(this.encoder.encode(this.parts.join('')));
     this.parts = [];
     this.size = 0;
   }
@@ -365,7 +356,7 @@ export class TextTraceWriter implements TraceWriter {
 
 /** The binary form: access runs of one CPU, JSON records, comment blocks, and the end record. */
 export class BinaryTraceWriter implements TraceWriter {
-  private readonly file: ChunkedFile;
+  private readonly encoder = new TextEncoder();
   private readonly out = new Uint8Array(CHUNK);
   private readonly view = new DataView(this.out.buffer);
   private pos = 0;
@@ -380,8 +371,7 @@ export class BinaryTraceWriter implements TraceWriter {
   private commentBytes = 0;
   lines = 0;
 
-  constructor(path: string, gzip = path.endsWith('.gz')) {
-    this.file = new ChunkedFile(path, gzip);
+  constructor(private readonly file: ByteSink) {
     this.out.set(BINARY_MAGIC, 0);
     this.view.setUint32(8, BINARY_VERSION, true);
     this.pos = 12;
@@ -396,7 +386,7 @@ export class BinaryTraceWriter implements TraceWriter {
   }
 
   private textRecord(tag: number, text: string): void {
-    const bytes = Buffer.from(text, 'utf8');
+    const bytes = this.encoder.encode(text);
     if (bytes.length > MAX_TEXT) throw new RangeError(`line ${this.lines} is ${bytes.length} bytes long: the binary form holds at most ${MAX_TEXT} bytes in one record`);
     if (9 + bytes.length > this.out.length) {
       this.flushChunk();
@@ -443,7 +433,7 @@ export class BinaryTraceWriter implements TraceWriter {
 
   comment(text: string): void {
     this.flushRun();
-    const n = Buffer.byteLength(text);
+    const n = utf8Length(text);
     if (this.comments.length && this.commentBytes + 1 + n > COMMENT_BLOCK_BYTES) this.flushComments();
     this.commentBytes += (this.comments.length ? 1 : 0) + n;
     this.comments.push(text);
@@ -497,9 +487,13 @@ export function formatOfPath(path: string): { binary: boolean; gzip: boolean } |
   return undefined;
 }
 
-/** A writer for a path, by its extension. */
-export function writerFor(path: string): TraceWriter {
-  const f = formatOfPath(path);
-  if (!f) throw new RangeError(`'${path}': the output's extension names its form: .jsonl or .jsonl.gz (JSON Lines), ${BINARY_EXTENSION} or ${BINARY_EXTENSION}.gz (binary)`);
-  return f.binary ? new BinaryTraceWriter(path, f.gzip) : new TextTraceWriter(path, f.gzip);
+/** The bytes of a string in UTF-8. */
+function utf8Length(s: string): number {
+  let n = s.length;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    // 2 bytes below U+0800, 3 above; a surrogate pair is 4 bytes for its 2 units.
+    if (c >= 0x80) n += c < 0x800 || (c >= 0xd800 && c <= 0xdfff) ? 1 : 2;
+  }
+  return n;
 }

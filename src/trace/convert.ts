@@ -2,15 +2,13 @@
 // (docs/trace-binary.md). Every line is checked as the replay's reader checks it; plain `access`
 // lines become access records and back, every other line keeps its exact text, comments included,
 // so each line keeps its number. JSON Lines → binary → JSON Lines gives the same events on the same
-// lines; binary → JSON Lines → binary gives the same bytes.
-import { rmSync } from 'node:fs';
+// lines; binary → JSON Lines → binary gives the same bytes. Over bytes: the files are src/node/convert.ts's.
 import { TraceError } from './trace-error.ts';
-import { readTextLines } from './file.ts';
 import { TraceParser } from './parser.ts';
+import { readLines } from './lines.ts';
+import type { TraceBytes } from './source.ts';
 import { accessStream, type StreamSpec } from './patterns.ts';
-import {
-  accessCode, formatOfPath, packable, readBinaryRecords, sniffTrace, writerFor, BINARY_EXTENSION, type TraceWriter,
-} from './binary.ts';
+import { accessCode, packable, readBinaryRecords, type TraceWriter } from './binary.ts';
 
 export interface ConvertOptions {
   /** Write each `accesses` stream as the access records it generates (not a conversion: later lines move). */
@@ -32,11 +30,12 @@ type SourceLine =
   | { kind: 'access'; line: number; cpu: number; va: bigint; code: number }
   | { kind: 'run'; line: number; cpu: number; va: BigUint64Array; rw: Uint8Array };
 
-async function* textSource(path: string): AsyncGenerator<SourceLine> {
+async function* textSource(src: TraceBytes): AsyncGenerator<SourceLine> {
+  const path = src.name;
   const parser = new TraceParser(path);
   let lineNo = 0;
   let seed = 0;
-  for await (const { line, text: t } of readTextLines(path, sniffTrace(path).gzip, 1 << 20)) {
+  for await (const { line, text: t } of readLines(src)) {
     lineNo = line;
     const item = parser.line(lineNo, t, 0);
     if (!item) yield { kind: 'comment', line: lineNo, text: t };
@@ -51,12 +50,13 @@ async function* textSource(path: string): AsyncGenerator<SourceLine> {
   parser.end(lineNo);
 }
 
-async function* binarySource(path: string): AsyncGenerator<SourceLine> {
+async function* binarySource(src: TraceBytes): AsyncGenerator<SourceLine> {
+  const path = src.name;
   const parser = new TraceParser(path);
   let cpus = 0;
   let seed = 0;
   let last = 0;
-  for await (const rec of readBinaryRecords(path)) {
+  for await (const rec of readBinaryRecords(src)) {
     if (rec.type === 'comment') {
       const ls = rec.text.split('\n');
       for (let i = 0; i < ls.length; i++) yield { kind: 'comment', line: rec.line + i, text: ls[i] };
@@ -80,13 +80,14 @@ async function* binarySource(path: string): AsyncGenerator<SourceLine> {
   parser.end(last);
 }
 
-/** Reads `input` (either form, plain or gzip) and writes `output` in the form its extension names. */
-export async function convertTrace(input: string, output: string, opts: ConvertOptions = {}): Promise<ConvertResult> {
-  const source = sniffTrace(input).binary ? binarySource(input) : textSource(input);
-  const out: TraceWriter = writerFor(output);
+/**
+ * Reads a trace (either form, plain or gzip) and writes it with `out`, line by line. The writer is
+ * not closed: the caller closes it (and, on an error, drops what it wrote).
+ */
+export async function convertSource(src: TraceBytes, out: TraceWriter, opts: ConvertOptions = {}): Promise<ConvertResult> {
+  const source = src.binary ? binarySource(src) : textSource(src);
   const res: ConvertResult = { lines: 0, events: 0, accesses: 0 };
-  let ok = false;
-  try {
+  {
     for await (const s of source) {
       switch (s.kind) {
         case 'comment':
@@ -119,10 +120,6 @@ export async function convertTrace(input: string, output: string, opts: ConvertO
         }
       }
     }
-    ok = true;
-  } finally {
-    out.close();
-    if (!ok) rmSync(output, { force: true });
   }
   res.lines = out.lines;
   return res;

@@ -3,7 +3,6 @@
 // sees it. A bad line throws a TraceError naming the file, the line and the field; the events before
 // it have already been handed out, so the replay keeps what it did.
 import { TraceError } from './trace-error.ts';
-import { readTextLines } from './file.ts';
 import { describe, parseAmount, parseProt } from './values.ts';
 import { PROFILE_NAMES } from '../kernel/profiles.ts';
 import { fixById } from '../kernel/fixes.ts';
@@ -103,28 +102,6 @@ const BLOCK_FORBIDDEN: Readonly<Record<string, string>> = {
 
 const HEADER_FIELDS = new Set(['format', 'version', 'cpus', 'kernel', 'fixes', 'paging', 'pcid', 'physmem', 'tlb', 'seed']);
 export const MAX_CPUS = 256;
-
-/**
- * Reads a trace file (`.jsonl`, or gzip when the name ends in `.gz`) as its header and then its events,
- * each with its line number and the bytes of the file read so far (for a progress estimate). A binary
- * trace (docs/trace-binary.md, known by its magic bytes, plain or gzip) goes to its own reader.
- */
-export async function* readTrace(path: string): AsyncGenerator<TraceItem> {
-  const binary = await import('./binary.ts');
-  const form = binary.sniffTrace(path);
-  if (form.binary) {
-    yield* binary.readBinaryTrace(path);
-    return;
-  }
-  const parser = new TraceParser(path);
-  let last = 0;
-  for await (const { line, text, bytes } of readTextLines(path, form.gzip)) {
-    last = line;
-    const item = parser.line(line, text, bytes);
-    if (item) yield item;
-  }
-  parser.end(last);
-}
 
 /** Reads a trace held in memory as lines (generated workloads, tests). */
 export function* parseTrace(lines: Iterable<string>, file = 'trace'): Generator<TraceItem> {

@@ -29,7 +29,8 @@ import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { TraceError } from '../trace/trace-error.ts';
 import { PROFILE_NAMES } from '../kernel/profiles.ts';
-import { ACCESS_CODE, BINARY_EXTENSION, accessLine, formatOfPath, writerFor, type TraceWriter } from '../trace/binary.ts';
+import { ACCESS_CODE, BINARY_EXTENSION, accessLine, formatOfPath, type TraceWriter } from '../trace/binary.ts';
+import { writerFor } from '../node/trace-files.ts';
 import { ArgumentError } from '../mmu/errors.ts';
 
 export type LackeyKind = 'I' | 'L' | 'S' | 'M';

@@ -1,0 +1,111 @@
+// Trace files in Node: their bytes for the readers (src/trace/, which work over bytes), a sink for
+// the writers (gzip when the name ends in .gz), and which form a file holds.
+import { closeSync, createReadStream, openSync, readSync, writeSync, type ReadStream } from 'node:fs';
+import { constants, crc32, deflateRawSync, gunzipSync } from 'node:zlib';
+import { TraceError } from '../trace/trace-error.ts';
+import { openTraceBytes, type TraceBytes } from '../trace/source.ts';
+import { BINARY_EXTENSION, BINARY_MAGIC, BinaryTraceWriter, TextTraceWriter, formatOfPath, type ByteSink, type TraceWriter } from '../trace/binary.ts';
+
+/** The chunks of a file; a file that cannot be opened is a TraceError naming it (line 0). */
+export async function* fileChunks(path: string, chunk = 1 << 20): AsyncGenerator<Uint8Array> {
+  let raw: ReadStream;
+  try {
+    raw = createReadStream(path, { highWaterMark: chunk });
+    await new Promise<void>((resolve, reject) => {
+      raw.once('open', () => resolve());
+      raw.once('error', reject);
+    });
+  } catch (err) {
+    throw new TraceError(path, 0, undefined, `cannot read the trace: ${(err as Error).message}`);
+  }
+  try {
+    for await (const c of raw) yield c as Buffer;
+  } finally {
+    raw.destroy();
+  }
+}
+
+/** A trace file's bytes, decompressed, with its form known from its first bytes. */
+export function openTraceFile(path: string): Promise<TraceBytes> {
+  return openTraceBytes(fileChunks(path), path);
+}
+
+const startsWith = (b: Uint8Array, magic: readonly number[]) => b.length >= magic.length && magic.every((m, i) => b[i] === m);
+
+/** Whether a file is gzip-compressed and whether (inside) it is a binary trace, from its first bytes (at once, for a command's choices). */
+export function sniffTrace(path: string): { gzip: boolean; binary: boolean } {
+  let head: Buffer;
+  try {
+    const fd = openSync(path, 'r');
+    try {
+      head = Buffer.alloc(4096);
+      head = head.subarray(0, readSync(fd, head, 0, head.length, 0));
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return { gzip: false, binary: false }; // the reader reports an unreadable file itself
+  }
+  const BIN4 = BINARY_MAGIC.slice(0, 4);
+  if (!startsWith(head, [0x1f, 0x8b])) return { gzip: false, binary: startsWith(head, BIN4) };
+  let inner: Buffer = Buffer.alloc(0);
+  try {
+    inner = gunzipSync(head, { finishFlush: 2 /* Z_SYNC_FLUSH: tolerate the cut */ });
+  } catch {
+    // not valid gzip: the reader says so
+  }
+  return { gzip: true, binary: startsWith(inner, BIN4) || (inner.length < 4 && path.endsWith(`${BINARY_EXTENSION}.gz`)) };
+}
+
+/** gzip's member header: deflate, no flags, no time, the Unix OS code (RFC 1952 §2.3). */
+const GZIP_HEADER = new Uint8Array([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3]);
+
+/**
+ * A file written in chunks. Compressed, it is one gzip member: each chunk is deflated on its own and
+ * ends on a byte boundary (a sync flush, no final block), so the chunks join into one deflate stream,
+ * closed by an empty final block and the trailer (CRC-32 and size of everything). One member, not one
+ * per chunk, because a browser's DecompressionStream refuses anything after the first member.
+ */
+export class FileSink implements ByteSink {
+  private readonly fd: number;
+  private crc = 0;
+  private size = 0;
+  constructor(path: string, private readonly gzip = path.endsWith('.gz')) {
+    this.fd = openSync(path, 'w');
+    if (gzip) this.put(GZIP_HEADER);
+  }
+  private put(bytes: Uint8Array): void {
+    for (let off = 0; off < bytes.length; ) off += writeSync(this.fd, bytes, off, bytes.length - off);
+  }
+  write(bytes: Uint8Array): void {
+    if (!this.gzip) {
+      this.put(bytes);
+      return;
+    }
+    this.crc = crc32(bytes, this.crc);
+    this.size = (this.size + bytes.length) % 2 ** 32;
+    this.put(deflateRawSync(bytes, { level: 6, finishFlush: constants.Z_SYNC_FLUSH }));
+  }
+  close(): void {
+    try {
+      if (this.gzip) {
+        const trailer = new Uint8Array(8);
+        const view = new DataView(trailer.buffer);
+        view.setUint32(0, this.crc, true);
+        view.setUint32(4, this.size, true);
+        this.put(deflateRawSync(new Uint8Array(0))); // the final (empty) block
+        this.put(trailer);
+      }
+    } finally {
+      closeSync(this.fd);
+    }
+  }
+}
+
+/** A writer for a path, by its extension (.jsonl[.gz] JSON Lines, .mmtrace[.gz] binary). */
+export function writerFor(path: string): TraceWriter {
+  const f = formatOfPath(path);
+  if (!f) throw new RangeError(`'${path}': the output's extension names its form: .jsonl or .jsonl.gz (JSON Lines), ${BINARY_EXTENSION} or ${BINARY_EXTENSION}.gz (binary)`);
+  const sink = new FileSink(path, f.gzip);
+  return f.binary ? new BinaryTraceWriter(sink) : new TextTraceWriter(sink);
+}

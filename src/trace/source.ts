@@ -1,0 +1,166 @@
+// Where a trace's bytes come from, the same for every reader and every platform: the whole text, its
+// bytes, or a stream of chunks (a web ReadableStream, a Node stream, any async iterable). The first
+// bytes say whether it is gzip (then it is decompressed with the web-standard DecompressionStream,
+// which Node has too) and whether, inside, it is the binary form.
+
+/** A trace as the library takes it: its text, its bytes, or a stream of byte chunks. */
+export type TraceInput =
+  | string
+  | Uint8Array
+  | ArrayBuffer
+  | ReadableStream<Uint8Array>
+  | AsyncIterable<Uint8Array>
+  | Iterable<Uint8Array>;
+
+/** Input held in memory is handed to the readers in slices of this size (a line may span several). */
+const SLICE = 1 << 20;
+
+const GZIP_MAGIC = [0x1f, 0x8b];
+/** The first four bytes of the binary form's magic (docs/trace-binary.md) decide which reader reads it. */
+const BINARY_MAGIC4 = [0x89, 0x4d, 0x4d, 0x54];
+const startsWith = (b: Uint8Array, magic: readonly number[]) => b.length >= magic.length && magic.every((m, i) => b[i] === m);
+
+function* slices(bytes: Uint8Array): Generator<Uint8Array> {
+  for (let at = 0; at < bytes.length; at += SLICE) yield bytes.subarray(at, Math.min(bytes.length, at + SLICE));
+}
+
+async function* fromStream(stream: ReadableStream<Uint8Array>): AsyncGenerator<Uint8Array> {
+  const reader = stream.getReader();
+  try {
+    for (;;) {
+      const r = await reader.read();
+      if (r.done) return;
+      yield r.value;
+    }
+  } finally {
+    // Stopped early (a bad line): the rest is not wanted.
+    reader.cancel().catch(() => {});
+    reader.releaseLock();
+  }
+}
+
+/** The chunks of any TraceInput. */
+export async function* chunksOf(input: TraceInput): AsyncGenerator<Uint8Array> {
+  if (typeof input === 'string') yield* slices(new TextEncoder().encode(input));
+  else if (input instanceof Uint8Array) yield* slices(input);
+  else if (input instanceof ArrayBuffer) yield* slices(new Uint8Array(input));
+  else if (typeof (input as ReadableStream).getReader === 'function') yield* fromStream(input as ReadableStream<Uint8Array>);
+  else yield* input as AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
+}
+
+/**
+ * Decompresses gzip (every member of it: the writers compress in independent members) through the
+ * web-standard DecompressionStream. A corrupt stream rejects the next read; stopping early cancels it.
+ */
+export async function* gunzip(chunks: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+  const ds = new DecompressionStream('gzip');
+  const writer = ds.writable.getWriter();
+  const feeding = (async () => {
+    try {
+      for await (const c of chunks) await writer.write(c as Uint8Array<ArrayBuffer>);
+      await writer.close();
+    } catch (err) {
+      await writer.abort(err).catch(() => {});
+    }
+  })();
+  try {
+    yield* fromStream(ds.readable);
+  } finally {
+    await feeding;
+  }
+}
+
+/** Pulls the first bytes of a stream of chunks without losing them. */
+class Peekable {
+  private readonly head: Uint8Array[] = [];
+  private size = 0;
+  private done = false;
+  private error: unknown;
+  constructor(private readonly it: AsyncIterator<Uint8Array>) {}
+
+  /** At least n bytes from the start (fewer at the end of the stream). */
+  async peek(n: number): Promise<Uint8Array> {
+    while (this.size < n && !this.done) {
+      let r: IteratorResult<Uint8Array>;
+      try {
+        r = await this.it.next();
+      } catch (err) {
+        // Kept for the reader, which meets it after the bytes that came before it.
+        this.error = err;
+        this.done = true;
+        throw err;
+      }
+      if (r.done) this.done = true;
+      else {
+        this.head.push(r.value);
+        this.size += r.value.length;
+      }
+    }
+    const out = new Uint8Array(Math.min(n, this.size));
+    let at = 0;
+    for (const c of this.head) {
+      if (at >= out.length) break;
+      const part = c.subarray(0, out.length - at);
+      out.set(part, at);
+      at += part.length;
+    }
+    return out;
+  }
+
+  async *chunks(): AsyncGenerator<Uint8Array> {
+    try {
+      while (this.head.length) yield this.head.shift()!;
+      if (this.error !== undefined) throw this.error;
+      if (this.done) return;
+      for (;;) {
+        const r = await this.it.next();
+        if (r.done) return;
+        yield r.value;
+      }
+    } finally {
+      await this.it.return?.();
+    }
+  }
+}
+
+/** A trace's bytes, decompressed, and what its first bytes said. */
+export interface TraceBytes {
+  /** The name errors give (a file's path, or what the caller calls it). */
+  readonly name: string;
+  readonly gzip: boolean;
+  readonly binary: boolean;
+  /** The (decompressed) bytes. A read error (a corrupt gzip stream) rejects the iteration. */
+  readonly chunks: AsyncIterable<Uint8Array>;
+  /** Bytes of the input consumed so far (compressed, when it is): the progress through a file. */
+  read(): number;
+}
+
+/**
+ * Opens a trace's bytes: gzip if they start with its magic or the name ends in `.gz` (so that a
+ * misnamed file is refused with the reason), binary if the (decompressed) bytes start with the binary
+ * form's magic, or a `.mmtrace.gz` whose start cannot be decompressed (the binary reader says why).
+ */
+export async function openTraceBytes(input: TraceInput, name: string): Promise<TraceBytes> {
+  let read = 0;
+  const counted = (async function* () {
+    for await (const c of chunksOf(input)) {
+      read += c.length;
+      yield c;
+    }
+  })();
+  const raw = new Peekable(counted);
+  // A read error here (a directory, an I/O error) comes again from `chunks`, where the reader names its line.
+  const head = await raw.peek(4).catch(() => new Uint8Array(0));
+  const gzip = startsWith(head, GZIP_MAGIC) || name.endsWith('.gz');
+  if (!gzip) return { name, gzip, binary: startsWith(head, BINARY_MAGIC4), chunks: raw.chunks(), read: () => read };
+  const inner = new Peekable(gunzip(raw.chunks())[Symbol.asyncIterator]());
+  let binary: boolean;
+  try {
+    const head = await inner.peek(4);
+    binary = startsWith(head, BINARY_MAGIC4) || (head.length < 4 && name.endsWith('.mmtrace.gz'));
+  } catch {
+    // Not valid gzip: the reader reads it again and says so at its line.
+    binary = name.endsWith('.mmtrace.gz');
+  }
+  return { name, gzip, binary, chunks: inner.chunks(), read: () => read };
+}
