@@ -99,6 +99,18 @@ export const COMMANDS: readonly CommandSpec[] = [
     run: async (args) => (await import('./bisect.ts')).runBisect(args),
   },
   {
+    name: 'serve',
+    operands: '[DIR]',
+    min: 0,
+    max: 1,
+    summary: 'a local page where traces replay in the browser, two profiles side by side',
+    about: "Serves, on 127.0.0.1 only, a page where a trace is dropped or picked from DIR (default: the\npackage's scenarios/), profiles and fixes are chosen, and the replay runs in the browser (the\npackage's browser entry, Web Workers: the page is cross-origin isolated), drawn as replay --html\ndraws it; 'v4.4 | v4.19' compares two profiles side by side. Prints the URL; Ctrl-C stops it.",
+    options: [
+      { name: '--port', value: 'P', help: 'the port, 0 to 65535 (default 8080; 0: any free one, the URL says which)' },
+    ],
+    run: async (args) => (await import('./serve.ts')).runServe(args),
+  },
+  {
     name: 'profiles',
     operands: '',
     min: 0,
