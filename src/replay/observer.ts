@@ -10,7 +10,7 @@ export interface ReplayObserver {
   attach(replay: Replay): void;
   /** An event starts to run (a kernel operation, a setup event, a CPU-local switch or idle). */
   event(line: number, ev: ReplayEvent): void;
-  /** The operation reached one of its named steps (TRACE-FORMAT steps), and parks there when `parked`. */
+  /** The operation reached one of its named steps (docs/trace-format.md), and parks there when `parked`. */
   step(op: Op, step: string, parked: boolean): void;
   /** A parked operation runs on (the `resume` event of `line`). */
   resumed(op: Op, line: number): void;
