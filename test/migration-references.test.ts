@@ -3,8 +3,8 @@
 // free the frame under it, map the frame being copied, or leave a frame nobody holds. After each race
 // every allocated data frame is held by something (a page cache or a mapping) and the kernel's counts
 // match the tables, under every profile.
-import { describe, expect, it } from 'vitest';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { replayFile } from '../src/node/replay-file.ts';
@@ -14,6 +14,7 @@ import { HugetlbFile } from '../src/kernel/mm_types.ts';
 import type { Kernel } from '../src/kernel/kernel.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'mmuwasm-migrate-refs-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const header = { format: 'mmuwasm-trace', version: 1, cpus: 4 };
 const setup = [
   { op: 'hugetlbfs', file: 'F', size: '1G', pagesize: '2M' },

@@ -101,7 +101,7 @@ describe('header', () => {
     ['{"format":"mmuwasm-trace","version":1,"cpus":1,"physmem":"512M"}', 't.jsonl:1: field "physmem": expected a whole number of GiB, at least "1G"'],
     ['{"format":"mmuwasm-trace","version":1,"cpus":1,"tlb":{"l1":{"sets":1,"ways":1}}}', 't.jsonl:1: field "tlb.l1": unknown array (arrays: dtlb4k, dtlb2m, dtlb1g, stlb, stlb1g, pml5, pml4, pdpte, pde)'],
     ['{"format":"mmuwasm-trace","version":1,"cpus":1,"tlb":{"stlb":{"sets":3,"ways":1}}}', 't.jsonl:1: field "tlb.stlb.sets": expected a power of two (or 0 for no such array), not 3'],
-    ['{"format":"mmuwasm-trace","version":1,"cpus":1,"color":true}', 't.jsonl:1: field "color": unknown header field (the header knows format, version, cpus, kernel, fixes, paging, pcid, physmem, tlb, seed)'],
+    ['{"format":"mmuwasm-trace","version":1,"cpus":1,"color":true}', 't.jsonl:1: field "color": unknown header field (the header knows format, version, cpus, kernel, fixes, paging, pcid, physmem, tlb, seed, recorded)'],
   ])('%s is refused', (line, message) => {
     expect(errorOf(line)).toBe(message);
   });

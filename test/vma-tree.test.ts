@@ -3,15 +3,18 @@
 // Then its cost, counted, never timed: a lookup looks at no more nodes than the tree is high, the
 // height stays logarithmic, and replaying an address space of n VMAs costs O(log n) tree visits per
 // operation — a return to sorting or scanning the list on every insert would fail these counts.
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { VmaTree, type Range } from '../src/kernel/vma_tree.ts';
 import { replayFile } from '../src/node/replay-file.ts';
 // @ts-expect-error: a plain .mjs script without types
 import { KINDS } from '../scripts/scale-traces.mjs';
+
+const folders: string[] = [];
+afterAll(() => folders.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
 interface Vma extends Range {
   id: number;
@@ -173,6 +176,7 @@ describe('VmaTree cost, counted', () => {
 
   it('replaying n VMAs in one address space costs O(log n) tree visits and O(1) TLB slots per operation', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'mmuwasm-vma-scale-'));
+    folders.push(dir);
     const perOp: { n: number; visits: number; slots: number; decoded: number }[] = [];
     for (const n of [256, 2048]) {
       const path = join(dir, `vmas-${n}.jsonl`);
@@ -201,6 +205,7 @@ describe('VmaTree cost, counted', () => {
 describe('the index of address spaces by context id', () => {
   it('holds exactly the live address spaces after many are made and half of them exit', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'mmuwasm-mms-scale-'));
+    folders.push(dir);
     const path = join(dir, 'mms-64.jsonl');
     writeFileSync(path, [...KINDS.mms[0](64)].map((e: unknown) => JSON.stringify(e)).join('\n') + '\n');
     const { status, replay } = await replayFile(path, {});

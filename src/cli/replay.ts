@@ -37,6 +37,8 @@ export interface ReplayArgs {
   /** A self-contained HTML report (src/report/html.ts). */
   html?: string;
   quiet: boolean;
+  /** `--fidelity strict`: a flush the model makes differently from the recorded kernel is a finding. */
+  fidelity?: 'strict' | 'report';
 }
 
 /** The replay's options from its parsed command line; a bad value is a UsageError naming the option. */
@@ -64,6 +66,11 @@ export function replayArgs(p: ParsedArgs): ReplayArgs {
   if (tlb !== undefined) {
     if (tlb !== 'retentive' && tlb !== 'capacity') throw new UsageError(`--tlb: takes retentive (the oracle's view, the default) or capacity (the real geometry, for statistics), not '${tlb}'`);
     a.tlbMode = tlb;
+  }
+  const fidelity = p.get('--fidelity');
+  if (fidelity !== undefined) {
+    if (fidelity !== 'strict' && fidelity !== 'report') throw new UsageError(`--fidelity: takes strict (exit 1 on any mismatch with the recorded kernel) or report (the default), not '${fidelity}'`);
+    a.fidelity = fidelity;
   }
   if (a.json === '') throw new UsageError('--json: needs a file name, or - for standard output');
   if (a.html === '' || a.html === '-') throw new UsageError('--html: needs a file name');
@@ -142,5 +149,7 @@ async function replayTo(args: ReplayArgs, path: string, name: string): Promise<n
     writeOutput(args.html, renderReportHtml(report as TimelineReport, name === args.trace ? basename(name) : name));
     if (!args.quiet) console.error(`mmuwasm replay: the HTML report is ${args.html}`);
   }
+  // --fidelity strict: a flush the model makes differently from the recorded kernel is a finding too.
+  if (status === 0 && args.fidelity === 'strict' && report.fidelity?.mismatches.length) return 1;
   return status;
 }

@@ -17,6 +17,18 @@ export interface Fix {
 
 export const FIXES: readonly Fix[] = [
   {
+    id: '209954cbc7d0', release: 'v6.13', needs: ['b0579ade7cd8'],
+    title: 'x86/mm/tlb: Update mm_cpumask lazily',
+    where: 'switchMmIrqsOff, flushTlbMmRange, flushTlbFunc',
+    effect: 'a CPU leaving an mm stays in its mm_cpumask: flushes still trace an IPI send for it, reach it only when page tables were freed, and then take it out of the mask',
+  },
+  {
+    id: '4a18419f71cd', release: 'v5.19',
+    title: 'mm/mprotect: use mmu_gather',
+    where: 'sysMprotect',
+    effect: 'mprotect flushes once for the whole call, the span of the PTEs it changed, instead of each VMA range in which one changed',
+  },
+  {
     id: 'd833352a4338', release: 'v3.6',
     title: 'mm: hugetlbfs: close race during teardown of hugetlbfs shared page tables',
     where: 'hugetlbChangeProtection, __unmapHugepageRangeFinal, pageTableShareable',

@@ -5,6 +5,7 @@ import type { Kernel } from './kernel.ts';
 import { VmArea, type MmStruct } from './mm_types.ts';
 import type { Op, OpGen } from './ops.ts';
 import { copyPageRange } from './memory.ts';
+import { flushTlbMm } from './tlbflush.ts';
 
 export function* dupMmap(k: Kernel, op: Op, parent: MmStruct, childName: string): OpGen<MmStruct> {
   yield* parent.mmapLock.downWrite(op);
@@ -20,6 +21,9 @@ export function* dupMmap(k: Kernel, op: Op, parent: MmStruct, childName: string)
       }
       yield* copyPageRange(k, op, c, v);
     }
+    // dup_mmap ends with one flush_tlb_mm(oldmm), whatever it copied (mm/mmap.c, v6.18; kernel/fork.c
+    // before): the write-protected COW entries of every VMA at once, not one flush per VMA.
+    flushTlbMm(k, op.cpu, parent);
   } finally {
     parent.mmapLock.upWrite(op);
   }

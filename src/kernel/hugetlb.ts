@@ -147,11 +147,12 @@ export function hugePmdUnshare(k: Kernel, op: Op, mm: MmStruct, vma: VmArea, add
  * and the whole PUD range flushed, under the VMA lock and i_mmap_rwsem. Without the fix the halves
  * keep linking the shared page, and a later unshare from one of them flushes only that half.
  */
-export function* hugetlbSplit(k: Kernel, op: Op, vma: VmArea, addr: bigint): OpGen {
+export function* hugetlbSplit(k: Kernel, op: Op, vma: VmArea, addr: bigint, vmStart = vma.start): OpGen {
   if (!vma.shared || vma.file?.pagesize !== '2M' || (addr & ~PUD_MASK) === 0n || addr % PMD_SIZE !== 0n) return;
   const floor = addr & PUD_MASK;
   const ceil = floor + PUD_SIZE;
-  if (floor < vma.start || ceil > vma.end) return;
+  // vmStart: where the VMA begins by the time of this split (a split at the range's start came first).
+  if (floor < vmStart || ceil > vma.end) return;
   const mm = vma.mm;
   if (!k.fixes.has('081056dc00a2')) {
     const ptep = hugePteOffset(k, mm, floor, '2M');

@@ -10,7 +10,7 @@ import {
 } from './pgtable.ts';
 import { adjustRangeIfPmdSharingPossible, hugePmdUnshare, hugePteAlloc, pmdShared, PUD_MASK, PUD_SIZE } from './hugetlb.ts';
 import { tlbAdjustRange, tlbRemoveTable, tlbFlushMmuTlbonly, type MmuGather } from './mmu_gather.ts';
-import { flushTlbBatchedPending, flushTlbMm, flushTlbPage } from './tlbflush.ts';
+import { flushTlbBatchedPending, flushTlbPage } from './tlbflush.ts';
 import type { FaultResult } from './hugetlb.ts';
 
 const PAGE = 4096n;
@@ -256,7 +256,7 @@ export function freePgtables(k: Kernel, tlb: MmuGather, mm: MmStruct, start: big
 // ---- fork ----
 
 /** copy_page_range for one VMA: COW for private memory, re-sharing for shared hugetlb. */
-export function* copyPageRange(k: Kernel, op: Op, dst: VmArea, src: VmArea): OpGen {
+export function* copyPageRange(k: Kernel, op: Op, dst: VmArea, src: VmArea): OpGen<boolean> {
   const sz = src.isHugetlb ? src.file!.hpageBytes : PAGE;
   const level = src.isHugetlb ? (src.file!.pagesize === '2M' ? 'pmd' : 'pud') : 'pte';
   let cow = false;
@@ -292,8 +292,8 @@ export function* copyPageRange(k: Kernel, op: Op, dst: VmArea, src: VmArea): OpG
     setEntry(k, dst.mm, addr, level, dptep, ce, 'copy_page_range');
   }
   if (isCow) k.notifiers.invalidateRangeEnd(src.mm, src.start, src.end);
-  // dup_mmap: the parent's entries lost their write permission; its TLBs must forget it.
-  if (cow) flushTlbMm(k, op.cpu, src.mm);
+  // The parent's entries lost their write permission: dup_mmap flushes its TLBs once, after every VMA.
+  return cow;
 }
 
 export { flushTlbBatchedPending, levelShift };

@@ -85,7 +85,9 @@ export function* vmasExactlySplitting(k: Kernel, op: Op, mm: MmStruct, start: bi
   });
   if (aligned) {
     for (const v of mm.vmasIn(start, end)) {
-      for (const a of [start, end]) if (v.isHugetlb && a > v.start && a < v.end) yield* hugetlbSplit(k, op, v, a);
+      // __split_vma at start first (the VMA then begins there), then at end (mm/vma.c, v6.18).
+      if (v.isHugetlb && start > v.start && start < v.end) yield* hugetlbSplit(k, op, v, start);
+      if (v.isHugetlb && end > v.start && end < v.end) yield* hugetlbSplit(k, op, v, end, start > v.start ? start : v.start);
     }
   }
   return vmasExactly(mm, start, end);

@@ -6,6 +6,7 @@ import type { Op, OpGen } from './ops.ts';
 import { _PAGE_DIRTY, _PAGE_RW, _PAGE_NX, hugePteOffset, isMigrationEntry, ptePresent, readEntry, setEntry, swpEntryToPte, SWP_MIGRATION_READ, walkTo } from './pgtable.ts';
 import { adjustRangeIfPmdSharingPossible, hugePmdUnshare, PUD_MASK, PUD_SIZE } from './hugetlb.ts';
 import { KernelRefusal, vmasExactlySplitting } from './mmap.ts';
+import { flushTlbMmRange } from './tlbflush.ts';
 
 function newEntry(e: bigint, prot: Prot): bigint {
   let n = e;
@@ -17,12 +18,13 @@ function newEntry(e: bigint, prot: Prot): bigint {
 }
 
 /**
- * change_pmd_range / change_pte_range over a 4 KiB VMA range; returns the number of entries changed.
- * The secondary MMUs hear invalidate_range_start from the first populated PMD to the end of the range
- * and invalidate_range_end after it, before the CPU flush (v4.4 mm/mprotect.c l.156-187, v4.19
- * l.186-218; v6.18 brackets each populated PUD range the same way in change_pud_range, l.607-635).
+ * change_pmd_range / change_pte_range over a 4 KiB VMA range; returns the number of entries changed
+ * and widens `changed` to cover them. The secondary MMUs hear invalidate_range_start from the first
+ * populated PMD to the end of the range and invalidate_range_end after it, before the CPU flush (v4.4
+ * mm/mprotect.c l.156-187, v4.19 l.186-218; v6.18 brackets each populated PUD range the same way in
+ * change_pud_range, l.607-635).
  */
-function changePteRange(k: Kernel, op: Op, vma: VmArea, start: bigint, end: bigint, prot: Prot): number {
+function changePteRange(k: Kernel, op: Op, vma: VmArea, start: bigint, end: bigint, prot: Prot, changed: { lo: bigint; hi: bigint }): number {
   const mm = vma.mm;
   k.flushTlbBatchedPendingOnce(op.cpu, mm);
   let pages = 0;
@@ -39,6 +41,8 @@ function changePteRange(k: Kernel, op: Op, vma: VmArea, start: bigint, end: bigi
     const n = newEntry(e, prot);
     if (n === e) continue;
     setEntry(k, mm, va, 'pte', ptep, n, 'change_pte_range');
+    if (changed.lo < 0n || va < changed.lo) changed.lo = va;
+    if (va + 4096n > changed.hi) changed.hi = va + 4096n;
     pages++;
   }
   if (mniStart !== undefined) k.notifiers.invalidateRangeEnd(mm, mniStart, end);
@@ -56,15 +60,24 @@ export function* sysMprotect(k: Kernel, op: Op, mm: MmStruct, start: bigint, len
     yield { step: 'change' };
     const hugetlb = vmas.filter((v) => v.isHugetlb);
     const anon = vmas.filter((v) => !v.isHugetlb);
-    let anonPages = 0;
     // change_protection_range marks a flush pending on the mm until its flush is done (v4.4
     // mm/mprotect.c l.227/239 set/clear_tlb_flush_pending; v4.19 l.278/290 inc/dec_tlb_flush_pending,
     // which a concurrent zap's tlb_finish_mmu counts as a nested gather, 99baac21e458).
     if (anon.length) mm.tlbFlushPending++;
+    // 4a18419f71cd (v5.19): one mmu_gather for the whole call flushes once, the span of the entries
+    // that changed (tlb_flush_pte_range), whatever VMAs they are in. Before it, change_protection_range
+    // flushed each VMA's range in which an entry changed.
+    const changed = { lo: -1n, hi: -1n };
+    const changedVmas: VmArea[] = [];
     for (const v of anon) {
-      anonPages += changePteRange(k, op, v, v.start, v.end, prot);
+      if (changePteRange(k, op, v, v.start, v.end, prot, changed)) changedVmas.push(v);
       v.prot = { ...prot };
     }
+    const flushAnon = () => {
+      if (!k.fixes.has('4a18419f71cd')) for (const v of changedVmas) k.flushTlbRangeOf(op.cpu, v, v.start, v.end);
+      // tlb_finish_mmu: the gather's range, no page table freed (so no IPI to a CPU on another mm).
+      else if (changed.lo >= 0n) flushTlbMmRange(k, op.cpu, mm, changed.lo, changed.hi, 12n, false);
+    };
     // hugetlb_change_protection, one VMA at a time.
     const flushes: (() => void)[] = [];
     const unlocks: (() => void)[] = [];
@@ -77,7 +90,7 @@ export function* sysMprotect(k: Kernel, op: Op, mm: MmStruct, start: bigint, len
     if (k.fixes.has('d833352a4338')) {
       yield { step: 'flush' };
       for (const f of flushes) f();
-      if (anonPages) for (const v of anon) k.flushTlbRangeOf(op.cpu, v, v.start, v.end);
+      flushAnon();
       if (anon.length) mm.tlbFlushPending--;
       yield { step: 'unlock' };
       for (const u of unlocks) u();
@@ -86,7 +99,7 @@ export function* sysMprotect(k: Kernel, op: Op, mm: MmStruct, start: bigint, len
       for (const u of unlocks) u();
       yield { step: 'flush' };
       for (const f of flushes) f();
-      if (anonPages) for (const v of anon) k.flushTlbRangeOf(op.cpu, v, v.start, v.end);
+      flushAnon();
       if (anon.length) mm.tlbFlushPending--;
     }
   } finally {

@@ -66,6 +66,22 @@ export interface TlbflushKernel {
   readonly flushObserver?: FlushObserver;
 }
 
+/** The reasons of the tlb_flush tracepoint (enum tlb_flush_reason, include/linux/mm_types.h). */
+export type TlbFlushReason = 'task-switch' | 'remote-shootdown' | 'local-shootdown' | 'local-mm' | 'remote-ipi' | 'remote-wrong-cpu';
+/** A listener on the model's tlb_flush tracepoint: what the kernel would trace, on which CPU. */
+export type TlbFlushTrace = (cpu: number, reason: TlbFlushReason, pages: number) => void;
+const tlbFlushTraces = new WeakMap<TlbflushKernel, TlbFlushTrace>();
+
+/** Listens to the model's trace_tlb_flush, as `record` listens to the real kernel's (replay's fidelity). */
+export function setTlbFlushTrace(k: TlbflushKernel, fn: TlbFlushTrace): void {
+  tlbFlushTraces.set(k, fn);
+}
+
+/** trace_tlb_flush, at the points arch/x86/mm/tlb.c (v6.18) calls it; `pages` -1 is TLB_FLUSH_ALL. */
+function traceTlbFlush(k: TlbflushKernel, cpu: number, reason: TlbFlushReason, pages: number): void {
+  tlbFlushTraces.get(k)?.(cpu, reason, pages);
+}
+
 /** struct tlb_state (per CPU). */
 export class CpuTlbState {
   loadedMm: MmStruct;
@@ -136,15 +152,18 @@ export function switchMmIrqsOff(k: TlbflushKernel, cpu: number, next: MmStruct):
     if (slot.tlbGen === next.tlbGen) return;
     const gen = next.tlbGen;
     loadCr3(k, cpu, next, s.loadedAsid, true);
+    traceTlbFlush(k, cpu, 'task-switch', -1);
     slot.tlbGen = gen;
     return;
   }
-  // Stop remote flushes for the previous mm (4.19 clears the bit at once).
-  if (prev !== k.initMm) prev.cpumask.delete(cpu);
+  // Stop remote flushes for the previous mm (4.19 clears the bit at once). With 209954cbc7d0 the bit
+  // stays until a flush finds the CPU on another mm (flushTlbFunc), so the sender keeps tracing the IPI.
+  if (prev !== k.initMm && !k.fixes.has('209954cbc7d0')) prev.cpumask.delete(cpu);
   if (next !== k.initMm) next.cpumask.add(cpu);
   const nextTlbGen = next.tlbGen;
   const { asid, needFlush } = chooseNewAsid(k, s, next, nextTlbGen);
   loadCr3(k, cpu, next, asid, needFlush);
+  traceTlbFlush(k, cpu, 'task-switch', needFlush ? -1 : 0);
   s.ctxs[asid] = { ctxId: next.ctxId, tlbGen: nextTlbGen };
   s.loadedAsid = asid;
   s.loadedMm = next;
@@ -177,6 +196,7 @@ export interface FlushTlbInfo {
   strideShift: bigint;
   freedTables: boolean;
   newTlbGen: bigint;
+  initiatingCpu: number;
 }
 
 function invlpgRange(k: TlbflushKernel, cpu: number, f: FlushTlbInfo): void {
@@ -206,26 +226,38 @@ function flushTlbFunc(k: TlbflushKernel, cpu: number, f: FlushTlbInfo): void {
     return;
   }
   const loaded = s.loadedMm;
+  if (f.mm && f.mm !== loaded) {
+    // 209954cbc7d0: the CPU was left in the mask of an mm it no longer runs; it takes itself out.
+    if (k.fixes.has('209954cbc7d0')) f.mm.cpumask.delete(cpu);
+    return traceTlbFlush(k, cpu, 'remote-wrong-cpu', 0);
+  }
   if (loaded === k.initMm) return;
-  if (f.mm && f.mm !== loaded) return;
   if (s.isLazy) return leaveMm(k, cpu);
   const slot = s.ctxs[s.loadedAsid];
   const localGen = slot.tlbGen;
   const mmGen = loaded.tlbGen;
   if (localGen >= mmGen) return;
   // A partial flush is enough only if this request is the one generation the CPU is missing.
-  if (f.mm && f.end !== TLB_FLUSH_ALL && f.newTlbGen === localGen + 1n && f.newTlbGen === mmGen) invlpgRange(k, cpu, f);
+  const partial = f.mm && f.end !== TLB_FLUSH_ALL && f.newTlbGen === localGen + 1n && f.newTlbGen === mmGen;
+  if (partial) invlpgRange(k, cpu, f);
   else localFlushTlb(k, cpu);
   slot.tlbGen = mmGen;
+  const reason = cpu !== f.initiatingCpu ? 'remote-shootdown' : f.mm ? 'local-mm' : 'local-shootdown';
+  traceTlbFlush(k, cpu, reason, partial ? Number((f.end - f.start) >> f.strideShift) : -1);
 }
 
 /** native_flush_tlb_multi / flush_tlb_others: the IPIs, and the handler run on each target. */
 function flushTlbOthers(k: TlbflushKernel, self: number, cpumask: Iterable<number>, f: FlushTlbInfo): number[] {
   const reached: number[] = [];
-  for (const cpu of [...cpumask].sort((a, b) => a - b)) {
+  const cpus = [...cpumask].sort((a, b) => a - b);
+  // native_flush_tlb_multi traces the send once, in 4K pages, whichever CPUs then get the IPI.
+  if (cpus.some((c) => c !== self)) traceTlbFlush(k, self, 'remote-ipi', f.end === TLB_FLUSH_ALL ? -1 : Number((f.end - f.start) >> 12n));
+  for (const cpu of cpus) {
     if (cpu === self) continue;
     // 016c4d92cd16 series: a lazy CPU only needs the IPI when page tables are freed under it.
     if (k.fixes.has('016c4d92cd16') && k.cpus[cpu].isLazy && !f.freedTables) continue;
+    // should_flush_tlb (209954cbc7d0): a CPU still in the mask but on another mm gets no IPI unless tables were freed.
+    if (k.fixes.has('209954cbc7d0') && f.mm && k.cpus[cpu].loadedMm !== f.mm && !f.freedTables) continue;
     k.flushStats.ipisSent++;
     k.perCpu[self].ipisSent++;
     k.perCpu[cpu].ipisReceived++;
@@ -251,10 +283,12 @@ export function flushTlbMmRange(k: TlbflushKernel, cpu: number, mm: MmStruct, st
   const f: FlushTlbInfo = {
     mm, start: full ? 0n : start, end: full ? TLB_FLUSH_ALL : end, strideShift: stride,
     freedTables: k.fixes.has('016c4d92cd16') ? freedTables : true,
-    newTlbGen: k.fixes.has('b0579ade7cd8') ? ++mm.tlbGen : 0n,
+    newTlbGen: k.fixes.has('b0579ade7cd8') ? ++mm.tlbGen : 0n, initiatingCpu: cpu,
   };
   const local = k.cpus[cpu].loadedMm === mm;
   if (local) flushTlbFunc(k, cpu, f);
+  // 209954cbc7d0: on_each_cpu_mask also runs the handler here when this CPU, no longer on the mm, is still in its mask.
+  else if (k.fixes.has('209954cbc7d0') && f.freedTables && mm.cpumask.has(cpu) && [...mm.cpumask].some((c) => c !== cpu)) flushTlbFunc(k, cpu, f);
   const ipis = flushTlbOthers(k, cpu, mm.cpumask, f);
   k.flushObserver?.flush({ cpu, mm, kind: full ? 'full' : (f.end - f.start) >> stride <= 1n ? 'page' : 'range', start: f.start, end: f.end, local, ipis });
   // 6bbd42e2df8f: secondary TLBs that share the CPU page tables are invalidated with the CPU's, over
@@ -324,7 +358,7 @@ export function tryToUnmapFlush(k: TlbflushKernel, cpu: number, batch: TlbflushU
   k.flushStats.batchedFlushes++;
   const ipis = [...batch.cpumask].filter((c) => c !== cpu).sort((a, b) => a - b);
   k.flushObserver?.flush({ cpu, mm: undefined, kind: 'full', start: 0n, end: TLB_FLUSH_ALL, local: batch.cpumask.has(cpu), ipis, batched: true });
-  const f: FlushTlbInfo = { mm: undefined, start: 0n, end: TLB_FLUSH_ALL, strideShift: 12n, freedTables: false, newTlbGen: 0n };
+  const f: FlushTlbInfo = { mm: undefined, start: 0n, end: TLB_FLUSH_ALL, strideShift: 12n, freedTables: false, newTlbGen: 0n, initiatingCpu: cpu };
   if (!k.fixes.has('b0579ade7cd8')) {
     // v4.4 flushes whatever each CPU has active, the same way.
     for (const c of batch.cpumask) {
@@ -338,6 +372,7 @@ export function tryToUnmapFlush(k: TlbflushKernel, cpu: number, batch: TlbflushU
       else if (batch.mms.has(s.loadedMm)) localFlushTlb(k, c);
     }
   } else {
+    if ([...batch.cpumask].some((c) => c !== cpu)) traceTlbFlush(k, cpu, 'remote-ipi', -1);
     if (batch.cpumask.has(cpu)) flushTlbFunc(k, cpu, f);
     for (const c of [...batch.cpumask].sort((a, b) => a - b)) {
       if (c === cpu) continue;

@@ -24,7 +24,8 @@ import { dupMmap } from '../kernel/fork.ts';
 import { handleMmFault, type Access } from '../kernel/fault.ts';
 import { migratePage } from '../kernel/migrate.ts';
 import { shrinkPage } from '../kernel/vmscan.ts';
-import { enterLazyTlb } from '../kernel/tlbflush.ts';
+import { enterLazyTlb, setTlbFlushTrace } from '../kernel/tlbflush.ts';
+import { Fidelity, type FidelityReport, type Flush } from './fidelity.ts';
 import { hugePteOffset, isMigrationEntry, ptePresent, readEntry, walkTo, PTE_PFN_MASK } from '../kernel/pgtable.ts';
 import { makeDevice, type SecondaryMmu, type DeviceKind } from '../devices/secondary-mmu.ts';
 import { Oracle } from '../oracle/oracle.ts';
@@ -100,6 +101,8 @@ export interface Report {
   /** What stopped the replay; `internal` when it was a bug of mmuwasm (exit status 3), not the input. */
   error?: { file: string; line: number; message: string; internal?: { reproduce: string; cause: string } };
   stats: Record<string, unknown>;
+  /** The model's flushes against a recording's (events that carry `observed`). */
+  fidelity?: FidelityReport;
 }
 
 export interface Task {
@@ -139,6 +142,7 @@ export class Replay {
 
   // The window and where its phases run.
   private readonly window: ReplayWindow;
+  private readonly fidelity = new Fidelity();
 
   private constructor(readonly machine: Machine, readonly header: ReplayHeader, profile: string, fixes: FixSet, readonly file: string, readonly seed: number, opts: ReplayOptions) {
     this.profile = profile;
@@ -147,6 +151,16 @@ export class Replay {
     this.kernel = new Kernel(machine, fixes, { levels: header.paging ?? 4, pcid: header.pcid ?? true });
     this.oracle = new Oracle(this.kernel);
     this.kernel.observer = this.oracle;
+    // What the real kernel's tracing would see: the CPU running the event's task, and the CPUs
+    // running the program's tasks — not a lazy one, whose IPI lands in a kernel thread.
+    // On a paravirtualized guest whose remote flushes are hypercalls, the other CPUs trace nothing.
+    const hypercall = header.recorded?.remoteFlush === 'hypercall';
+    setTlbFlushTrace(this.kernel, (cpu, reason, pages) => {
+      const op = this.kernel.currentOp;
+      if (op && cpu !== op.cpu && !this.kernel.cpus[cpu].current) return;
+      if (hypercall && op && cpu !== op.cpu && reason.startsWith('remote-')) return;
+      this.fidelity.traced(this.oracle.line, reason, pages);
+    });
     this.report = {
       complete: false, kernel: profile, fixes: fixes.toRecord(), events: 0, accesses: 0,
       violations: this.oracle.violations, expectations: [], segfaults: [], waited: [], notes: this.oracle.notes, refused: this.oracle.refusals, stats: {},
@@ -262,6 +276,7 @@ export class Replay {
     this.eventCount += ev.op === 'access_run' ? (ev as AccessRunEvent).va.length : 1;
     this.report.events = this.eventCount;
     this.window.line = line;
+    if (ev.observed) this.fidelity.expect(line, ev.op, (ev.observed as { flushes: Flush[] }).flushes);
     const cpu = typeof ev.cpu === 'number' ? ev.cpu : undefined;
     if (cpu !== undefined && cpu >= this.kernel.cpus.length) this.fail(line, `CPU ${cpu} does not exist (the header says ${this.kernel.cpus.length} CPUs)`, 'cpu');
     if (cpu !== undefined && this.cpuQueue.has(cpu)) {
@@ -701,6 +716,7 @@ export class Replay {
       })),
       devices: [...this.oracle.devices].map((d) => ({ device: d.name, kind: d.kind, mm: d.mm.name, ...d.stats })),
     };
+    if (this.fidelity.any) this.report.fidelity = this.fidelity.result();
     return this.report;
   }
 

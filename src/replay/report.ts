@@ -4,6 +4,7 @@ import type { Report } from './engine.ts';
 import { fixById } from '../kernel/fixes.ts';
 import { PROFILES } from '../kernel/profiles.ts';
 import { costLine, type CostBreakdown } from './cost-model.ts';
+import { fidelityTable } from './fidelity.ts';
 
 export interface Style {
   red(s: string): string;
@@ -58,6 +59,10 @@ export function renderSummary(file: string, report: Report, s: Style = plain): s
     out.push(s.dim(`  kernel: ${st.flush.flushes} flush_tlb_mm_range, ${st.flush.ipisSent} IPIs, ${st.flush.lazyLeaves} lazy CPUs left, ${st.hugetlb?.pmdShares ?? 0} PMD shares, ${st.hugetlb?.pmdUnshares ?? 0} unshares, ${st.hugetlb?.migrations ?? 0} migrations`));
   }
   if (st.cycles) out.push(s.dim(`  ${costLine(st.cycles)} (docs/cost-model.md)`));
+  if (report.fidelity) {
+    const [head, ...rest] = fidelityTable(report.fidelity);
+    out.push(report.fidelity.mismatches.length ? s.yellow(head) : s.green(head), ...rest);
+  }
   return out.join('\n') + '\n';
 }
 

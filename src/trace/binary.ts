@@ -57,7 +57,7 @@ export function accessCode(rw: unknown, user: unknown): number {
 
 /** An `access` event that an access record can carry: not parked (no `id`, no `until`). */
 export function packable(ev: { op: string; [k: string]: unknown }): boolean {
-  return ev.op === 'access' && ev.id === undefined && ev.until === undefined;
+  return ev.op === 'access' && ev.id === undefined && ev.until === undefined && ev.observed === undefined;
 }
 
 const startsWith = (b: Uint8Array, magic: readonly number[]) => b.length >= magic.length && magic.every((m, i) => b[i] === m);

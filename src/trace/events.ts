@@ -13,6 +13,8 @@ export interface ReplayHeader {
   physmem?: bigint;
   tlb?: Partial<Geometry>;
   seed?: number;
+  /** The machine the trace was recorded on (`record`), as the header gives it. */
+  recorded?: Record<string, unknown>;
 }
 
 

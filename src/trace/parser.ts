@@ -100,7 +100,9 @@ const BLOCK_FORBIDDEN: Readonly<Record<string, string>> = {
   concurrent: 'blocks do not nest',
 };
 
-const HEADER_FIELDS = new Set(['format', 'version', 'cpus', 'kernel', 'fixes', 'paging', 'pcid', 'physmem', 'tlb', 'seed']);
+const HEADER_FIELDS = new Set(['format', 'version', 'cpus', 'kernel', 'fixes', 'paging', 'pcid', 'physmem', 'tlb', 'seed', 'recorded']);
+/** The reasons of the kernel's tlb_flush tracepoint, as `observed` names them (docs/record.md). */
+export const FLUSH_REASONS = ['task-switch', 'remote-shootdown', 'local-shootdown', 'local-mm', 'remote-ipi', 'remote-wrong-cpu'] as const;
 export const MAX_CPUS = 256;
 
 /** Reads a trace held in memory as lines (generated workloads, tests). */
@@ -204,7 +206,58 @@ export class TraceParser {
     }
     if (h.tlb !== undefined) out.tlb = this.tlb(line, h.tlb);
     if (h.seed !== undefined) out.seed = this.int(line, 'seed', h.seed, 0, 2 ** 32 - 1);
+    if (h.recorded !== undefined) out.recorded = this.recorded(line, h.recorded);
     return out;
+  }
+
+  /** `recorded`: the machine a trace was recorded on (written by `record`). */
+  private recorded(line: number, v: unknown): Record<string, unknown> {
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) this.fail(line, 'recorded', `expected an object describing the machine, not ${describe(v)}`);
+    const r = v as Record<string, unknown>;
+    const str = (k: string) => {
+      if (typeof r[k] !== 'string' || r[k] === '') this.fail(line, `recorded.${k}`, `expected a non-empty string, not ${describe(r[k])}`);
+    };
+    str('release');
+    this.int(line, 'recorded.cpus', r.cpus, 1, MAX_CPUS);
+    for (const [k, x] of Object.entries(r)) {
+      const f = `recorded.${k}`;
+      switch (k) {
+        case 'release': case 'cpus': break;
+        case 'date': case 'tracer': str(k); break;
+        case 'remoteFlush':
+          if (x !== 'ipi' && x !== 'hypercall') this.fail(line, f, `expected "ipi" or "hypercall" (how the kernel reached other CPUs' TLBs), not ${describe(x)}`);
+          break;
+        case 'program':
+          if (!Array.isArray(x) || x.length === 0 || x.some((a) => typeof a !== 'string')) this.fail(line, f, `expected the command line as a list of strings, not ${describe(x)}`);
+          break;
+        case 'processes': case 'threads': case 'implicitPages': this.int(line, f, x, 0, Number.MAX_SAFE_INTEGER); break;
+        case 'unattributed':
+          if (typeof x !== 'object' || x === null || Array.isArray(x)) this.fail(line, f, `expected an object of why → count, not ${describe(x)}`);
+          for (const [why, n] of Object.entries(x)) this.int(line, `${f}.${why}`, n, 0, Number.MAX_SAFE_INTEGER);
+          break;
+        default:
+          this.fail(line, f, 'unknown field (recorded knows release, cpus, date, tracer, remoteFlush, program, processes, threads, implicitPages, unattributed)');
+      }
+    }
+    return r;
+  }
+
+  /** `observed`: what the real kernel did during an event — the flushes its tlb_flush tracepoint saw. */
+  private observed(line: number, v: unknown): { flushes: { reason: string; pages: number }[] } {
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) this.fail(line, 'observed', `expected {"flushes":[…]}, not ${describe(v)}`);
+    const o = v as Record<string, unknown>;
+    for (const k of Object.keys(o)) if (k !== 'flushes') this.fail(line, `observed.${k}`, 'unknown field (observed has "flushes")');
+    if (!Array.isArray(o.flushes)) this.fail(line, 'observed.flushes', `expected a list of {"reason":R,"pages":N}, not ${describe(o.flushes)}`);
+    const flushes = o.flushes.map((f: unknown, i: number) => {
+      const at = `observed.flushes[${i}]`;
+      if (typeof f !== 'object' || f === null || Array.isArray(f)) this.fail(line, at, `expected {"reason":R,"pages":N}, not ${describe(f)}`);
+      const ff = f as Record<string, unknown>;
+      for (const k of Object.keys(ff)) if (k !== 'reason' && k !== 'pages') this.fail(line, `${at}.${k}`, 'unknown field (a flush has "reason" and "pages")');
+      if (typeof ff.reason !== 'string' || !(FLUSH_REASONS as readonly string[]).includes(ff.reason)) this.fail(line, `${at}.reason`, `expected one of ${FLUSH_REASONS.map((r) => `"${r}"`).join(', ')}, not ${describe(ff.reason)}`);
+      if (typeof ff.pages !== 'number' || !Number.isInteger(ff.pages) || ff.pages < -1) this.fail(line, `${at}.pages`, `expected a whole number of pages, or -1 for a full flush, not ${describe(ff.pages)}`);
+      return { reason: ff.reason, pages: ff.pages };
+    });
+    return { flushes };
   }
 
   private tlb(line: number, v: unknown): ReplayHeader['tlb'] {
@@ -237,6 +290,10 @@ export class TraceParser {
     }
     for (const [name, v] of Object.entries(e)) {
       if (name === 'op' || name in schema.required) continue;
+      if (name === 'observed') {
+        out.observed = this.observed(line, v);
+        continue;
+      }
       const type = schema.optional?.[name];
       if (type !== undefined) out[name] = this.value(line, name, type, v);
       else if (schema.parks && (name === 'id' || name === 'until')) out[name] = this.value(line, name, 'name', v);
