@@ -18,6 +18,10 @@ import { UsageError, type ParsedArgs } from './args.ts';
 import { checkProfile, fixesOf } from './kernel-options.ts';
 import { checkInput, checkOutput, writeOutput } from './files.ts';
 import { interruption, signalStatus } from './signals.ts';
+import { readTrace } from '../node/read-trace.ts';
+import { replayTraceWithTimeline, type TimelineReport } from '../report/replay-report.ts';
+import { renderReportHtml } from '../report/html.ts';
+import { basename } from 'node:path';
 
 export { UsageError } from './args.ts';
 
@@ -29,6 +33,10 @@ export interface ReplayArgs {
   cost?: CostModel;
   tlbMode?: 'retentive' | 'capacity';
   json?: string;
+  /** The JSON report carries the timeline (`timeline`). */
+  timeline: boolean;
+  /** A self-contained HTML report (src/report/html.ts). */
+  html?: string;
   quiet: boolean;
   /** `--fidelity strict`: a flush the model makes differently from the recorded kernel is a finding. */
   fidelity?: 'strict' | 'report';
@@ -37,7 +45,7 @@ export interface ReplayArgs {
 /** The replay's options from its parsed command line; a bad value is a UsageError naming the option. */
 export function replayArgs(p: ParsedArgs): ReplayArgs {
   const kernel = p.get('--kernel');
-  const a: ReplayArgs = { trace: p.operands[0], fixes: {}, quiet: p.has('--quiet'), json: p.get('--json') };
+  const a: ReplayArgs = { trace: p.operands[0], fixes: {}, quiet: p.has('--quiet'), json: p.get('--json'), timeline: p.has('--timeline'), html: p.get('--html') };
   if (kernel !== undefined) a.kernel = checkProfile(kernel);
   a.fixes = fixesOf(p, a.kernel ? [a.kernel] : []);
   const workers = p.get('--workers');
@@ -66,6 +74,7 @@ export function replayArgs(p: ParsedArgs): ReplayArgs {
     a.fidelity = fidelity;
   }
   if (a.json === '') throw new UsageError('--json: needs a file name, or - for standard output');
+  if (a.html === '' || a.html === '-') throw new UsageError('--html: needs a file name');
   return a;
 }
 
@@ -89,6 +98,7 @@ export async function runReplay(p: ParsedArgs): Promise<number> {
   const args = replayArgs(p);
   checkInput(args.trace);
   if (args.json) checkOutput(args.json);
+  if (args.html) checkOutput(args.html);
   const spool = args.trace === '-' ? await spoolStandardInput() : undefined;
   try {
     return await replayTo(args, spool?.path ?? args.trace, spool ? STDIN_NAME : args.trace);
@@ -102,7 +112,9 @@ async function replayTo(args: ReplayArgs, path: string, name: string): Promise<n
   // SIGINT/SIGTERM: the workers stop after the batch they run, the reader stops, the partial report is written.
   const stop = interruption();
   let at = { line: 0, bytes: 0 };
-  const { report, status } = await replayFile(path, {
+  // The timeline is recorded only when asked for: a plain report stays as it is.
+  const replayWith = args.html || args.timeline ? (at: string, o: Parameters<typeof replayFile>[1]) => replayTraceWithTimeline(readTrace(at), at, o) : replayFile;
+  const { report, status } = await replayWith(path, {
     kernel: args.kernel,
     fixes: args.fixes,
     workers: args.workers ?? Replay.defaultWorkers(),
@@ -126,6 +138,10 @@ async function replayTo(args: ReplayArgs, path: string, name: string): Promise<n
     console.error(`  thrown: ${cause}\n  reproduce: ${reproduce}\n  Please report it with the trace; the report holds what was replayed before line ${report.error.line} ("complete": false).`);
   }
   if (args.json) writeOutput(args.json, reportJson(report));
+  if (args.html) {
+    writeOutput(args.html, renderReportHtml(report as TimelineReport, name === args.trace ? basename(name) : name));
+    if (!args.quiet) console.error(`mmuwasm replay: the HTML report is ${args.html}`);
+  }
   const signal = stop.received;
   if (signal && !report.complete) return signalStatus(signal);
   // --fidelity strict: a flush the model makes differently from the recorded kernel is a finding too.

@@ -1,6 +1,7 @@
 // `mmuwasm scenarios [DIR] [options]` (options: src/cli/commands.ts): replays every
 // trace of the scenario library under each profile and prints the verdicts, scenario × profile, the
-// way a kernel developer checks a change. Exit 0 when every trace passes under every profile asked.
+// way a kernel developer checks a change (--html: also as a page, each cell linked to its report,
+// scenarios-html.ts). Exit 0 when every trace passes under every profile asked.
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { PROFILE_NAMES } from '../kernel/profiles.ts';
@@ -10,6 +11,7 @@ import { checkProfile, fixesOf } from './kernel-options.ts';
 import { checkDirectory, checkOutput, writeOutput } from './files.ts';
 import { styleFor } from './style.ts';
 import { packageRoot } from './package-root.ts';
+import type { Report } from '../replay/engine.ts';
 
 /** The scenario library shipped with the package. */
 export const SCENARIO_DIR = join(packageRoot(), 'scenarios');
@@ -26,7 +28,7 @@ export interface Verdict {
 }
 
 /** The names of traces in either form (docs/trace-binary.md), plain or gzip. */
-const TRACE_NAME = /\.(jsonl|mmtrace)(\.gz)?$/;
+export const TRACE_NAME = /\.(jsonl|mmtrace)(\.gz)?$/;
 
 export function listScenarios(dir = SCENARIO_DIR): string[] {
   return readdirSync(dir).filter((f) => TRACE_NAME.test(f)).sort();
@@ -37,14 +39,19 @@ export async function runScenarios(dir: string, kernels: string[], fixes: Record
   for (const f of listScenarios(dir)) {
     for (const kernel of kernels) {
       const { report, status } = await replayFile(join(dir, f), { kernel, fixes });
-      out.push({
-        scenario: f.replace(TRACE_NAME, ''), kernel, status, violations: report.violations.length,
-        expectations: report.expectations.length, failed: report.expectations.filter((e) => !e.ok).length,
-        error: report.error ? `${report.error.line}: ${report.error.message}` : undefined,
-      });
+      out.push(verdictOf(f.replace(TRACE_NAME, ''), kernel, status, report));
     }
   }
   return out;
+}
+
+/** A cell of the table: one scenario's report under one profile. */
+export function verdictOf(scenario: string, kernel: string, status: Verdict['status'], report: Report): Verdict {
+  return {
+    scenario, kernel, status, violations: report.violations.length,
+    expectations: report.expectations.length, failed: report.expectations.filter((e) => !e.ok).length,
+    error: report.error ? `${report.error.line}: ${report.error.message}` : undefined,
+  };
 }
 
 export async function runScenariosCommand(p: ParsedArgs): Promise<number> {
@@ -59,9 +66,19 @@ export async function runScenariosCommand(p: ParsedArgs): Promise<number> {
   const fixes = fixesOf(p, kernels);
   const json = p.get('--json');
   if (json === '') throw new UsageError('--json: needs a file name, or - for standard output');
+  const html = p.get('--html');
+  if (html === '' || html === '-') throw new UsageError('--html: needs a file name (FILE.html) or a directory');
   checkDirectory(dir);
   if (json) checkOutput(json);
-  const verdicts = await runScenarios(dir, kernels, fixes);
+  if (html) checkOutput(html);
+  let verdicts: Verdict[];
+  if (html) {
+    // Each cell's replay records its timeline: the table links every cell to its HTML report.
+    const { writeScenariosHtml } = await import('./scenarios-html.ts');
+    const written = await writeScenariosHtml(dir, kernels, fixes, html);
+    verdicts = written.verdicts;
+    console.error(`mmuwasm scenarios: the HTML table is ${written.index}`);
+  } else verdicts = await runScenarios(dir, kernels, fixes);
   // With the JSON on standard output, the table goes to standard error: `--json - | jq` reads JSON only.
   const to = json === '-' ? process.stderr : process.stdout;
   const s = styleFor(to);

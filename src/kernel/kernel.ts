@@ -7,7 +7,7 @@ import { PhysicalMemory } from '../mmu/physmem.ts';
 import { ModelBugError } from '../mmu/errors.ts';
 import type { FixSet } from './fixes.ts';
 import { AnonVma, HugetlbFile, MmStruct, PtDesc, type Page, type VmArea } from './mm_types.ts';
-import { CpuTlbState, flushTlbBatchedPending, flushTlbRange, switchMmIrqsOff, type FlushStats, type PerCpuStats } from './tlbflush.ts';
+import { CpuTlbState, flushTlbBatchedPending, flushTlbRange, switchMmIrqsOff, type FlushObserver, type FlushStats, type PerCpuStats } from './tlbflush.ts';
 import { MmuNotifiers } from './mmu_notifier.ts';
 import { mkPte, pteToSwpEntry, SWP_MIGRATION_WRITE, _PAGE_PRESENT, _PAGE_RW, _PAGE_TABLE } from './pgtable.ts';
 import { quietObserver, type KernelObserver } from './observer.ts';
@@ -53,6 +53,8 @@ export class Kernel {
   readonly hstates: Hstates;
   private nextSwapSlot = 1n;
   observer: KernelObserver = quietObserver;
+  /** Told of each flush and its IPIs (a report's timeline); none by default. */
+  flushObserver: FlushObserver | undefined;
   /** The operation being run (notifier callbacks that must know who invalidates read it). */
   currentOp: Op | undefined;
   readonly flushStats: FlushStats = { flushes: 0, ipisSent: 0, invlpg: 0, fullFlushes: 0, cr3Switches: 0, cr3NoFlush: 0, lazyLeaves: 0, batchedFlushes: 0, syncIpis: 0 };

@@ -19,7 +19,12 @@ export interface NotifierStats {
   archInvalidateSecondaryTlbs: number;
 }
 
+/** A notifier call as a timeline draws it: which callback, to whom, for what range. */
+export type NotifierCall = 'invalidate_page' | 'invalidate_range_start' | 'invalidate_range_end' | 'invalidate_range' | 'arch_invalidate_secondary_tlbs';
+
 export class MmuNotifiers {
+  /** Told of each call to a registered notifier (a report's timeline); none by default. */
+  observe: ((call: NotifierCall, mm: MmStruct, n: MmuNotifier, start: bigint, end: bigint) => void) | undefined;
   readonly stats: NotifierStats = { invalidatePage: 0, rangeStart: 0, rangeEnd: 0, invalidateRange: 0, archInvalidateSecondaryTlbs: 0 };
   constructor(private readonly fixes: FixSet) {}
 
@@ -32,6 +37,7 @@ export class MmuNotifiers {
     if (this.fixes.has('5f32b265400d')) throw new Error('internal: invalidate_page called by a kernel that no longer has it');
     for (const n of mm.notifiers) {
       this.stats.invalidatePage++;
+      this.observe?.('invalidate_page', mm, n, address, address + 4096n);
       n.invalidatePage?.(mm, address);
     }
   }
@@ -39,6 +45,7 @@ export class MmuNotifiers {
   invalidateRangeStart(mm: MmStruct, start: bigint, end: bigint): void {
     for (const n of mm.notifiers) {
       this.stats.rangeStart++;
+      this.observe?.('invalidate_range_start', mm, n, start, end);
       n.invalidateRangeStart?.(mm, start, end);
     }
   }
@@ -48,9 +55,11 @@ export class MmuNotifiers {
     for (const n of mm.notifiers) {
       if (!onlyEnd && !this.fixes.has('6bbd42e2df8f')) {
         this.stats.invalidateRange++;
+        this.observe?.('invalidate_range', mm, n, start, end);
         n.invalidateSecondaryTlbs?.(mm, start, end);
       }
       this.stats.rangeEnd++;
+      this.observe?.('invalidate_range_end', mm, n, start, end);
       n.invalidateRangeEnd?.(mm, start, end);
     }
   }
@@ -60,6 +69,7 @@ export class MmuNotifiers {
     if (this.fixes.has('6bbd42e2df8f')) return; // the arch flush did it
     for (const n of mm.notifiers) {
       this.stats.invalidateRange++;
+      this.observe?.('invalidate_range', mm, n, start, end);
       n.invalidateSecondaryTlbs?.(mm, start, end);
     }
   }
@@ -68,6 +78,7 @@ export class MmuNotifiers {
   archInvalidateSecondaryTlbs(mm: MmStruct, start: bigint, end: bigint): void {
     for (const n of mm.notifiers) {
       this.stats.archInvalidateSecondaryTlbs++;
+      this.observe?.('arch_invalidate_secondary_tlbs', mm, n, start, end);
       n.invalidateSecondaryTlbs?.(mm, start, end);
     }
   }

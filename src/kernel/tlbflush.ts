@@ -13,6 +13,25 @@ export const TLB_SINGLE_PAGE_FLUSH_CEILING = 33n;
 export const TLB_NR_DYN_ASIDS = 6;
 const CR3_NOFLUSH = 1n << 63n;
 
+/** A flush as a timeline draws it: who flushed what, and which CPUs an IPI reached. */
+export interface FlushRecord {
+  cpu: number;
+  mm: MmStruct | undefined;
+  kind: 'page' | 'range' | 'full' | 'sync';
+  start: bigint;
+  end: bigint;
+  /** The CPU flushed its own TLB too (it had the mm loaded). */
+  local: boolean;
+  ipis: number[];
+  /** try_to_unmap_flush: a reclaim's deferred flush. */
+  batched?: boolean;
+}
+
+/** Told of each flush (the timeline of an HTML report); the kernel runs the same without one. */
+export interface FlushObserver {
+  flush(f: FlushRecord): void;
+}
+
 export interface FlushStats {
   flushes: number; // flush_tlb_mm_range calls
   ipisSent: number;
@@ -43,6 +62,8 @@ export interface TlbflushKernel {
   readonly perCpu: PerCpuStats[];
   readonly flushStats: FlushStats;
   readonly notifiers: MmuNotifiers;
+  /** Told of each flush and its IPIs (a report's timeline); none by default. */
+  readonly flushObserver?: FlushObserver;
 }
 
 /** The reasons of the tlb_flush tracepoint (enum tlb_flush_reason, include/linux/mm_types.h). */
@@ -226,7 +247,8 @@ function flushTlbFunc(k: TlbflushKernel, cpu: number, f: FlushTlbInfo): void {
 }
 
 /** native_flush_tlb_multi / flush_tlb_others: the IPIs, and the handler run on each target. */
-function flushTlbOthers(k: TlbflushKernel, self: number, cpumask: Iterable<number>, f: FlushTlbInfo): void {
+function flushTlbOthers(k: TlbflushKernel, self: number, cpumask: Iterable<number>, f: FlushTlbInfo): number[] {
+  const reached: number[] = [];
   const cpus = [...cpumask].sort((a, b) => a - b);
   // native_flush_tlb_multi traces the send once, in 4K pages, whichever CPUs then get the IPI.
   if (cpus.some((c) => c !== self)) traceTlbFlush(k, self, 'remote-ipi', f.end === TLB_FLUSH_ALL ? -1 : Number((f.end - f.start) >> 12n));
@@ -239,8 +261,10 @@ function flushTlbOthers(k: TlbflushKernel, self: number, cpumask: Iterable<numbe
     k.flushStats.ipisSent++;
     if (self >= 0) k.perCpu[self].ipisSent++;
     k.perCpu[cpu].ipisReceived++;
+    reached.push(cpu);
     flushTlbFunc(k, cpu, f);
   }
+  return reached;
 }
 
 /**
@@ -264,10 +288,12 @@ export function flushTlbMmRange(k: TlbflushKernel, cpu: number, mm: MmStruct, st
   // A fault taken for a device (cpu -1: the driver's thread, on no CPU of the trace) flushes no TLB of
   // its own; every CPU of the mm gets the IPI.
   const here = cpu >= 0 ? k.cpus[cpu] : undefined;
-  if (here?.loadedMm === mm) flushTlbFunc(k, cpu, f);
+  const local = here?.loadedMm === mm;
+  if (local) flushTlbFunc(k, cpu, f);
   // 209954cbc7d0: on_each_cpu_mask also runs the handler here when this CPU, no longer on the mm, is still in its mask.
   else if (here && k.fixes.has('209954cbc7d0') && f.freedTables && mm.cpumask.has(cpu) && [...mm.cpumask].some((c) => c !== cpu)) flushTlbFunc(k, cpu, f);
-  flushTlbOthers(k, cpu, mm.cpumask, f);
+  const ipis = flushTlbOthers(k, cpu, mm.cpumask, f);
+  k.flushObserver?.flush({ cpu, mm, kind: full ? 'full' : (f.end - f.start) >> stride <= 1n ? 'page' : 'range', start: f.start, end: f.end, local, ipis });
   // 6bbd42e2df8f: secondary TLBs that share the CPU page tables are invalidated with the CPU's, over
   // the range the caller asked for, not the full flush the CPUs may have been promoted to (v6.18
   // arch/x86/mm/tlb.c l.1482).
@@ -291,13 +317,16 @@ export function flushTlbMm(k: TlbflushKernel, cpu: number, mm: MmStruct): void {
 
 /** tlb_remove_table_sync_one (1013af4f585f): an empty IPI to every CPU, to wait out GUP-fast walkers. */
 export function tlbRemoveTableSyncOne(k: TlbflushKernel, cpu: number): void {
+  const ipis: number[] = [];
   for (let c = 0; c < k.cpus.length; c++) {
     if (c === cpu) continue;
+    ipis.push(c);
     k.flushStats.syncIpis++;
     k.flushStats.ipisSent++;
     k.perCpu[cpu].ipisSent++;
     k.perCpu[c].ipisReceived++;
   }
+  k.flushObserver?.flush({ cpu, mm: undefined, kind: 'sync', start: 0n, end: 0n, local: false, ipis });
 }
 
 /** struct tlbflush_unmap_batch: a reclaim's deferred flush (set_tlb_ubc_flush_pending). */
@@ -330,6 +359,8 @@ export function shouldDeferFlush(k: TlbflushKernel, cpu: number, mm: MmStruct): 
 export function tryToUnmapFlush(k: TlbflushKernel, cpu: number, batch: TlbflushUnmapBatch): void {
   if (!batch.flushRequired) return;
   k.flushStats.batchedFlushes++;
+  const ipis = [...batch.cpumask].filter((c) => c !== cpu).sort((a, b) => a - b);
+  k.flushObserver?.flush({ cpu, mm: undefined, kind: 'full', start: 0n, end: TLB_FLUSH_ALL, local: batch.cpumask.has(cpu), ipis, batched: true });
   const f: FlushTlbInfo = { mm: undefined, start: 0n, end: TLB_FLUSH_ALL, strideShift: 12n, freedTables: false, newTlbGen: 0n, initiatingCpu: cpu };
   if (!k.fixes.has('b0579ade7cd8')) {
     // v4.4 flushes whatever each CPU has active, the same way.

@@ -38,6 +38,7 @@ import type { AccessRunEvent } from '../trace/binary.ts';
 import { machineOf } from './machine-limits.ts';
 import { FAULT_ATTEMPTS, LOCAL_OPS, ReplayWindow } from './window.ts';
 import { DEFAULT_COSTS, costCounts, costReport, cpuCost, type CostModel } from './cost-model.ts';
+import type { ReplayObserver } from './observer.ts';
 
 export interface ReplayOptions {
   kernel?: string;
@@ -68,6 +69,8 @@ export interface ReplayOptions {
   workerThreshold?: number;
   /** Called after each phase (a progress display: one event may hold billions of accesses). */
   onPhase?: (replay: Replay) => void;
+  /** Told of every event, step, access run and fault as the replay runs (a report's timeline). */
+  observer?: ReplayObserver;
   /**
    * A machine to run on instead of a new one (the explorer's schedules reuse one): its CPUs must be
    * reset and its generations as a new machine's, and its layout must fit the header.
@@ -133,6 +136,7 @@ export class Replay {
   private readonly devices = new Map<string, SecondaryMmu>();
   private readonly lastSegv = new Map<number, boolean>();
   private readonly report: Report;
+  readonly observer: ReplayObserver | undefined;
   private autoId = 0;
   private accessCount = 0;
   private eventCount = 0;
@@ -163,6 +167,7 @@ export class Replay {
       violations: this.oracle.violations, expectations: [], segfaults: [], waited: [], notes: this.oracle.notes, refused: this.oracle.refusals, stats: {},
     };
     const onPhase = opts.onPhase;
+    this.observer = opts.observer;
     this.window = new ReplayWindow({
       machine, kernel: this.kernel, oracle: this.oracle, file, seed, lastSegv: this.lastSegv,
       fail: (line, message, field) => this.fail(line, message, field),
@@ -170,6 +175,7 @@ export class Replay {
       runLocal: (line, ev) => this.runLocal(line, ev),
       step: (task) => this.step(task),
       segv: (line, cpu, device, va) => this.segv(line, cpu, device, va),
+      observer: opts.observer,
       nextAutoId: () => ++this.autoId,
       countAccesses: (n) => {
         this.accessCount += n;
@@ -191,6 +197,7 @@ export class Replay {
     if (unavailable !== undefined) throw new ArgumentError(`cannot replay with ${opts.workers} workers: ${unavailable}`);
     const machine = opts.machine ?? await Machine.create(machineOf(header, opts), { core: opts.core });
     const replay = new Replay(machine, header, profile, fixes, file, header.seed ?? 0, opts);
+    opts.observer?.attach(replay);
     if (opts.tlbMode === 'capacity') {
       replay.oracle.notes.push({ line: 0, text: 'TLBs in capacity mode (the real geometry): an eviction may remove a stale translation before the oracle sees it used' });
     }
@@ -301,6 +308,7 @@ export class Replay {
     await this.window.flush();
     this.oracle.line = line;
     this.kernel.beginOp();
+    this.observer?.event(line, ev);
     try {
       await this.dispatchInner(line, ev);
     } catch (err) {
@@ -360,6 +368,7 @@ export class Replay {
           if (task.steps.indexOf(until) <= task.steps.indexOf(task.at)) this.fail(line, `operation '${task.op.id}' is parked before "${task.at}": it can only run on to a later step`, 'until');
         }
         task.until = until;
+        this.observer?.resumed(task.op, line);
         await this.drive(task, line);
         return;
       }
@@ -374,6 +383,7 @@ export class Replay {
     const cpu = ev.cpu as number;
     this.oracle.line = line;
     k.beginOp();
+    this.observer?.event(line, ev);
     if (ev.op === 'switch') k.switchTo(cpu, this.mmNamed(line, ev.mm));
     else enterLazyTlb(k, cpu);
   }
@@ -444,7 +454,9 @@ export class Replay {
       if (r.done) break;
       const y = r.value as { step?: string; wait?: Op; reason?: string };
       if (y.step !== undefined) {
-        if (task.until !== undefined && y.step === task.until) {
+        const park = task.until !== undefined && y.step === task.until;
+        this.observer?.step(task.op, y.step, park);
+        if (park) {
           task.until = undefined;
           task.at = y.step;
           this.parked.set(task.op.id, task);
@@ -456,10 +468,12 @@ export class Replay {
       task.blockedOn = y.wait!;
       this.waiting.push(task);
       this.report.waited.push({ line: task.op.line, behind: y.wait!.line, reason: y.reason! });
+      this.observer?.waited(task.op, y.wait!, y.reason!);
       if (task.cpu !== undefined && task.cpu >= 0 && !this.cpuQueue.has(task.cpu)) this.cpuQueue.set(task.cpu, []);
       return false;
     }
     if (!task.keep) task.op.done = true;
+    this.observer?.done(task.op);
     // It finished before reaching its `until` step (the kernel skipped the work, e.g. no page was
     // present to migrate): it counts as parked at the end, so the trace's `resume` still finds it.
     if (task.until !== undefined && !task.op.id.startsWith('#')) {
@@ -520,6 +534,7 @@ export class Replay {
         return;
       }
       if (res.status === 'general-protection') break;
+      this.observer?.fault(line, cpu, undefined, va);
       const r = yield* handleMmFault(k, op, mm, va, rw);
       if (r === 'segv') break;
     }
@@ -529,6 +544,7 @@ export class Replay {
   private segv(line: number, cpu: number | undefined, device: string | undefined, va: bigint): void {
     this.kernel.vmStats.segv++;
     if (cpu !== undefined) this.lastSegv.set(cpu, true);
+    this.observer?.segv(line, cpu, device, va);
     this.report.segfaults.push({ line, ...(cpu !== undefined ? { cpu } : {}), ...(device ? { device } : {}), va: hex(va) });
   }
 
@@ -564,6 +580,7 @@ export class Replay {
         continue;
       }
       d.stats.faults++;
+      this.observer?.fault(line, undefined, d.name, va);
       const r = yield* handleMmFault(k, op, d.mm, va, rw);
       if (r === 'segv') break;
     }

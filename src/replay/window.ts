@@ -27,6 +27,7 @@ import { streamStart } from './stream-cursor.ts';
 import { CONTROL_INTERRUPT, EVENT_WORDS, LaneRunner, type LanePlan, type LaneResult, type RecordBuffer, type RecordsItem, type RunItem } from './lanes.ts';
 import type { LaneWorkerApi } from './lane-worker.ts';
 import type { ReplayEvent, ReplayOptions, Task } from './engine.ts';
+import type { ReplayObserver } from './observer.ts';
 
 // ---- The schedule's constants: they are part of the replay's definition (docs/parallel-replay.md) ----
 
@@ -89,6 +90,8 @@ interface LaneEntry {
   /** A stream's accesses in all (it has begun when fewer are left). */
   total?: number;
   line: number;
+  /** The line of its last access (records merge the accesses of consecutive events). */
+  last: number;
   ev?: ReplayEvent;
 }
 
@@ -196,6 +199,7 @@ export interface WindowHost {
   canWake(): boolean;
   wake(line: number): Promise<void>;
   onPhase: (() => void) | undefined;
+  readonly observer: ReplayObserver | undefined;
 }
 
 /** The window: the lanes, their phases, and the threads they run on. */
@@ -330,11 +334,12 @@ export class ReplayWindow {
     if (last && last.t === 'records' && lineFits && last.buf === b.id && last.end === at && lastEntry && lastEntry.kind === 'records' && lane.entries.length > lane.head) {
       last.end += n;
       lastEntry.left += n;
+      lastEntry.last = run ? line + n - 1 : line;
     } else {
       const item: RecordsItem = { t: 'records', buf: b.id, at, end: at + n, line0: run ? line : -1, first: at };
       lane.items.push(item);
       // Not a window item: records count record by record (how they group differs between the forms).
-      lane.entries.push({ kind: 'records', left: n, line });
+      lane.entries.push({ kind: 'records', left: n, line, last: run ? line + n - 1 : line });
     }
     b.fill = at + n;
     lane.records += n;
@@ -363,7 +368,7 @@ export class ReplayWindow {
       const { params, state } = streamStart(ev as StreamSpec, this.host.seed, line);
       if (params.count === 0) return;
       lane.items.push({ t: 'stream', params, state });
-      lane.entries.push({ kind: 'stream', left: params.count, total: params.count, line });
+      lane.entries.push({ kind: 'stream', left: params.count, total: params.count, line, last: line });
       this.windowItems++;
       return;
     }
@@ -371,7 +376,7 @@ export class ReplayWindow {
     lane.projectedMm = ev.op === 'switch' ? this.host.mmNamed(line, ev.mm) : undefined;
     lane.localPending++;
     lane.items.push({ t: 'marker' });
-    lane.entries.push({ kind: 'local', left: 0, line, ev });
+    lane.entries.push({ kind: 'local', left: 0, line, last: line, ev });
     this.windowItems++;
   }
 
@@ -501,7 +506,9 @@ export class ReplayWindow {
       const lane = active[i];
       lane.items.splice(0, cuts[i], ...lane.plan.items);
       lane.plan.items = [];
-      this.completed(lane, done[i]);
+      const first = lane.entry?.line ?? this.line;
+      const last = this.completed(lane, done[i]);
+      if (done[i] > 0) this.host.observer?.accesses(lane.cpu, first, last, done[i]);
       if (singles[i] > 0) this.host.lastSegv.set(lane.cpu, false);
       let seq = 0;
       for (const ev of events[i]) {
@@ -533,8 +540,9 @@ export class ReplayWindow {
     if (this.host.canWake()) await this.host.wake(this.line);
   }
 
-  /** `n` accesses of the lane completed: its entries are paid off in order. */
-  private completed(lane: Lane, n: number): void {
+  /** `n` accesses of the lane completed: its entries are paid off in order (the last line paid is returned). */
+  private completed(lane: Lane, n: number): number {
+    let lastLine = lane.entry?.line ?? this.line;
     this.host.countAccesses(n);
     lane.seq += n;
     if (lane.faultOp && lane.seq > lane.faultSeq) {
@@ -547,6 +555,7 @@ export class ReplayWindow {
       const take = Math.min(n, e.left);
       e.left -= take;
       n -= take;
+      lastLine = e.left === 0 ? e.last : e.line;
       if (e.kind === 'records') {
         lane.records -= take;
         this.windowRecords -= take;
@@ -561,6 +570,7 @@ export class ReplayWindow {
       if (lane.entry.kind !== 'records') this.windowItems--;
       lane.shiftEntry();
     }
+    return lastLine;
   }
 
   /** A lane's stop, in trace order: its CPU-local event, its fault, its #GP. */
@@ -595,6 +605,7 @@ export class ReplayWindow {
     const mm = this.host.kernel.cpus[cpu].current!;
     this.host.oracle.line = s.line;
     this.host.kernel.beginOp();
+    this.host.observer?.fault(s.line, cpu, undefined, va);
     lane.blocked = true;
     this.host.step({ op, gen: this.laneFault(lane, s.line, op, mm, va, rw, lane.faults >= FAULT_ATTEMPTS), cpu, until: undefined, steps: STEPS.access, keep: true });
   }
