@@ -89,6 +89,15 @@ describe('keys of a trace never reach a prototype (class 3)', () => {
   });
 });
 
+describe('a corrupt gzip (class 1)', () => {
+  // Found by npm run fuzz (seed 20261207, case 6960): bytes flipped inside a gzip trace made Node's
+  // DecompressionStream throw from inside its stream adapter, a stack trace no caller could catch.
+  it('stops at the line it cut, exit 2, no stack trace', () => {
+    const r = cli('replay', join(import.meta.dirname, 'fixtures', 'corrupt-members.jsonl.gz'), '--workers', '1', '--quiet');
+    expect([r.status, r.stderr.trim()]).toEqual([2, `mmuwasm replay: ${join(import.meta.dirname, 'fixtures', 'corrupt-members.jsonl.gz')}:417: field "len": "munmap" needs this field`]);
+  });
+});
+
 describe('output errors (class 7)', () => {
   it('--json to /dev/full: one line naming the path after the summary, exit 2; to a missing folder: refused before the replay', () => {
     const t = file('clean.jsonl', `${HEADER}\n{"op":"expect","violations":0}\n`);

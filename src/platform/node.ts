@@ -5,7 +5,8 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
-import { crc32 } from 'node:zlib';
+import { crc32, createGunzip } from 'node:zlib';
+import { Readable } from 'node:stream';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
 import { usePlatform, type Platform, type WorkerKind, type WorkerThread } from './platform.ts';
 import { MmuError } from '../mmu/errors.ts';
@@ -64,6 +65,24 @@ function startWorker(what: WorkerKind | URL, name: string): WorkerThread {
   };
 }
 
+/**
+ * Decompresses gzip (every member) with zlib. Node 20's DecompressionStream can throw from inside its
+ * stream adapter on some corrupt input ("Controller is already closed"), where no caller can catch it;
+ * zlib's errors reach the reader as the rejection of its next read.
+ */
+async function* gunzip(chunks: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+  const source = Readable.from(chunks, { objectMode: false });
+  const z = createGunzip();
+  source.on('error', (err) => z.destroy(err));
+  source.pipe(z);
+  try {
+    for await (const c of z) yield c as Uint8Array;
+  } finally {
+    source.destroy();
+    z.destroy();
+  }
+}
+
 export const nodePlatform: Platform = {
   name: 'node',
   compileCore,
@@ -71,6 +90,7 @@ export const nodePlatform: Platform = {
   workersUnavailable: () => undefined,
   cores: availableParallelism,
   crc32: (bytes, seed = 0) => crc32(bytes, seed),
+  gunzip,
 };
 
 usePlatform(nodePlatform);

@@ -40,6 +40,8 @@ export interface Platform {
   cores(): number;
   /** CRC-32 (IEEE, the zlib/gzip one) of `bytes`, continuing from `seed`. */
   crc32(bytes: Uint8Array, seed?: number): number;
+  /** The gzip stream `chunks` decompressed (every member); a corrupt stream rejects the next read. */
+  gunzip(chunks: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array>;
 }
 
 let current: Platform = webPlatform;

@@ -7,6 +7,34 @@ import type { Endpoint } from 'comlink';
 import { crc32 } from './crc32.ts';
 import { MmuError } from '../mmu/errors.ts';
 
+/**
+ * Decompresses gzip (every member of it) through the web-standard DecompressionStream. A corrupt
+ * stream rejects the next read; stopping early cancels it.
+ */
+async function* gunzip(chunks: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+  const ds = new DecompressionStream('gzip');
+  const writer = ds.writable.getWriter();
+  const feeding = (async () => {
+    try {
+      for await (const c of chunks) await writer.write(c as Uint8Array<ArrayBuffer>);
+      await writer.close();
+    } catch (err) {
+      await writer.abort(err).catch(() => {});
+    }
+  })();
+  const reader = ds.readable.getReader();
+  try {
+    for (;;) {
+      const r = await reader.read();
+      if (r.done) return;
+      yield r.value;
+    }
+  } finally {
+    await reader.cancel().catch(() => {});
+    await feeding;
+  }
+}
+
 async function compileCore(url: URL): Promise<WebAssembly.Module> {
   let res: Response;
   try {
@@ -83,4 +111,5 @@ export const webPlatform: Platform = {
     return (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency ?? 1;
   },
   crc32,
+  gunzip,
 };

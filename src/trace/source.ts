@@ -1,7 +1,8 @@
 // Where a trace's bytes come from, the same for every reader and every platform: the whole text, its
 // bytes, or a stream of chunks (a web ReadableStream, a Node stream, any async iterable). The first
-// bytes say whether it is gzip (then it is decompressed with the web-standard DecompressionStream,
-// which Node has too) and whether, inside, it is the binary form.
+// bytes say whether it is gzip (then the platform decompresses it: DecompressionStream in a page,
+// zlib in Node) and whether, inside, it is the binary form.
+import { platform } from '../platform/platform.ts';
 
 /** A trace as the library takes it: its text, its bytes, or a stream of byte chunks. */
 export type TraceInput =
@@ -48,26 +49,9 @@ export async function* chunksOf(input: TraceInput): AsyncGenerator<Uint8Array> {
   else yield* input as AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
 }
 
-/**
- * Decompresses gzip (every member of it: the writers compress in independent members) through the
- * web-standard DecompressionStream. A corrupt stream rejects the next read; stopping early cancels it.
- */
-export async function* gunzip(chunks: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
-  const ds = new DecompressionStream('gzip');
-  const writer = ds.writable.getWriter();
-  const feeding = (async () => {
-    try {
-      for await (const c of chunks) await writer.write(c as Uint8Array<ArrayBuffer>);
-      await writer.close();
-    } catch (err) {
-      await writer.abort(err).catch(() => {});
-    }
-  })();
-  try {
-    yield* fromStream(ds.readable);
-  } finally {
-    await feeding;
-  }
+/** Decompresses gzip (every member of it) the platform's way; a corrupt stream rejects the next read. */
+export function gunzip(chunks: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+  return platform().gunzip(chunks);
 }
 
 /** Pulls the first bytes of a stream of chunks without losing them. */
