@@ -91,6 +91,8 @@ export const VERDICTS: Readonly<Record<string, ScenarioVerdicts>> = {
   },
   'clean-exit': {
   },
+  'clean-exit-behind-waiting-fault': {
+  },
   'clean-fault-vs-migration-page-cache': {
   },
   'clean-fork-cow': {

@@ -306,6 +306,13 @@ export class Replay {
   /** An event that runs alone: the window before it runs to its end first. */
   private async barrier(line: number, ev: ReplayEvent): Promise<void> {
     await this.window.flush();
+    // An earlier event of this CPU (an access of the window) began to wait during that flush: this
+    // one waits behind it, as a CPU runs its own events in file order.
+    const cpu = typeof ev.cpu === 'number' ? ev.cpu : undefined;
+    if (cpu !== undefined && this.cpuQueue.has(cpu)) {
+      this.cpuQueue.get(cpu)!.push({ line, ev });
+      return;
+    }
     this.oracle.line = line;
     this.kernel.beginOp();
     this.observer?.event(line, ev);
