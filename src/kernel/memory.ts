@@ -256,10 +256,9 @@ export function freePgtables(k: Kernel, tlb: MmuGather, mm: MmStruct, start: big
 // ---- fork ----
 
 /** copy_page_range for one VMA: COW for private memory, re-sharing for shared hugetlb. */
-export function* copyPageRange(k: Kernel, op: Op, dst: VmArea, src: VmArea): OpGen<boolean> {
+export function* copyPageRange(k: Kernel, op: Op, dst: VmArea, src: VmArea): OpGen {
   const sz = src.isHugetlb ? src.file!.hpageBytes : PAGE;
   const level = src.isHugetlb ? (src.file!.pagesize === '2M' ? 'pmd' : 'pud') : 'pte';
-  let cow = false;
   // is_cow_mapping: a private mapping may lose write permission in the parent, so its secondary MMUs
   // hear invalidate_range_start/end around the copy (v4.4 mm/memory.c l.1087-1109; hugetlb:
   // copy_hugetlb_page_range, v4.4 mm/hugetlb.c l.3120-3175, with invalidate_range after each
@@ -282,7 +281,6 @@ export function* copyPageRange(k: Kernel, op: Op, dst: VmArea, src: VmArea): OpG
         setEntry(k, src.mm, addr, level, sptep, e & ~_PAGE_RW, 'ptep_set_wrprotect');
         if (src.isHugetlb) k.notifiers.invalidateRange(src.mm, addr, addr + sz);
         ce = e & ~_PAGE_RW;
-        cow = true;
       }
       if (page) {
         page.mapcount++;
@@ -293,7 +291,6 @@ export function* copyPageRange(k: Kernel, op: Op, dst: VmArea, src: VmArea): OpG
   }
   if (isCow) k.notifiers.invalidateRangeEnd(src.mm, src.start, src.end);
   // The parent's entries lost their write permission: dup_mmap flushes its TLBs once, after every VMA.
-  return cow;
 }
 
 export { flushTlbBatchedPending, levelShift };
