@@ -164,7 +164,7 @@ export function* switchMmIrqsOffSteps(k: TlbflushKernel, cpu: number, next: MmSt
       }
       return;
     }
-    // v4.4 arch/x86/mm/tlb.c l.106-108: active_mm is next before the CPU joins next's mask, so an IPI
+    // v4.4 arch/x86/mm/tlb.c l.107-109: active_mm is next before the CPU joins next's mask, so an IPI
     // handled after the switch flushes next (and the CR3 write flushes everything anyway).
     s.loadedMm = next;
     next.cpumask.add(cpu);
@@ -190,7 +190,7 @@ export function* switchMmIrqsOffSteps(k: TlbflushKernel, cpu: number, next: MmSt
   // Stop remote flushes for the previous mm (4.19 clears the bit at once). With 209954cbc7d0 the bit
   // stays until a flush finds the CPU on another mm (flushTlbFunc), so the sender keeps tracing the IPI.
   if (prev !== k.initMm && !k.fixes.has('209954cbc7d0')) prev.cpumask.delete(cpu);
-  // The CPU joins next's mask before it reads next's tlb_gen (v4.19 l.302-305, v6.18 l.935-940): a
+  // The CPU joins next's mask before it reads next's tlb_gen (v4.19 l.302-304, v6.18 l.934-939): a
   // flush either bumps tlb_gen before the read or finds the CPU in the mask.
   if (next !== k.initMm) next.cpumask.add(cpu);
   const nextTlbGen = next.tlbGen;
@@ -199,8 +199,8 @@ export function* switchMmIrqsOffSteps(k: TlbflushKernel, cpu: number, next: MmSt
   // should_flush_tlb (6db2526c1d69) reads it, and only fea4e317f9e7 counts it as "flush".
   s.loadedMm = k.loadedMmSwitching;
   yield { step: 'cr3' };
-  // The slot is written only when the CR3 write flushes (v6.18 l.964-967): an up-to-date ASID keeps its
-  // generation, and what it was up to date with is the tlb_gen read above.
+  // The slot is written only when the CR3 write flushes (v4.19 l.312-315, v6.18 l.946-949): an
+  // up-to-date ASID keeps its generation, the one the tlb_gen read above found.
   if (needFlush) s.ctxs[asid] = { ctxId: next.ctxId, tlbGen: nextTlbGen };
   loadCr3(k, cpu, next, asid, needFlush);
   traceTlbFlush(k, cpu, 'task-switch', needFlush ? -1 : 0);
