@@ -106,7 +106,7 @@ function mutateLine(text: string, rng: Rng, pool: string[]): string {
       else set(k, rng.pick(INTERESTING));
     }
       break;
-    default: set(rng.pick(['id', 'until']), rng.pick(['m', 'p', 'unmap', 'copy', 'zap', 'flush', 'free', 'change', 'move', 'lookup', 'install']));
+    default: set(rng.pick(['id', 'until']), rng.pick(['m', 'p', 's', 'unmap', 'copy', 'zap', 'flush', 'free', 'change', 'move', 'lookup', 'install', 'cr3', 'loaded']));
   }
   return JSON.stringify(obj);
 }

@@ -73,6 +73,11 @@ export class Oracle implements KernelObserver {
   /** The address space whose translations PCID `pcid` holds on `cpu`, and whether the CPU may use them without a flush first. */
   private contextOf(cpu: number, pcid: number): { mm: MmStruct; live: boolean } | undefined {
     const s = this.k.cpus[cpu];
+    // A CPU parked inside switch_mm_irqs_off runs no user code until the switch ends, and a flush IPI
+    // sent to it meanwhile is handled first (its sender waits for that): what it caches is judged
+    // when the switch has ended, by the rules below (a flush it missed leaves its slot behind while
+    // the mm is loaded: live).
+    if (s.irqsOff) return undefined;
     if (!this.k.usesPcid) {
       if (pcid !== 0 || s.loadedMm === this.k.initMm) return undefined;
       // Without PCIDs a switch to another mm reloads CR3: only the loaded mm's entries survive. A lazy
@@ -98,7 +103,7 @@ export class Oracle implements KernelObserver {
   /** The CPU has this context in CR3 now (lazily or not): the hardware may walk through its caches. */
   private walksNow(cpu: number, pcid: number, mm: MmStruct): boolean {
     const s = this.k.cpus[cpu];
-    return !mm.exited && s.loadedMm === mm && (!this.k.usesPcid || kernPcid(s.loadedAsid) === pcid);
+    return !mm.exited && !s.irqsOff && s.loadedMm === mm && (!this.k.usesPcid || kernPcid(s.loadedAsid) === pcid);
   }
 
   private mmByCtx(ctx: bigint): MmStruct | undefined {
