@@ -273,7 +273,7 @@ describe('mmu_gather', () => {
       k.switchTo(0, A);
       const outer = tlbGatherMmu(A, G, G + 4096n);
       const inner = tlbGatherMmu(A, G, G + 4096n);
-      tlbFinishMmuFlush(k, 0, inner);
+      tlbFinishMmuFlush(k, op(0, 'madvise'), inner);
       tlbFinishMmuFree(k, inner, 'test');
       expect(k.flushStats.flushes, profile).toBe(flushes);
       tlbFinishMmuFree(k, outer, 'test');

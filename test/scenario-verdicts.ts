@@ -95,6 +95,8 @@ export const VERDICTS: Readonly<Record<string, ScenarioVerdicts>> = {
   },
   'clean-device-cow-after-fork': {
   },
+  'clean-dontneed-refault-vs-inflight-zap': {
+  },
   'clean-exit': {
   },
   'clean-exit-behind-waiting-fault': {

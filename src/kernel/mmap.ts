@@ -120,7 +120,7 @@ export function* unmapRegion(k: Kernel, op: Op, mm: MmStruct, vmas: VmArea[], st
   yield { step: 'unlock' };
   release();
   yield { step: 'flush' };
-  tlbFinishMmuFlush(k, op.cpu, tlb);
+  tlbFinishMmuFlush(k, op, tlb);
   yield { step: 'free' };
   tlbFinishMmuFree(k, tlb, fullmm ? `exit of ${mm.name}` : `munmap in ${mm.name}`);
 }
