@@ -9,6 +9,7 @@ import { tlbInitArrays, arrayMayHold } from './tlb';
 
 export { init, ncpus };
 export { runBatch } from './access';
+export { fillStream, streamOut } from './stream';
 
 export function layoutVersion(): i32 {
   return L.LAYOUT_VERSION;

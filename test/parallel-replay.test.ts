@@ -22,7 +22,7 @@ import { Machine } from '../src/mmu/machine.ts';
 import { CpuWorkers } from '../src/mmu/cpu-workers.ts';
 import { PROFILE_NAMES } from '../src/kernel/profiles.ts';
 import { accessStream, type StreamSpec } from '../src/trace/patterns.ts';
-import { fillStream, streamStart } from '../src/replay/stream-cursor.ts';
+import { fillStream, fillStreamInto, streamStart } from '../src/replay/stream-cursor.ts';
 import { COST_KEYS, CostModelError, DEFAULT_COSTS, parseCostModel } from '../src/replay/cost-model.ts';
 import { writeWorkload, WORKLOAD_DEFAULTS, WORKLOAD_KINDS } from '../src/workloads/workloads.ts';
 import { writerFor } from '../src/node/trace-files.ts';
@@ -291,6 +291,36 @@ describe('the streams\' generator', () => {
         expect(got).toEqual(want.map((a) => ({ va: BigInt.asUintN(64, a.va), write: a.write })));
       }),
       { numRuns: 150 },
+    );
+  });
+  it('the WebAssembly core writes the same records as the host\'s generator (addresses up to the top of the 64-bit space, ranges up to 2^52)', async () => {
+    const m = await Machine.create({ ncpus: 2, poolFrames: 1 });
+    const { records, capacity } = m.batchArea(1);
+    const wide = fc.record({
+      va: fc.oneof(fc.bigInt({ min: 0n, max: (1n << 64n) - 8n }), fc.constant((1n << 64n) - 8n), fc.constant(0xffff_ffff_0000_0000n)).map((v) => v & ~7n),
+      len: fc.oneof(fc.bigInt({ min: 8n, max: 4096n }), fc.bigInt({ min: 8n, max: (1n << 52n) }), fc.constantFrom(8n, 15n, 1n << 32n, (1n << 35n) + 8n, 1n << 52n)),
+      count: fc.integer({ min: 0, max: 3000 }),
+      pattern: fc.constantFrom('random', 'sequential', 'stride'),
+      write: fc.constantFrom(0, 0.3, 1),
+      stride: fc.bigInt({ min: 1n, max: 1n << 52n }),
+      seed: fc.integer({ min: -5, max: 1 << 20 }),
+    });
+    fc.assert(
+      fc.property(wide, fc.integer({ min: 0, max: 99 }), fc.integer({ min: 1, max: capacity }), fc.integer({ min: 1, max: 1 << 20 }), (s, traceSeed, chunk, line) => {
+        const ev = { ...s, stride: s.pattern === 'stride' ? s.stride : undefined } as StreamSpec;
+        const host = streamStart(ev, traceSeed, line);
+        const core = streamStart(ev, traceSeed, line);
+        const out = new Uint32Array(4 * chunk);
+        for (;;) {
+          const n = fillStream(host.params, host.state, out, 0, chunk);
+          const k = fillStreamInto(m.core, 1, core.params, core.state, records, chunk);
+          expect(k).toBe(n);
+          if (n === 0) break;
+          expect(records.slice(0, 4 * n)).toEqual(out.slice(0, 4 * n));
+          expect(core.state).toEqual(host.state);
+        }
+      }),
+      { numRuns: 300 },
     );
   });
 });

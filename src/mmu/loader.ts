@@ -35,6 +35,11 @@ export interface CoreExports {
   tlbScanFrames(cpu: number, lo: bigint, hi: bigint): number;
   /** flags: RUN_RESULTS | RUN_DEFER_AD (assembly/layout.ts). */
   runBatch(cpu: number, start: number, n: number, flags: number): number;
+  /** A random, sequential or stride stream's next n records into the batch area (assembly/stream.ts); -1: not here. */
+  fillStream(cpu: number, pattern: number, vaLo: number, vaHi: number, len: number, slots: number, write: number, stride: number,
+    line: number, sHi: number, sLo: number, cursor: number, at: number, n: number): number;
+  /** After fillStream: 0 the generator state's high word, 1 its low word, 2 the cursor. */
+  streamOut(which: number): number;
 }
 
 let compiled: Promise<WebAssembly.Module> | undefined;

@@ -10,7 +10,7 @@
 // page tables as the phase found them, whichever CPUs run beside them and in whatever order.
 import * as L from '../../assembly/layout.ts';
 import type { Machine } from '../mmu/machine.ts';
-import { fillStream, type StreamParams, type StreamState } from './stream-cursor.ts';
+import { fillStreamInto, type StreamParams, type StreamState } from './stream-cursor.ts';
 
 /** The accesses of `access` events and access runs: records [at, end) of a registered RecordBuffer. */
 export interface RecordsItem {
@@ -174,7 +174,7 @@ export class LaneRunner {
         if (item.at >= item.end) plan.items.shift();
         plan.fromRecords = true;
       } else {
-        n = fillStream(item.params, item.state, records, 0, capacity);
+        n = fillStreamInto(m.core, cpu, item.params, item.state, records, capacity);
         if (item.state.i >= item.params.count) plan.items.shift();
         plan.fromRecords = false;
       }

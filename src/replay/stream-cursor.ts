@@ -4,6 +4,7 @@
 // plain data (StreamState) so that a CPU's stream can go on in any thread after any stop.
 // test/parallel-replay.test.ts checks both give the same addresses and kinds.
 import type { StreamSpec } from '../trace/patterns.ts';
+import type { CoreExports } from '../mmu/loader.ts';
 
 export const PATTERN = { random: 0, sequential: 1, stride: 2, zipf: 3 } as const;
 
@@ -205,6 +206,27 @@ export function fillStream(p: StreamParams, state: StreamState, out: Uint32Array
   state.sLo = r[1];
   state.i += n;
   return n;
+}
+
+/**
+ * fillStream into the CPU's batch area through the WebAssembly core (assembly/stream.ts: the same
+ * records, a u64 multiply per step instead of 16-bit limbs); zipf streams and ranges of fewer than 8
+ * bytes are generated here. `records` is the CPU's batch area (for the host's generator).
+ */
+export function fillStreamInto(core: CoreExports, cpu: number, p: StreamParams, state: StreamState, records: Uint32Array, max: number): number {
+  const n = Math.min(max, p.count - state.i);
+  if (n <= 0) return 0;
+  if (p.pattern !== PATTERN.zipf && p.slots >= 1) {
+    const done = core.fillStream(cpu, p.pattern, p.vaLo, p.vaHi, p.len, p.slots, p.write, p.stride, p.line, state.sHi, state.sLo, state.cursor, 0, n);
+    if (done === n) {
+      state.sHi = core.streamOut(0);
+      state.sLo = core.streamOut(1);
+      state.cursor = core.streamOut(2);
+      state.i += n;
+      return n;
+    }
+  }
+  return fillStream(p, state, records, 0, max);
 }
 
 /** x mod n for x = hi·2^32 + lo and 1 ≤ n < 2^53, exactly (BigInt's `%`). */
