@@ -14,6 +14,8 @@ const SOURCE = fileURLToPath(new URL('./native/walker.c', import.meta.url));
 export interface NativeOutput {
   /** Nanoseconds per access of each timed batch, in timing order. */
   samplesNsPerOp: number[];
+  /** Walks in flight: 0 for the serial loop (run_batch), else run_batch_overlapped's group size. */
+  overlap: number;
   accesses: number;
   done: number;
   checksum: string;
@@ -48,6 +50,8 @@ export interface NativeParams {
   l1_2m_ways: number;
   l1_1g_sets: number;
   l1_1g_ways: number;
+  /** 0: the serial loop; 2 to 32: that many walks in flight (run_batch_overlapped). */
+  overlap: number;
 }
 
 export interface NativeInputs {
