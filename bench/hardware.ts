@@ -61,8 +61,8 @@ export function selects(filter: string | undefined, name: string, impl: Impl): b
 
 const BATCH = 16384;
 /**
- * Walks in flight in native-overlapped. 8 covers the loads of a 4-level walk of 8 accesses at once
- * (32 outstanding loads, beyond the core's miss buffers); 4 and 16 measured no faster here.
+ * Walks in flight in native-overlapped: at each level 8 independent loads are outstanding at once.
+ * 4, 8 and 16 measured alike (within the noise) on the project's 2-core machine.
  */
 const OVERLAP = 8;
 const PCID = 5;
@@ -329,6 +329,13 @@ export async function runHardwareBench(options: HardwareBenchOptions = {}): Prom
 
       if (nativeInputs) record('native', nativeSamples, checksum);
       if (overlappedInputs) record('native-overlapped', overlappedSamples, checksum, `${OVERLAP} walks in flight, interleaved level by level`);
+      // A target against an overlapped walker that runs slower than the serial one is a weaker target
+      // than it reads: say so beside the table rather than let "met" stand alone.
+      const serialRate = results.find((r) => r.name === w.name && r.impl === 'native')?.opsPerSec;
+      const overlappedRate = results.find((r) => r.name === w.name && r.impl === 'native-overlapped')?.opsPerSec;
+      if (serialRate !== undefined && overlappedRate !== undefined && overlappedRate < serialRate) {
+        notes.push(`${w.name}: native-overlapped (${(overlappedRate / 1e6).toFixed(1)} M/s) ran slower than the serial native loop (${(serialRate / 1e6).toFixed(1)} M/s) here: overlapping the walks did not pay on this machine, so the 1.5× target against it asks less than the 1.3× target against the serial loop`);
+      }
     }
   } finally {
     await native?.dispose();

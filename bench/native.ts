@@ -11,13 +11,22 @@ const run = promisify(execFile);
 const SOURCE = fileURLToPath(new URL('./native/walker.c', import.meta.url));
 
 /** What the C program prints (bench/native/walker.c, main). */
-export interface NativeOutput {
+export interface NativeOutput extends NativeBatch {
   /** Nanoseconds per access of each timed batch, in timing order. */
   samplesNsPerOp: number[];
   /** Walks in flight: 0 for the serial loop (run_batch), else run_batch_overlapped's group size. */
   overlap: number;
   accesses: number;
   done: number;
+  /** FNV-1a of the table pool after every batch ran (the A/D bits the walks set). */
+  tablesHash: string;
+  /** The checksum and counters of the first pass (the one that sets A/D bits or fills the TLB). */
+  first: NativeBatch;
+  error?: string;
+}
+
+/** A batch's sum of physical addresses and its counters. */
+export interface NativeBatch {
   checksum: string;
   hits4k: number;
   hits2m: number;
@@ -28,7 +37,6 @@ export interface NativeOutput {
   restarts: number;
   aSets: number;
   dSets: number;
-  error?: string;
 }
 
 /** Registers and geometry of the CPU being mirrored (names as walker.c's parameters). */
