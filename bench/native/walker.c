@@ -326,8 +326,9 @@ static __attribute__((noinline)) u32 run_batch(const record_t *rec, u32 n, u64 *
  * every access of a group, hit or miss: the variant is made for the walk benchmark, where every
  * access misses; on the TLB-hit batch its loads would be wasted.
  *
- * Measured on the project's 2-core machine (2026-12-06, gcc 12 -O2), this loop runs the walk batch
- * slower than the serial one (29-30 against 38 M accesses/s): that batch's tables (2 MiB of PTEs)
+ * Measured on the project's 2-core machine (2026-12-06, gcc 12 -O2, a load average of 11 to 13),
+ * this loop runs the walk batch at about three quarters of the serial one's rate (26.7-29.9 against
+ * 34.6-38.4 M accesses/s in six runs of the benchmark): that batch's tables (2 MiB of PTEs)
  * and generation slots stay in the caches, successive serial walks do not depend on one another so
  * the out-of-order core already overlaps their loads, and keeping 8 walks' state in memory costs
  * about 130 instructions per access more (callgrind: 505 against 373), which is more than the
