@@ -23,6 +23,12 @@
 // timed in alternating rounds so that a change of load on the machine biases neither side of their
 // ratio. Before timing, each implementation runs the batch and must complete every access, produce
 // the same sum of physical addresses as the others, and show in its counters the behaviour above.
+//
+// The walk has a second native entry, native-overlapped: the same walker with OVERLAP walks in
+// flight, interleaved level by level so that the cache misses of independent walks overlap
+// (bench/native/walker.c, run_batch_overlapped). It must produce the serial loop's checksum and
+// its counters exactly, so that it cannot measure other work; WASM, native and native-overlapped
+// are timed in the same alternating rounds.
 import { cpus, loadavg } from 'node:os';
 import { Bench } from 'tinybench';
 import * as L from '../assembly/layout.ts';
@@ -31,7 +37,7 @@ import { PageTables } from '../src/mmu/builder.ts';
 import { PhysicalMemory } from '../src/mmu/physmem.ts';
 import { ReferenceMachine } from '../src/mmu/reference.ts';
 import { CAPACITY_GEOMETRY, KIND, type Counters, type Geometry, type MachineConfig } from '../src/mmu/model.ts';
-import { NativeWalker, type NativeParams } from './native.ts';
+import { NativeWalker, type NativeOutput, type NativeParams } from './native.ts';
 import { summarize, type BenchResult, type Impl } from './report.ts';
 
 export interface HardwareBenchOptions {
@@ -46,7 +52,7 @@ export interface HardwareBenchOptions {
 }
 
 export const BENCH_NAMES = ['tlb-hit', 'walk'] as const;
-export const IMPLS: readonly Impl[] = ['wasm', 'reference', 'native'];
+export const IMPLS: readonly Impl[] = ['wasm', 'reference', 'native', 'native-overlapped'];
 
 /** Does `filter` select the entry? */
 export function selects(filter: string | undefined, name: string, impl: Impl): boolean {
@@ -54,6 +60,11 @@ export function selects(filter: string | undefined, name: string, impl: Impl): b
 }
 
 const BATCH = 16384;
+/**
+ * Walks in flight in native-overlapped: at each level 8 independent loads are outstanding at once.
+ * 4, 8 and 16 measured alike (within the noise) on the project's 2-core machine.
+ */
+const OVERLAP = 8;
 const PCID = 5;
 const CR4_PCIDE = 1n << 17n;
 const KINDS = [KIND.read, KIND.write, KIND.supervisor | KIND.read, KIND.supervisor | KIND.write];
@@ -78,6 +89,8 @@ interface Workload {
   build(pt: PageTables, pm: PhysicalMemory): { root: bigint; las: bigint[]; kinds: number[] };
   /** What the counters of one steady-state batch must show; a message when they do not. */
   check(c: Counters): string | undefined;
+  /** Has a native-overlapped entry: every access walks, so overlapping walks is what it measures. */
+  overlapped: boolean;
 }
 
 const NO_CACHES: Geometry = Object.fromEntries(Object.keys(CAPACITY_GEOMETRY).map((k) => [k, { sets: 0, ways: 0 }])) as unknown as Geometry;
@@ -106,6 +119,7 @@ const TLB_HIT: Workload = {
     }
     return undefined;
   },
+  overlapped: false,
 };
 
 const WALK: Workload = {
@@ -135,6 +149,7 @@ const WALK: Workload = {
     }
     return undefined;
   },
+  overlapped: true,
 };
 
 const WORKLOADS: readonly Workload[] = [TLB_HIT, WALK];
@@ -187,7 +202,8 @@ export async function runHardwareBench(options: HardwareBenchOptions = {}): Prom
 
   const loadBefore = loadavg()[0];
   let native: NativeWalker | undefined;
-  if (WORKLOADS.some((w) => selects(filter, w.name, 'native'))) {
+  const wantsNative = (w: Workload) => selects(filter, w.name, 'native') || (w.overlapped && selects(filter, w.name, 'native-overlapped'));
+  if (WORKLOADS.some(wantsNative)) {
     const built = await NativeWalker.build();
     if (typeof built === 'string') notes.push(`native entries skipped: ${built}`);
     else native = built;
@@ -224,15 +240,17 @@ export async function runHardwareBench(options: HardwareBenchOptions = {}): Prom
       if (wasmProblem) throw new Error(`${w.name}/wasm: ${wasmProblem}`);
       if (sum64(area.results) !== checksum) throw new Error(`${w.name}/wasm: the second pass translated differently`);
 
-      const record = (impl: Impl, nsPerOp: number[], sum: string) => {
+      const record = (impl: Impl, nsPerOp: number[], sum: string, note?: string) => {
         const t = summarize(nsPerOp);
-        results.push({ name: w.name, impl, ...t, workers: 1, accesses: BATCH, checksum: sum });
+        results.push({ name: w.name, impl, ...t, workers: 1, accesses: BATCH, checksum: sum, ...(note ? { note } : {}) });
         onProgress(`${w.name}/${impl}: ${(t.opsPerSec / 1e6).toFixed(1)} M accesses/s (${t.nsPerOp.toFixed(2)} ns/access, ${t.samples} samples)`);
       };
 
-      // The native walker's inputs, and its first run, which checks it does the same work.
+      // The native walker's inputs, and its first run (serial, and overlapped where the benchmark has
+      // it), which checks it does the same work.
       let nativeInputs: Parameters<NativeWalker['measure']>[0] | undefined;
-      if (native && selects(filter, w.name, 'native')) {
+      let overlappedInputs: Parameters<NativeWalker['measure']>[0] | undefined;
+      if (native && wantsNative(w)) {
         const cr = m.readCr(0);
         const g = m.geometry;
         const params: NativeParams = {
@@ -240,15 +258,28 @@ export async function runHardwareBench(options: HardwareBenchOptions = {}): Prom
           page1gb: m.layout.page1gb, nxe: (cr.efer & (1n << 11n)) !== 0n, pge: (cr.cr4 & (1n << 7n)) !== 0n,
           pke: (cr.cr4 & (1n << 22n)) !== 0n, gen_slots: m.layout.genSlots, zone4k_pages: Number(m.layout.zone4k >> 12n),
           l1_4k_sets: g.dtlb4k.sets, l1_4k_ways: g.dtlb4k.ways, l1_2m_sets: g.dtlb2m.sets, l1_2m_ways: g.dtlb2m.ways,
-          l1_1g_sets: g.dtlb1g.sets, l1_1g_ways: g.dtlb1g.ways,
+          l1_1g_sets: g.dtlb1g.sets, l1_1g_ways: g.dtlb1g.ways, overlap: 0,
         };
-        nativeInputs = await native.prepare(w.name, { pool, records, perm, params });
-        const out = await native.measure(nativeInputs, 0);
-        if (out.done !== BATCH) throw new Error(`${w.name}/native: a batch stopped at access ${out.done}`);
-        if (out.checksum !== checksum) throw new Error(`${w.name}/native: physical addresses differ from the WebAssembly core's (sum ${out.checksum}, wasm ${checksum})`);
+        const prepared = await native.prepare(w.name, { pool, records, perm, params });
         const hits = w.name === 'tlb-hit';
-        if (hits ? out.hits4k !== BATCH || out.walks !== 0 : out.walks !== BATCH || out.aSets !== 0 || out.dSets !== 0 || out.restarts !== 0) {
-          throw new Error(`${w.name}/native: unexpected counters ${JSON.stringify({ ...out, samplesNsPerOp: undefined })}`);
+        const counters = (out: NativeOutput) => JSON.stringify({ ...out, samplesNsPerOp: undefined, overlap: undefined });
+        const firstRun = async (impl: Impl, inputs: typeof prepared) => {
+          const out = await native!.measure(inputs, 0);
+          if (out.overlap !== inputs.params.overlap) throw new Error(`${w.name}/${impl}: the walker ran with ${out.overlap} walks in flight, not ${inputs.params.overlap}`);
+          if (out.done !== BATCH) throw new Error(`${w.name}/${impl}: a batch stopped at access ${out.done}`);
+          if (out.checksum !== checksum) throw new Error(`${w.name}/${impl}: physical addresses differ from the WebAssembly core's (sum ${out.checksum}, wasm ${checksum})`);
+          if (hits ? out.hits4k !== BATCH || out.walks !== 0 : out.walks !== BATCH || out.aSets !== 0 || out.dSets !== 0 || out.restarts !== 0) {
+            throw new Error(`${w.name}/${impl}: unexpected counters ${counters(out)}`);
+          }
+          return out;
+        };
+        if (selects(filter, w.name, 'native')) nativeInputs = prepared;
+        if (w.overlapped && selects(filter, w.name, 'native-overlapped')) overlappedInputs = { ...prepared, params: { ...params, overlap: OVERLAP } };
+        // Both loops run even when only one is timed: the overlapped one must do the serial one's work.
+        const serial = await firstRun('native', prepared);
+        if (overlappedInputs) {
+          const out = await firstRun('native-overlapped', overlappedInputs);
+          if (counters(out) !== counters(serial)) throw new Error(`${w.name}/native-overlapped: its counters differ from the serial loop's (${counters(out)}, serial ${counters(serial)})`);
         }
       }
 
@@ -256,6 +287,7 @@ export async function runHardwareBench(options: HardwareBenchOptions = {}): Prom
       // processes) biases neither side of their ratio; each keeps the samples of all its rounds.
       const wasmSamples: number[] = [];
       const nativeSamples: number[] = [];
+      const overlappedSamples: number[] = [];
       const wantWasm = selects(filter, w.name, 'wasm');
       const timeWasm = async () => {
         onProgress(`${w.name}/wasm: timing`);
@@ -267,7 +299,11 @@ export async function runHardwareBench(options: HardwareBenchOptions = {}): Prom
         onProgress(`${w.name}/native: timing (${native!.compiler}, -O2)`);
         nativeSamples.push(...(await native!.measure(nativeInputs!, fast.timeMs / 1e3)).samplesNsPerOp);
       };
-      const steps = [...(wantWasm ? [timeWasm] : []), ...(nativeInputs ? [timeNative] : [])];
+      const timeOverlapped = async () => {
+        onProgress(`${w.name}/native-overlapped: timing (${OVERLAP} walks in flight, ${native!.compiler}, -O2)`);
+        overlappedSamples.push(...(await native!.measure(overlappedInputs!, fast.timeMs / 1e3)).samplesNsPerOp);
+      };
+      const steps = [...(wantWasm ? [timeWasm] : []), ...(nativeInputs ? [timeNative] : []), ...(overlappedInputs ? [timeOverlapped] : [])];
       for (let round = 0; round < rounds; round++) {
         for (const step of round % 2 === 0 ? steps : [...steps].reverse()) await step();
       }
@@ -292,6 +328,14 @@ export async function runHardwareBench(options: HardwareBenchOptions = {}): Prom
       }
 
       if (nativeInputs) record('native', nativeSamples, checksum);
+      if (overlappedInputs) record('native-overlapped', overlappedSamples, checksum, `${OVERLAP} walks in flight, interleaved level by level`);
+      // A target against an overlapped walker that runs slower than the serial one is a weaker target
+      // than it reads: say so beside the table rather than let "met" stand alone.
+      const serialRate = results.find((r) => r.name === w.name && r.impl === 'native')?.opsPerSec;
+      const overlappedRate = results.find((r) => r.name === w.name && r.impl === 'native-overlapped')?.opsPerSec;
+      if (serialRate !== undefined && overlappedRate !== undefined && overlappedRate < serialRate) {
+        notes.push(`${w.name}: native-overlapped (${(overlappedRate / 1e6).toFixed(1)} M/s) ran slower than the serial native loop (${(serialRate / 1e6).toFixed(1)} M/s) here: overlapping the walks did not pay on this machine, so the 1.5× target against it asks less than the 1.3× target against the serial loop`);
+      }
     }
   } finally {
     await native?.dispose();

@@ -11,11 +11,22 @@ const run = promisify(execFile);
 const SOURCE = fileURLToPath(new URL('./native/walker.c', import.meta.url));
 
 /** What the C program prints (bench/native/walker.c, main). */
-export interface NativeOutput {
+export interface NativeOutput extends NativeBatch {
   /** Nanoseconds per access of each timed batch, in timing order. */
   samplesNsPerOp: number[];
+  /** Walks in flight: 0 for the serial loop (run_batch), else run_batch_overlapped's group size. */
+  overlap: number;
   accesses: number;
   done: number;
+  /** FNV-1a of the table pool after every batch ran (the A/D bits the walks set). */
+  tablesHash: string;
+  /** The checksum and counters of the first pass (the one that sets A/D bits or fills the TLB). */
+  first: NativeBatch;
+  error?: string;
+}
+
+/** A batch's sum of physical addresses and its counters. */
+export interface NativeBatch {
   checksum: string;
   hits4k: number;
   hits2m: number;
@@ -26,7 +37,6 @@ export interface NativeOutput {
   restarts: number;
   aSets: number;
   dSets: number;
-  error?: string;
 }
 
 /** Registers and geometry of the CPU being mirrored (names as walker.c's parameters). */
@@ -48,6 +58,8 @@ export interface NativeParams {
   l1_2m_ways: number;
   l1_1g_sets: number;
   l1_1g_ways: number;
+  /** 0: the serial loop; 2 to 32: that many walks in flight (run_batch_overlapped). */
+  overlap: number;
 }
 
 export interface NativeInputs {
