@@ -104,13 +104,21 @@ export function* hugePteAlloc(k: Kernel, op: Op, mm: MmStruct, vma: VmArea, addr
  * and one share. The caller must flush mm's TLB for the whole PUD range before the page can go; the
  * operation records the range, which its return promises too.
  */
-export function hugePmdUnshare(k: Kernel, op: Op, mm: MmStruct, vma: VmArea, addr: bigint, ptep: bigint, flushPath: UnshareFlushPath = 'flush_tlb_range'): boolean {
+export function* hugePmdUnshare(k: Kernel, op: Op, mm: MmStruct, vma: VmArea, addr: bigint, ptep: bigint, flushPath: UnshareFlushPath = 'flush_tlb_range'): OpGen<boolean> {
   if (vma.file?.pagesize !== '2M') return false;
   const d = k.ptdescs.get(tableOfEntry(ptep));
   if (!d || !pmdShared(k, d)) return false;
+  const base = addr & PUD_MASK;
+  if (!k.fixes.has('59d9094df3d7') && d.refcount - d.speculativeRefs <= 1) {
+    // Before 59d9094df3d7 the share count is page_count: a reference nobody shares through (a
+    // speculative folio_try_get on the page-table page, speculative_ref.ts) reads as one more sharer.
+    k.observer.missedFix('59d9094df3d7', {
+      mms: [mm], start: base, end: base + PUD_SIZE,
+      text: `huge_pmd_unshare counted the sharers of ${mm.name}'s PMD page 0x${d.pa.toString(16)} by its page_count (${d.refcount}, ${d.speculativeRefs} of it speculative references), so ${mm.name}, its only user, unlinked it instead of clearing its entries, and the last put_page freed it with them; fix 59d9094df3d7 counts sharers in pt_share_count, apart from the page's references`,
+    });
+  }
   const pudEa = walkTo(k, mm, addr, 'pud')!;
   setEntry(k, mm, addr, 'pud', pudEa, 0n, 'huge_pmd_unshare');
-  const base = addr & PUD_MASK;
   op.unshared.push({ mm, start: base, end: base + PUD_SIZE });
   // The flush that follows does not say a table left mm unless its path does: from 016c4d92cd16 on,
   // lazy CPUs are skipped unless it says so (v6.18 arch/x86/mm/tlb.c l.1361-1375), and keep
@@ -134,8 +142,25 @@ export function hugePmdUnshare(k: Kernel, op: Op, mm: MmStruct, vma: VmArea, add
       });
     }
   }
-  // 1013af4f585f: wait out GUP-fast walkers that may still be inside the PMD page.
-  if (k.fixes.has('1013af4f585f')) tlbRemoveTableSyncOne(k, op.cpu);
+  // Once the caller drops i_mmap_rwsem the page may become another process's ordinary page table
+  // (v6.18 mm/hugetlb.c l.7623-7631). 1013af4f585f's IPI cannot be delivered to a CPU inside a
+  // GUP-fast section (interrupts off, mm/gup.c gup_fast l.3156-3168), so the unshare waits for each
+  // walker of another CPU that read a PUD entry pointing at this page; without it the walker goes on
+  // reading the page after the share is dropped.
+  const walkers = [...k.gupFastSections].filter((s) => s.pmdPage === d.pa && s.cpu !== op.cpu && !s.op.done);
+  if (k.fixes.has('1013af4f585f')) {
+    tlbRemoveTableSyncOne(k, op.cpu);
+    d.unsharesInFlight++;
+    for (const s of walkers) {
+      while (!s.op.done) yield { wait: s.op, reason: `tlb_remove_table_sync_one's IPI waits for CPU ${s.cpu} to leave its GUP-fast section (interrupts off), which walks the PMD page 0x${d.pa.toString(16)}` };
+    }
+    d.unsharesInFlight--;
+  } else if (walkers.length) {
+    k.observer.missedFix('1013af4f585f', {
+      mms: [mm, ...walkers.map((s) => s.mm)], start: base, end: base + PUD_SIZE, who: 'cpu',
+      text: `huge_pmd_unshare dropped ${mm.name}'s share of the PMD page 0x${d.pa.toString(16)} while GUP-fast on CPU ${walkers.map((s) => s.cpu).join(', ')} had read a PUD entry pointing at it and had not yet walked it; fix 1013af4f585f sends an IPI that waits out such interrupts-off sections before the share is dropped`,
+    });
+  }
   pmdSharePut(k, d);
   k.hugetlbStats.pmdUnshares++;
   return true;
@@ -171,7 +196,7 @@ export function* hugetlbSplit(k: Kernel, op: Op, vma: VmArea, addr: bigint, vmSt
   if (vmaLocked) yield* vma.vmaLock.downWrite(op);
   yield* file.iMmapRwsem.downWrite(op);
   const ptep = hugePteOffset(k, mm, floor, '2M');
-  if (ptep !== undefined) hugePmdUnshare(k, op, mm, vma, floor, ptep);
+  if (ptep !== undefined) yield* hugePmdUnshare(k, op, mm, vma, floor, ptep);
   // flush_hugetlb_tlb_range over the PUD range (it also reaches the secondary TLBs).
   k.flushTlbRangeOf(op.cpu, vma, floor, ceil);
   file.iMmapRwsem.upWrite(op);

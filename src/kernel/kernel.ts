@@ -13,6 +13,7 @@ import { mkPte, pteToSwpEntry, SWP_MIGRATION_WRITE, _PAGE_PRESENT, _PAGE_RW, _PA
 import { quietObserver, type KernelObserver } from './observer.ts';
 import type { Op } from './ops.ts';
 import { Hstates, type HugePageSize } from './hstate.ts';
+import type { GupFastSection } from './gup.ts';
 
 // kernel.ts is the top of src/kernel: the files below it take the narrow part of the Kernel they use
 // (PgtableKernel, TlbflushKernel) and never import this file.
@@ -59,6 +60,9 @@ export class Kernel {
   currentOp: Op | undefined;
   readonly flushStats: FlushStats = { flushes: 0, ipisSent: 0, invlpg: 0, fullFlushes: 0, cr3Switches: 0, cr3NoFlush: 0, lazyLeaves: 0, batchedFlushes: 0, syncIpis: 0 };
   readonly hugetlbStats = { pmdShares: 0, pmdUnshares: 0, migrations: 0, migrationsSkipped: 0 };
+  /** GUP-fast walkers inside their interrupts-off section (gup.ts): huge_pmd_unshare's IPI waits for them. */
+  readonly gupFastSections = new Set<GupFastSection>();
+  readonly gupFastStats = { walks: 0, pins: 0, fallbacks: 0 };
   readonly vmStats = { faults: 0, segv: 0, cowCopies: 0, swapIns: 0, swapOuts: 0, pagesFreed: 0, tablesFreed: 0 };
   private flushedPendingThisOp = new WeakSet<MmStruct>();
 

@@ -24,6 +24,8 @@ import { dupMmap } from '../kernel/fork.ts';
 import { handleMmFault, type Access } from '../kernel/fault.ts';
 import { migratePage } from '../kernel/migrate.ts';
 import { shrinkPage } from '../kernel/vmscan.ts';
+import { gupFast } from '../kernel/gup.ts';
+import { speculativeRef } from '../kernel/speculative_ref.ts';
 import { enterLazyTlb, setTlbFlushTrace } from '../kernel/tlbflush.ts';
 import { Fidelity, type FidelityReport, type Flush } from './fidelity.ts';
 import { hugePteOffset, isMigrationEntry, ptePresent, readEntry, walkTo, PTE_PFN_MASK } from '../kernel/pgtable.ts';
@@ -277,6 +279,12 @@ export class Replay {
     if (ev.observed) this.fidelity.expect(line, ev.op, (ev.observed as { flushes: Flush[] }).flushes);
     const cpu = typeof ev.cpu === 'number' ? ev.cpu : undefined;
     if (cpu !== undefined && cpu >= this.kernel.cpus.length) this.fail(line, `CPU ${cpu} does not exist (the header says ${this.kernel.cpus.length} CPUs)`, 'cpu');
+    if (cpu !== undefined && ev.op !== 'expect') {
+      // A CPU inside a GUP-fast section has interrupts off: it neither schedules nor takes a fault.
+      for (const s of this.kernel.gupFastSections) {
+        if (s.cpu === cpu) this.fail(line, `CPU ${cpu} is inside the GUP-fast section of line ${s.op.line} (interrupts off) and runs nothing else until that operation is resumed`, 'cpu');
+      }
+    }
     if (cpu !== undefined && this.cpuQueue.has(cpu)) {
       this.cpuQueue.get(cpu)!.push({ line, ev });
       return;
@@ -423,6 +431,8 @@ export class Replay {
       case 'migrate': gen = this.pageTask(line, op, ev, 'migrate'); break;
       case 'reclaim': gen = this.pageTask(line, op, ev, 'reclaim'); break;
       case 'access': gen = this.accessTask(line, op, cpu!, ev.va as bigint, ev.rw as Access, ev.user !== false); break;
+      case 'gup_fast': gen = gupFast(k, op, this.currentMm(line, cpu!, ev), ev.va as bigint, ev.rw === 'w'); break;
+      case 'speculative_ref': gen = speculativeRef(k, op, this.currentMm(line, cpu!, ev), ev.va as bigint); break;
       case 'device_access': {
         const d = this.devices.get(String(ev.device));
         if (!d) this.fail(line, `no device named '${String(ev.device)}'`, 'device');

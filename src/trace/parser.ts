@@ -27,6 +27,8 @@ export const STEPS: Readonly<Record<string, readonly string[]>> = {
   mremap: ['move', 'unlock', 'flush'],
   reclaim: ['unmap', 'flush', 'free'],
   access: ['lookup', 'install'],
+  gup_fast: ['pmd'],
+  speculative_ref: ['put'],
 };
 
 type FieldType =
@@ -66,6 +68,8 @@ const SCHEMAS: Readonly<Record<string, Schema>> = {
   migrate: { required: { cpu: 'cpu' }, optional: { va: 'amount', mm: 'name', file: 'name', offset: 'amount' }, parks: true },
   reclaim: { required: { cpu: 'cpu', va: 'amount' }, optional: { mm: 'name' }, parks: true },
   access: { required: { cpu: 'cpu', va: 'amount', rw: RW }, optional: { user: 'bool' }, parks: true },
+  gup_fast: { required: { cpu: 'cpu', va: 'amount', rw: ['r', 'w'] }, parks: true },
+  speculative_ref: { required: { cpu: 'cpu', va: 'amount' }, optional: { mm: 'name' }, parks: true },
   accesses: {
     required: { cpu: 'cpu', va: 'amount', len: 'amount', count: 'count', pattern: ['random', 'sequential', 'stride', 'zipf'] },
     optional: { write: 'fraction', stride: 'amount', theta: 'positive', seed: 'int' },
