@@ -279,12 +279,6 @@ export class Replay {
     if (ev.observed) this.fidelity.expect(line, ev.op, (ev.observed as { flushes: Flush[] }).flushes);
     const cpu = typeof ev.cpu === 'number' ? ev.cpu : undefined;
     if (cpu !== undefined && cpu >= this.kernel.cpus.length) this.fail(line, `CPU ${cpu} does not exist (the header says ${this.kernel.cpus.length} CPUs)`, 'cpu');
-    if (cpu !== undefined && ev.op !== 'expect') {
-      // A CPU inside a GUP-fast section has interrupts off: it neither schedules nor takes a fault.
-      for (const s of this.kernel.gupFastSections) {
-        if (s.cpu === cpu) this.fail(line, `CPU ${cpu} is inside the GUP-fast section of line ${s.op.line} (interrupts off) and runs nothing else until that operation is resumed`, 'cpu');
-      }
-    }
     if (cpu !== undefined && this.cpuQueue.has(cpu)) {
       this.cpuQueue.get(cpu)!.push({ line, ev });
       return;
@@ -293,6 +287,12 @@ export class Replay {
   }
 
   private dispatch(line: number, ev: ReplayEvent): void | Promise<void> {
+    if (typeof ev.cpu === 'number' && ev.op !== 'expect') {
+      // A CPU inside a GUP-fast section has interrupts off: it neither schedules nor takes a fault.
+      for (const s of this.kernel.gupFastSections) {
+        if (s.cpu === ev.cpu) this.fail(line, `CPU ${ev.cpu} is inside the GUP-fast section of line ${s.op.line} (interrupts off) and runs nothing else until that operation is resumed`, 'cpu');
+      }
+    }
     // A concurrent block replays in its written order: its bounds do nothing.
     if (ev.op === 'concurrent' || ev.op === 'join') return;
     if (ev.op === 'access_run') return this.window.appendRun(line, ev as AccessRunEvent);
