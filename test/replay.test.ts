@@ -163,6 +163,7 @@ describe('replay', () => {
     expect(report.error).toEqual({ file: path, line: 16, message: 'field "cpu": CPU 2 is inside the GUP-fast section of line 14 (interrupts off) and runs nothing else until that operation is resumed' });
     expect(report.notes).toEqual([{ line: 13, text: 'GUP-fast pinned nothing (no PUD entry for 0x80000000 in A): the caller falls back to the slow path' }]);
     expect(report.violations).toEqual([]);
+    expect(report.stats.gupFast).toEqual({ walks: 3, pins: 1, fallbacks: 1 });
   });
 
   it('a speculative reference where no PMD page exists takes nothing, and its put is still a step to resume', async () => {

@@ -732,6 +732,7 @@ export class Replay {
       flush: { ...k.flushStats },
       notifiers: { ...k.notifiers.stats },
       hugetlb: { ...k.hugetlbStats },
+      gupFast: { ...k.gupFastStats },
       vm: { ...k.vmStats },
       cycles: { total: cost.cycles, byKind: cost.byKind, model: cost.model },
       perCpu: k.perCpu.map((p, c) => ({
