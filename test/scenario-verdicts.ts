@@ -73,10 +73,10 @@ export const VERDICTS: Readonly<Record<string, ScenarioVerdicts>> = {
     'v6.1': { 'stale-device iommu0 081056dc00a2': 2, 'stale-device nic0 081056dc00a2': 2, 'stale-tlb cpu0 081056dc00a2': 7, 'stale-tlb cpu2 081056dc00a2': 7 },
   },
   'b7-gup-fast-vs-unshare': {
-    'v4.4': ['foreign-table-pin@36 cpu1 1013af4f585f'],
-    'v4.19': ['foreign-table-pin@36 cpu1 1013af4f585f'],
-    'v5.16': ['foreign-table-pin@36 cpu1 1013af4f585f'],
-    'v6.1': ['foreign-table-pin@36 cpu1 1013af4f585f'],
+    'v4.4': ['foreign-table-pin@45 cpu1 1013af4f585f'],
+    'v4.19': ['foreign-table-pin@45 cpu1 1013af4f585f'],
+    'v5.16': ['foreign-table-pin@45 cpu1 1013af4f585f'],
+    'v6.1': ['foreign-table-pin@45 cpu1 1013af4f585f'],
   },
   'b8-speculative-ref-pmd-share-count': {
     'v4.4': ['live-table-free@31 cpu2 59d9094df3d7'],
@@ -114,6 +114,8 @@ export const VERDICTS: Readonly<Record<string, ScenarioVerdicts>> = {
   'clean-fork-cow': {
   },
   'clean-gup-fast-vs-unshare': {
+  },
+  'clean-gup-fast-vs-unshare-native-flush': {
   },
   'clean-speculative-ref-table-free': {
   },

@@ -98,10 +98,11 @@ describe('header', () => {
     ['{"format":"mmuwasm-trace","version":1,"cpus":1,"fixes":{"0123456789ab":true}}', "t.jsonl:1: field \"fixes.0123456789ab\": unknown fix 0123456789ab (run 'mmuwasm profiles' for the list)"],
     ['{"format":"mmuwasm-trace","version":1,"cpus":1,"fixes":{"017b1660df89":"on"}}', 't.jsonl:1: field "fixes.017b1660df89": expected true or false, not the string "on"'],
     ['{"format":"mmuwasm-trace","version":1,"cpus":1,"paging":3}', 't.jsonl:1: field "paging": expected 4 or 5 (levels), not 3'],
+    ['{"format":"mmuwasm-trace","version":1,"cpus":1,"remoteFlush":"nmi"}', 't.jsonl:1: field "remoteFlush": expected "ipi" or "hypercall" (how the kernel reaches other CPUs\' TLBs), not the string "nmi"'],
     ['{"format":"mmuwasm-trace","version":1,"cpus":1,"physmem":"512M"}', 't.jsonl:1: field "physmem": expected a whole number of GiB, at least "1G"'],
     ['{"format":"mmuwasm-trace","version":1,"cpus":1,"tlb":{"l1":{"sets":1,"ways":1}}}', 't.jsonl:1: field "tlb.l1": unknown array (arrays: dtlb4k, dtlb2m, dtlb1g, stlb, stlb1g, pml5, pml4, pdpte, pde)'],
     ['{"format":"mmuwasm-trace","version":1,"cpus":1,"tlb":{"stlb":{"sets":3,"ways":1}}}', 't.jsonl:1: field "tlb.stlb.sets": expected a power of two (or 0 for no such array), not 3'],
-    ['{"format":"mmuwasm-trace","version":1,"cpus":1,"color":true}', 't.jsonl:1: field "color": unknown header field (the header knows format, version, cpus, kernel, fixes, paging, pcid, physmem, tlb, seed, recorded)'],
+    ['{"format":"mmuwasm-trace","version":1,"cpus":1,"color":true}', 't.jsonl:1: field "color": unknown header field (the header knows format, version, cpus, kernel, fixes, paging, pcid, remoteFlush, physmem, tlb, seed, recorded)'],
   ])('%s is refused', (line, message) => {
     expect(errorOf(line)).toBe(message);
   });

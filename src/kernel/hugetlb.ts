@@ -102,9 +102,12 @@ export function* hugePteAlloc(k: Kernel, op: Op, mm: MmStruct, vma: VmArea, addr
 /**
  * huge_pmd_unshare: if the PMD page that holds ptep is shared, drop mm's link to it (its PUD entry)
  * and one share. The caller must flush mm's TLB for the whole PUD range before the page can go; the
- * operation records the range, which its return promises too.
+ * operation records the range, which its return promises too. `flushBeforeUnlock`: the caller's
+ * flush comes before it releases i_mmap_rwsem (the page cannot be reused by its other user before).
  */
-export function* hugePmdUnshare(k: Kernel, op: Op, mm: MmStruct, vma: VmArea, addr: bigint, ptep: bigint, flushPath: UnshareFlushPath = 'flush_tlb_range'): OpGen<boolean> {
+export function* hugePmdUnshare(
+  k: Kernel, op: Op, mm: MmStruct, vma: VmArea, addr: bigint, ptep: bigint, flushPath: UnshareFlushPath = 'flush_tlb_range', flushBeforeUnlock = true,
+): OpGen<boolean> {
   if (vma.file?.pagesize !== '2M') return false;
   const d = k.ptdescs.get(tableOfEntry(ptep));
   if (!d || !pmdShared(k, d)) return false;
@@ -143,23 +146,38 @@ export function* hugePmdUnshare(k: Kernel, op: Op, mm: MmStruct, vma: VmArea, ad
     }
   }
   // Once the caller drops i_mmap_rwsem the page may become another process's ordinary page table
-  // (v6.18 mm/hugetlb.c l.7623-7631). 1013af4f585f's IPI cannot be delivered to a CPU inside a
-  // GUP-fast section (interrupts off, mm/gup.c gup_fast l.3156-3168), so the unshare waits for each
-  // walker of another CPU that read a PUD entry pointing at this page; without it the walker goes on
-  // reading the page after the share is dropped.
-  const walkers = [...k.gupFastSections].filter((s) => s.pmdPage === d.pa && s.cpu !== op.cpu && !s.op.done);
+  // (v6.18 mm/hugetlb.c l.7623-7631). An IPI cannot be delivered to a CPU inside a GUP-fast section
+  // (interrupts off, mm/gup.c gup_fast l.3156-3168), and its sender waits: 1013af4f585f's
+  // tlb_remove_table_sync_one reaches every other CPU, so the unshare waits for every walk in progress.
+  const inside = [...k.gupFastSections].filter((s) => s.cpu !== op.cpu && !s.op.done);
   if (k.fixes.has('1013af4f585f')) {
     tlbRemoveTableSyncOne(k, op.cpu);
     d.unsharesInFlight++;
-    for (const s of walkers) {
-      while (!s.op.done) yield { wait: s.op, reason: `tlb_remove_table_sync_one's IPI waits for CPU ${s.cpu} to leave its GUP-fast section (interrupts off), which walks the PMD page 0x${d.pa.toString(16)}` };
+    for (const s of inside) {
+      while (!s.op.done) yield { wait: s.op, reason: `tlb_remove_table_sync_one's IPI waits for CPU ${s.cpu} to leave its GUP-fast section (interrupts off)` };
     }
     d.unsharesInFlight--;
-  } else if (walkers.length) {
-    k.observer.missedFix('1013af4f585f', {
-      mms: [mm, ...walkers.map((s) => s.mm)], start: base, end: base + PUD_SIZE, who: 'cpu',
-      text: `huge_pmd_unshare dropped ${mm.name}'s share of the PMD page 0x${d.pa.toString(16)} while GUP-fast on CPU ${walkers.map((s) => s.cpu).join(', ')} had read a PUD entry pointing at it and had not yet walked it; fix 1013af4f585f sends an IPI that waits out such interrupts-off sections before the share is dropped`,
-    });
+  } else {
+    // Before it, a walk of mm inside this page is still waited for where the caller's own flush of
+    // mm, before i_mmap_rwsem is released, is a native IPI to the walker's CPU (it runs mm): the
+    // protection GUP-fast always relied on. A hypervisor's flush (remoteFlush "hypercall"), or no
+    // flush before the unlock, leaves the walk going on after the page may have become another's.
+    const walkers = inside.filter((s) => s.pmdPage === d.pa);
+    const byFlush = (s: (typeof walkers)[number]) =>
+      flushBeforeUnlock && k.remoteFlushByIpi && s.mm === mm && mm.cpumask.has(s.cpu) && !k.cpus[s.cpu].isLazy;
+    d.unsharesInFlight++;
+    for (const s of walkers.filter(byFlush)) {
+      while (!s.op.done) yield { wait: s.op, reason: `the flush IPI ${mm.name}'s unshare sends before it releases i_mmap_rwsem waits for CPU ${s.cpu} to leave its GUP-fast section (interrupts off)` };
+    }
+    d.unsharesInFlight--;
+    const open = walkers.filter((s) => !byFlush(s));
+    if (open.length) {
+      const why = !flushBeforeUnlock ? 'no flush of it came before i_mmap_rwsem was released' : 'the flush of it was a hypercall that does not wait for an interrupts-off CPU';
+      k.observer.missedFix('1013af4f585f', {
+        mms: [mm, ...open.map((s) => s.mm)], start: base, end: base + PUD_SIZE, who: 'cpu',
+        text: `huge_pmd_unshare dropped ${mm.name}'s share of the PMD page 0x${d.pa.toString(16)} while GUP-fast on CPU ${open.map((s) => s.cpu).join(', ')} had read a PUD entry pointing at it and had not yet walked it, and ${why}; fix 1013af4f585f sends an IPI that waits out such interrupts-off sections before the share is dropped`,
+      });
+    }
   }
   pmdSharePut(k, d);
   k.hugetlbStats.pmdUnshares++;

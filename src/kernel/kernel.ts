@@ -24,6 +24,13 @@ export interface KernelOptions {
   levels?: 4 | 5;
   /** Overrides the profile's PCID use (the trace header's `pcid: false`). */
   pcid?: boolean;
+  /**
+   * How flush_tlb_multi reaches other CPUs: 'ipi', native (the sender waits until each CPU has run
+   * the handler: v6.18 arch/x86/mm/tlb.c l.1372-1375), or 'hypercall', a paravirtualized guest whose
+   * hypervisor flushes without interrupting the CPU (arch/x86/hyperv/mmu.c l.59-169; KVM's PV flush
+   * of a preempted vCPU, arch/x86/kernel/kvm.c l.650-678).
+   */
+  remoteFlush?: 'ipi' | 'hypercall';
 }
 
 // CR0.PG | CR0.WP | CR0.PE; CR4.PAE | CR4.PGE (| CR4.PCIDE); EFER.LME | EFER.LMA | EFER.NXE.
@@ -39,6 +46,8 @@ export class Kernel {
   readonly phys: PhysicalMemory;
   readonly levels: 4 | 5;
   readonly usesPcid: boolean;
+  /** Remote flushes are IPIs the sender waits for, so they wait out an interrupts-off section (gup.ts). */
+  readonly remoteFlushByIpi: boolean;
   readonly initMm: MmStruct;
   readonly mms = new Map<string, MmStruct>();
   /** The live address spaces by mm->context.ctx_id (what a CPU's ASID slot names): O(1) for the oracle. */
@@ -71,6 +80,7 @@ export class Kernel {
     this.phys = new PhysicalMemory(machine);
     this.levels = opts.levels ?? 4;
     this.usesPcid = (opts.pcid ?? true) && fixes.has('10af6235e0d3');
+    this.remoteFlushByIpi = (opts.remoteFlush ?? 'ipi') === 'ipi';
     this.initMm = new MmStruct('init_mm', this.tables.newRoot());
     this.hstates = new Hstates(machine.layout.zone4k, machine.layout.physmem);
     this.notifiers = new MmuNotifiers(fixes);

@@ -140,7 +140,7 @@ function* unmapHugepageRange(k: Kernel, op: Op, tlb: MmuGather, vma: VmArea, sta
   for (let addr = start; addr < end; addr += sz) {
     const ptep = hugePteOffset(k, mm, addr, file.pagesize);
     if (ptep === undefined) continue;
-    if (yield* hugePmdUnshare(k, op, mm, vma, addr, ptep, 'mmu_gather')) {
+    if (yield* hugePmdUnshare(k, op, mm, vma, addr, ptep, 'mmu_gather', k.fixes.has('a4a118f2eead'))) {
       const base = addr & PUD_MASK;
       if (k.fixes.has('a4a118f2eead')) {
         tlbAdjustRange(tlb, base, PUD_SIZE, 21n);

@@ -151,7 +151,9 @@ export class Replay {
     this.profile = profile;
     this.fixes = fixes;
     this.cost = { ...DEFAULT_COSTS, ...(opts.cost ?? {}) };
-    this.kernel = new Kernel(machine, fixes, { levels: header.paging ?? 4, pcid: header.pcid ?? true });
+    // A recording made on a guest whose remote flushes are hypercalls describes such a machine too.
+    const remoteFlush = header.remoteFlush ?? (header.recorded?.remoteFlush === 'hypercall' ? 'hypercall' : 'ipi');
+    this.kernel = new Kernel(machine, fixes, { levels: header.paging ?? 4, pcid: header.pcid ?? true, remoteFlush });
     this.oracle = new Oracle(this.kernel);
     this.kernel.observer = this.oracle;
     // What the real kernel's tracing would see: the CPU running the event's task, and the CPUs

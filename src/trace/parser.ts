@@ -137,7 +137,7 @@ const BLOCK_FORBIDDEN: Readonly<Record<string, string>> = {
   concurrent: 'blocks do not nest',
 };
 
-const HEADER_FIELDS = new Set(['format', 'version', 'cpus', 'kernel', 'fixes', 'paging', 'pcid', 'physmem', 'tlb', 'seed', 'recorded']);
+const HEADER_FIELDS = new Set(['format', 'version', 'cpus', 'kernel', 'fixes', 'paging', 'pcid', 'remoteFlush', 'physmem', 'tlb', 'seed', 'recorded']);
 /** The reasons of the kernel's tlb_flush tracepoint, as `observed` names them (docs/record.md). */
 export const FLUSH_REASONS = ['task-switch', 'remote-shootdown', 'local-shootdown', 'local-mm', 'remote-ipi', 'remote-wrong-cpu'] as const;
 export const MAX_CPUS = 256;
@@ -236,6 +236,10 @@ export class TraceParser {
     if (h.pcid !== undefined) {
       if (typeof h.pcid !== 'boolean') this.fail(line, 'pcid', `expected true or false, not ${describe(h.pcid)}`);
       out.pcid = h.pcid;
+    }
+    if (h.remoteFlush !== undefined) {
+      if (h.remoteFlush !== 'ipi' && h.remoteFlush !== 'hypercall') this.fail(line, 'remoteFlush', `expected "ipi" or "hypercall" (how the kernel reaches other CPUs' TLBs), not ${describe(h.remoteFlush)}`);
+      out.remoteFlush = h.remoteFlush;
     }
     if (h.physmem !== undefined) {
       const p = this.amount(line, 'physmem', h.physmem);
