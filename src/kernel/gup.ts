@@ -3,10 +3,12 @@
 // reference on the page it finds (try_grab_folio_fast) and checks that the leaf entry did not change;
 // it never re-reads the levels above (v6.18 mm/gup.c l.2935-2975, l.3022-3077, l.3140-3185). Page
 // tables are kept alive under it by the interrupts being off: a free of a page table waits for the
-// section (RCU table freeing or the flush IPI, gup_fast's own comment at l.3156-3166), and so does
-// tlb_remove_table_sync_one, which 1013af4f585f calls in huge_pmd_unshare. Nothing else waits: a PMD
-// page that stops being shared is still a page table, and its remaining user may install unrelated
-// entries in it while the walker still holds the PUD entry it read (the race 1013af4f585f closes).
+// section (RCU table freeing or the flush IPI, gup_fast's own comment at l.3156-3166). A PMD page
+// that stops being shared is not freed, though: it stays its remaining user's page table, which may
+// install unrelated entries in it while the walker still holds the PUD entry it read. Only an IPI
+// the unsharer sends keeps that walk from going on: its own flush, where that is a native IPI to the
+// walker's CPU before i_mmap_rwsem is released, or 1013af4f585f's tlb_remove_table_sync_one
+// (hugetlb.ts hugePmdUnshare).
 //
 // The model's operation has one step, `pmd`: the walk of the PMD page that the PUD entry (read when
 // the operation starts) pointed at. The pin is dropped when the operation ends, as a caller that did
