@@ -28,6 +28,12 @@ export const VERDICTS: Readonly<Record<string, ScenarioVerdicts>> = {
   'b11-mremap-flush-before-ptl-release': {
     'v4.4': ['stale-tlb@21 cpu1 eb66ae030829', 'use-after-free@22 cpu1 eb66ae030829'],
   },
+  'b12-switch-mm-window-skipped-flush': {
+    'v4.4': ['use-after-free@34 cpu1 fea4e317f9e7'],
+    'v4.19': ['use-after-free@34 cpu1 fea4e317f9e7'],
+    'v5.16': ['use-after-free@34 cpu1 fea4e317f9e7'],
+    'v6.1': ['use-after-free@34 cpu1 fea4e317f9e7'],
+  },
   'b13-lazy-cpu-skipped-table-freed': {
     'v4.4': ['stale-tlb@34 cpu1 3ef938c35035'],
     'v4.19': ['stale-tlb@34 cpu1 3ef938c35035'],
@@ -105,6 +111,8 @@ export const VERDICTS: Readonly<Record<string, ScenarioVerdicts>> = {
   },
   'clean-device-cow-after-fork': {
   },
+  'clean-dontneed-refault-vs-inflight-zap': {
+  },
   'clean-exit': {
   },
   'clean-exit-behind-waiting-fault': {
@@ -157,5 +165,7 @@ export const VERDICTS: Readonly<Record<string, ScenarioVerdicts>> = {
   'clean-pcid-reuse': {
   },
   'clean-reclaim-swap': {
+  },
+  'clean-switch-mm-window': {
   },
 };

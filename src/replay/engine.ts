@@ -26,7 +26,7 @@ import { migratePage } from '../kernel/migrate.ts';
 import { shrinkPage } from '../kernel/vmscan.ts';
 import { gupFast } from '../kernel/gup.ts';
 import { speculativeRef } from '../kernel/speculative_ref.ts';
-import { enterLazyTlb, setTlbFlushTrace } from '../kernel/tlbflush.ts';
+import { enterLazyTlb, setTlbFlushTrace, switchMm } from '../kernel/tlbflush.ts';
 import { Fidelity, type FidelityReport, type Flush } from './fidelity.ts';
 import { hugePteOffset, isMigrationEntry, ptePresent, readEntry, walkTo, PTE_PFN_MASK } from '../kernel/pgtable.ts';
 import { makeDevice, type SecondaryMmu, type DeviceKind } from '../devices/secondary-mmu.ts';
@@ -119,6 +119,11 @@ export interface Task {
   at?: string;
   /** A lane's fault: its operation is done when the access is (the lane says when), not with the handler. */
   keep?: boolean;
+  /**
+   * A switch or a GUP-fast walk: parked, it holds its CPU with interrupts off (in switch_mm_irqs_off,
+   * or in gup_fast's section), so the CPU's later events wait until it completes.
+   */
+  holdsCpu?: boolean;
 }
 
 const hex = (v: bigint) => `0x${v.toString(16)}`;
@@ -135,6 +140,8 @@ export class Replay {
   private readonly waiting: Task[] = [];
   /** Events of a CPU that wait behind one of its events. */
   private readonly cpuQueue = new Map<number, { line: number; ev: ReplayEvent }[]>();
+  /** CPUs a parked switch holds (interrupts off in switch_mm_irqs_off), and that switch. */
+  private readonly heldCpus = new Map<number, Task>();
   private readonly devices = new Map<string, SecondaryMmu>();
   private readonly lastSegv = new Map<number, boolean>();
   private readonly report: Report;
@@ -282,23 +289,32 @@ export class Replay {
     const cpu = typeof ev.cpu === 'number' ? ev.cpu : undefined;
     if (cpu !== undefined && cpu >= this.kernel.cpus.length) this.fail(line, `CPU ${cpu} does not exist (the header says ${this.kernel.cpus.length} CPUs)`, 'cpu');
     if (cpu !== undefined && this.cpuQueue.has(cpu)) {
-      this.cpuQueue.get(cpu)!.push({ line, ev });
+      this.queueBehind(cpu, line, ev);
       return;
     }
     return this.dispatch(line, ev);
   }
 
-  private dispatch(line: number, ev: ReplayEvent): void | Promise<void> {
-    if (typeof ev.cpu === 'number' && ev.op !== 'expect') {
-      // A CPU inside a GUP-fast section has interrupts off: it neither schedules nor takes a fault.
-      for (const s of this.kernel.gupFastSections) {
-        if (s.cpu === ev.cpu) this.fail(line, `CPU ${ev.cpu} is inside the GUP-fast section of line ${s.op.line} (interrupts off) and runs nothing else until that operation is resumed`, 'cpu');
-      }
+  /** An event of a CPU whose earlier event waits, or that a parked switch holds: it runs after. */
+  private queueBehind(cpu: number, line: number, ev: ReplayEvent): void {
+    const q = this.cpuQueue.get(cpu)!;
+    const held = this.heldCpus.get(cpu);
+    // The report names the first event a parked switch holds back (the later ones follow it in order).
+    if (held && q.length === 0) {
+      const reason = held.op.name === 'gup_fast'
+        ? `CPU ${cpu} is inside a GUP-fast section with interrupts off: the gup_fast of line ${held.op.line} is parked before "${held.at}"`
+        : `CPU ${cpu} is inside switch_mm_irqs_off with interrupts off: the switch of line ${held.op.line} is parked before "${held.at}"`;
+      this.report.waited.push({ line, behind: held.op.line, reason });
     }
+    q.push({ line, ev });
+  }
+
+  private dispatch(line: number, ev: ReplayEvent): void | Promise<void> {
     // A concurrent block replays in its written order: its bounds do nothing.
     if (ev.op === 'concurrent' || ev.op === 'join') return;
     if (ev.op === 'access_run') return this.window.appendRun(line, ev as AccessRunEvent);
-    if ((ev.op === 'access' && ev.id === undefined && ev.until === undefined) || ev.op === 'accesses' || LOCAL_OPS.has(ev.op)) {
+    const parked = ev.id !== undefined || ev.until !== undefined;
+    if ((ev.op === 'access' && !parked) || ev.op === 'accesses' || (LOCAL_OPS.has(ev.op) && !parked)) {
       try {
         this.window.append(line, ev);
       } catch (err) {
@@ -320,7 +336,7 @@ export class Replay {
     // one waits behind it, as a CPU runs its own events in file order.
     const cpu = typeof ev.cpu === 'number' ? ev.cpu : undefined;
     if (cpu !== undefined && this.cpuQueue.has(cpu)) {
-      this.cpuQueue.get(cpu)!.push({ line, ev });
+      this.queueBehind(cpu, line, ev);
       return;
     }
     this.oracle.line = line;
@@ -387,6 +403,11 @@ export class Replay {
         task.until = until;
         this.observer?.resumed(task.op, line);
         await this.drive(task, line);
+        // A switch or a GUP-fast walk that completed gives its CPU back: the events that waited behind it run.
+        if (task.holdsCpu && task.op.done && task.cpu !== undefined) {
+          this.heldCpus.delete(task.cpu);
+          if (!this.waiting.some((w) => w.cpu === task.cpu)) await this.releaseCpu(task.cpu);
+        }
         return;
       }
       default:
@@ -435,6 +456,7 @@ export class Replay {
       case 'access': gen = this.accessTask(line, op, cpu!, ev.va as bigint, ev.rw as Access, ev.user !== false); break;
       case 'gup_fast': gen = gupFast(k, op, this.currentMm(line, cpu!, ev), ev.va as bigint, ev.rw === 'w'); break;
       case 'speculative_ref': gen = speculativeRef(k, op, this.currentMm(line, cpu!, ev), ev.va as bigint); break;
+      case 'switch': gen = this.switchTask(op, cpu!, this.mmNamed(line, ev.mm)); break;
       case 'device_access': {
         const d = this.devices.get(String(ev.device));
         if (!d) this.fail(line, `no device named '${String(ev.device)}'`, 'device');
@@ -444,7 +466,13 @@ export class Replay {
       default:
         this.fail(line, `the replay has no handler for op '${ev.op}'`, 'op');
     }
-    await this.drive({ op, gen, cpu, until: ev.until as string | undefined, steps: STEPS[ev.op === 'madvise' ? `madvise ${String(ev.advice)}` : ev.op] }, line);
+    await this.drive({ op, gen, cpu, until: ev.until as string | undefined, steps: STEPS[ev.op === 'madvise' ? `madvise ${String(ev.advice)}` : ev.op], holdsCpu: ev.op === 'switch' || ev.op === 'gup_fast' }, line);
+  }
+
+  /** A switch a trace may park between its steps (a context switch, interrupts off throughout). */
+  private *switchTask(op: Op, cpu: number, mm: MmStruct): OpGen {
+    yield* switchMm(this.kernel, op, cpu, mm);
+    this.kernel.cpus[cpu].current = mm;
   }
 
   private *exitTask(op: Op, mm: MmStruct, cpu: number): OpGen {
@@ -479,6 +507,12 @@ export class Replay {
           task.until = undefined;
           task.at = y.step;
           this.parked.set(task.op.id, task);
+          // A CPU parked in switch_mm_irqs_off or in a GUP-fast section runs nothing else (interrupts
+          // off): its later events wait for the resume.
+          if (task.holdsCpu && task.cpu !== undefined) {
+            this.heldCpus.set(task.cpu, task);
+            if (!this.cpuQueue.has(task.cpu)) this.cpuQueue.set(task.cpu, []);
+          }
           return false;
         }
         continue;
