@@ -45,15 +45,15 @@ const INTERESTING: unknown[] = [
   0, 1, -1, 255, 256, 4095, 4096, 2 ** 31, 2 ** 32, 2 ** 53 - 1, 2 ** 53, 1e308, 0.5, NaN, true, false, null, '', ' ', [], {}, { sets: 4, ways: 0 },
   '0x0', '0x1000', '0x7fffffffffff', '0x800000000000', '0xffff800000000000', '0xffffffffffffffff', '0x10000000000000000',
   '0x1fffffffffffff', '0x20000000000000', '2M', '1G', '1T', '64T', '4K', '0k', '99999999999999999999', '__proto__', 'constructor',
-  'toString', 'A', 'B', 'F', 'm', 'none', 'rw', 'rwx', 'w', 'x', 'r', 'unmap', 'copy', 'zap', 'flush', 'free', 'lookup',
+  'toString', 'A', 'B', 'F', 'm', 'none', 'rw', 'rwx', 'w', 'x', 'r', 'unmap', 'copy', 'zap', 'flush', 'free', 'lookup', 'pmd', 'put', 'ipi', 'hypercall',
   'A\uFFFD', 'é', '\u0000',
 ];
 const KEYS = ['op', 'cpu', 'mm', 'va', 'len', 'prot', 'flags', 'file', 'offset', 'id', 'until', 'count', 'pattern', 'stride', 'theta', 'write',
   'seed', 'device', 'kind', 'rw', 'user', 'advice', 'newva', 'newlen', 'size', 'pagesize', 'mode', 'child', 'violations', 'violation',
-  'segv', 'with', 'without', 'cpus', 'physmem', 'tlb', 'paging', 'pcid', 'kernel', 'fixes', 'version', 'format',
+  'segv', 'with', 'without', 'cpus', 'physmem', 'tlb', 'paging', 'pcid', 'remoteFlush', 'kernel', 'fixes', 'version', 'format',
   '__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf'];
 const OPS = ['mm', 'fork', 'exit', 'switch', 'idle', 'hugetlbfs', 'mmap', 'munmap', 'mprotect', 'madvise', 'mremap', 'fallocate', 'truncate',
-  'migrate', 'reclaim', 'access', 'accesses', 'attach', 'device_access', 'resume', 'expect', '__proto__', 'toString'];
+  'migrate', 'reclaim', 'access', 'gup_fast', 'speculative_ref', 'accesses', 'attach', 'device_access', 'resume', 'expect', '__proto__', 'toString'];
 
 /** One JSON object's text with one change to its fields; any other text with one change to its bytes. */
 function mutateLine(text: string, rng: Rng, pool: string[]): string {
@@ -106,7 +106,7 @@ function mutateLine(text: string, rng: Rng, pool: string[]): string {
       else set(k, rng.pick(INTERESTING));
     }
       break;
-    default: set(rng.pick(['id', 'until']), rng.pick(['m', 'p', 's', 'unmap', 'copy', 'zap', 'flush', 'free', 'change', 'move', 'lookup', 'install', 'cr3', 'loaded']));
+    default: set(rng.pick(['id', 'until']), rng.pick(['m', 'p', 'g', 's', 'unmap', 'copy', 'zap', 'flush', 'free', 'change', 'move', 'lookup', 'install', 'pmd', 'put', 'cr3', 'loaded']));
   }
   return JSON.stringify(obj);
 }

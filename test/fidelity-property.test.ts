@@ -63,6 +63,13 @@ const stepArb: fc.Arbitrary<Ev & { park?: string }> = fc.oneof(
     .map(({ page, park }) => ({ op: 'fallocate', cpu: 2, file: 'F', offset: hex(page << 21n), len: '2M', mode: 'punch_hole', park })) },
   { weight: 1, arbitrary: fc.record({ mm: mmArb, w: fc.boolean() })
     .map(({ mm, w }) => ({ op: 'mprotect', cpu: CPU_OF[mm], va: hex(SEG), len: '1G', prot: w ? 'rw' : 'r' })) },
+  // A GUP-fast walk of P by CPU 1, parked inside the PMD page it read, and a scanner's speculative
+  // reference on a PMD page held across whatever runs next.
+  { weight: 2, arbitrary: fc.record({ a: addrIn, w: fc.boolean(), park: fc.constantFrom(undefined, 'pmd') })
+    .filter(({ a }) => a.mm === 'P')
+    .map(({ a, w, park }) => ({ op: 'gup_fast', cpu: 1, va: hex(a.va), rw: w ? 'w' : 'r', park })) },
+  { weight: 1, arbitrary: fc.record({ a: addrIn, park: fc.constantFrom(undefined, 'put') })
+    .map(({ a, park }) => ({ op: 'speculative_ref', cpu: 1, mm: a.mm, va: hex(a.va), park })) },
   { weight: 1, arbitrary: fc.constant({ op: 'idle', cpu: 1 }) },
   { weight: 1, arbitrary: fc.constant({ op: 'switch', cpu: 1, mm: 'P' }) },
 );
@@ -109,6 +116,13 @@ function traceOf(w: { devices: typeof DEVICES; steps: (Ev & { park?: string })[]
       if (!idle) return;
       idle = false;
     } else if (ev.cpu === 1 && idle && ev.op === 'accesses') ev.cpu = 0;
+    // GUP-fast walks the address space its CPU runs: not from a lazy CPU.
+    if (ev.op === 'gup_fast' && idle) return;
+    // A CPU inside a parked GUP-fast section runs nothing else: its walk ends first.
+    for (const p of pending.filter((x) => x.op === 'gup_fast' && (ev.cpu === 1 || ev.op === 'idle' || ev.op === 'switch'))) {
+      out.push({ op: 'resume', id: p.id });
+      pending.splice(pending.indexOf(p), 1);
+    }
     if (park) {
       // One operation parked at a time: a second one could be queued behind the first (a lock it
       // holds) and not yet parked when its resume comes, which is not a valid trace.

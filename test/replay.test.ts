@@ -148,6 +148,39 @@ describe('replay', () => {
     expect(ret.report.notes).toEqual([]);
   });
 
+  it('GUP-fast pins through the tables it walks and gives up where they map nothing; its CPU runs nothing else while it is parked', async () => {
+    const path = trace(
+      ...SHARED,
+      { op: 'switch', cpu: 2, mm: 'A' }, // 11
+      { op: 'gup_fast', cpu: 2, va: '0x40000000', rw: 'w' }, // 12: A links the shared PMD page: pinned
+      { op: 'gup_fast', cpu: 2, va: '0x80000000', rw: 'r' }, // 13: no PUD entry there: nothing
+      { op: 'gup_fast', cpu: 2, va: '0x40000000', rw: 'r', id: 'g', until: 'pmd' }, // 14: parked inside the walk
+      { op: 'access', cpu: 0, va: '0x40000000', rw: 'r' }, // 15: another CPU runs on
+      { op: 'access', cpu: 2, va: '0x40000000', rw: 'r' }, // 16: interrupts are off on CPU 2: it waits
+      { op: 'munmap', cpu: 2, va: '0x40000000', len: '1G' }, // 17: behind 16
+      { op: 'resume', id: 'g' }, // 18: the walk pins, then 16 and 17 run
+      { op: 'expect', violations: 0 },
+    );
+    const { report, status } = await replayFile(path, { kernel: 'v6.18' });
+    expect(report.error).toBeUndefined();
+    expect(status).toBe(0);
+    expect(report.waited).toEqual([{ line: 16, behind: 14, reason: 'CPU 2 is inside a GUP-fast section with interrupts off: the gup_fast of line 14 is parked before "pmd"' }]);
+    expect(report.notes).toEqual([{ line: 13, text: 'GUP-fast pinned nothing (no PUD entry for 0x80000000 in A): the caller falls back to the slow path' }]);
+    expect(report.stats.gupFast).toEqual({ walks: 3, pins: 2, fallbacks: 1 });
+  });
+
+  it('a speculative reference where no PMD page exists takes nothing, and its put is still a step to resume', async () => {
+    const { report, status } = await replayFile(trace(
+      ...SHARED,
+      { op: 'speculative_ref', cpu: 2, mm: 'A', va: '0x80000000', id: 's', until: 'put' }, // 11
+      { op: 'resume', id: 's' },
+      { op: 'expect', violations: 0 },
+    ), { kernel: 'v6.1' });
+    expect(report.error).toBeUndefined();
+    expect(status).toBe(0);
+    expect(report.notes).toEqual([{ line: 11, text: 'speculative_ref: A has no PMD page for 0x80000000; nothing to take a reference on' }]);
+  });
+
   it('refuses a fix combination the kernel cannot have, naming the header line', async () => {
     const { report, status } = await replayFile(trace({ op: 'mm', mm: 'A' }), { kernel: 'v4.4', fixes: { '5f32b265400d': true } });
     expect(status).toBe(2);

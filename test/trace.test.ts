@@ -98,10 +98,11 @@ describe('header', () => {
     ['{"format":"mmuwasm-trace","version":1,"cpus":1,"fixes":{"0123456789ab":true}}', "t.jsonl:1: field \"fixes.0123456789ab\": unknown fix 0123456789ab (run 'mmuwasm profiles' for the list)"],
     ['{"format":"mmuwasm-trace","version":1,"cpus":1,"fixes":{"017b1660df89":"on"}}', 't.jsonl:1: field "fixes.017b1660df89": expected true or false, not the string "on"'],
     ['{"format":"mmuwasm-trace","version":1,"cpus":1,"paging":3}', 't.jsonl:1: field "paging": expected 4 or 5 (levels), not 3'],
+    ['{"format":"mmuwasm-trace","version":1,"cpus":1,"remoteFlush":"nmi"}', 't.jsonl:1: field "remoteFlush": expected "ipi" or "hypercall" (how the kernel reaches other CPUs\' TLBs), not the string "nmi"'],
     ['{"format":"mmuwasm-trace","version":1,"cpus":1,"physmem":"512M"}', 't.jsonl:1: field "physmem": expected a whole number of GiB, at least "1G"'],
     ['{"format":"mmuwasm-trace","version":1,"cpus":1,"tlb":{"l1":{"sets":1,"ways":1}}}', 't.jsonl:1: field "tlb.l1": unknown array (arrays: dtlb4k, dtlb2m, dtlb1g, stlb, stlb1g, pml5, pml4, pdpte, pde)'],
     ['{"format":"mmuwasm-trace","version":1,"cpus":1,"tlb":{"stlb":{"sets":3,"ways":1}}}', 't.jsonl:1: field "tlb.stlb.sets": expected a power of two (or 0 for no such array), not 3'],
-    ['{"format":"mmuwasm-trace","version":1,"cpus":1,"color":true}', 't.jsonl:1: field "color": unknown header field (the header knows format, version, cpus, kernel, fixes, paging, pcid, physmem, tlb, seed, recorded)'],
+    ['{"format":"mmuwasm-trace","version":1,"cpus":1,"color":true}', 't.jsonl:1: field "color": unknown header field (the header knows format, version, cpus, kernel, fixes, paging, pcid, remoteFlush, physmem, tlb, seed, recorded)'],
   ])('%s is refused', (line, message) => {
     expect(errorOf(line)).toBe(message);
   });
@@ -139,6 +140,8 @@ describe('events', () => {
       '{"op":"migrate","cpu":0,"va":"0x1000"}',
       '{"op":"migrate","cpu":0,"file":"F","offset":"2M","id":"m","until":"remap"}',
       '{"op":"reclaim","cpu":0,"va":"0x1000","id":"r","until":"free"}',
+      '{"op":"gup_fast","cpu":0,"va":"0x1000","rw":"w","id":"g","until":"pmd"}',
+      '{"op":"speculative_ref","cpu":0,"va":"0x1000","mm":"A","id":"s","until":"put"}',
       '{"op":"access","cpu":1,"va":"0x1000","rw":"x","user":false}',
       '{"op":"accesses","cpu":1,"va":"0x1000","len":"1M","count":10,"pattern":"stride","stride":"4K","write":0.5,"seed":3}',
       '{"op":"accesses","cpu":1,"va":"0x1000","len":"1M","count":10,"pattern":"zipf","theta":0.99}',
@@ -157,7 +160,7 @@ describe('events', () => {
     ['[1,2]', 'a line must be one JSON object, not an array'],
     ['{"mm":"A"}', 'field "op": every event needs an "op"'],
     ['{"op":7}', 'field "op": expected a string, not 7'],
-    ['{"op":"munmapp","cpu":0}', 'field "op": unknown op "munmapp" (ops: mm, fork, exit, switch, idle, hugetlbfs, mmap, munmap, mprotect, madvise, mremap, fallocate, truncate, migrate, reclaim, access, accesses, attach, device_access, resume, expect, concurrent, join)'],
+    ['{"op":"munmapp","cpu":0}', 'field "op": unknown op "munmapp" (ops: mm, fork, exit, switch, idle, hugetlbfs, mmap, munmap, mprotect, madvise, mremap, fallocate, truncate, migrate, reclaim, access, gup_fast, speculative_ref, accesses, attach, device_access, resume, expect, concurrent, join)'],
     ['{"op":"toString","cpu":0}', 'field "op": unknown op "toString"'],
     ['{"format":"mmuwasm-trace","version":1,"cpus":2}', 'field "format": a second header: the header is the first non-comment line only'],
     ['{"op":"munmap","cpu":0,"va":"0x1000"}', 'field "len": "munmap" needs this field'],
@@ -191,7 +194,13 @@ describe('events', () => {
     ['{"op":"expect","violations":0,"violation":"lost-write"}', 'field "violation": an expectation says exactly one of'],
     ['{"op":"expect","refused":"EINVAL","cpu":0}', 'field "cpu": a refusal expectation names only the error'],
     ['{"op":"expect","refused":"EPERM"}', 'field "refused"'],
-    ['{"op":"expect","violation":"lost-writes"}', 'field "violation": expected one of "lost-write", "use-after-free", "stale-walk", "stale-tlb", "stale-device", "foreign-table-write", "stale-write", not the string "lost-writes"'],
+    ['{"op":"expect","violation":"lost-writes"}', 'field "violation": expected one of "lost-write", "use-after-free", "stale-walk", "stale-tlb", "stale-device", "foreign-table-write", "stale-write", "foreign-table-pin", "live-table-free", not the string "lost-writes"'],
+    ['{"op":"gup_fast","cpu":0,"va":"0x1000","rw":"x"}', 'field "rw": expected one of "r", "w", not the string "x"'],
+    ['{"op":"gup_fast","cpu":0,"va":"0x1000"}', 'field "rw": "gup_fast" needs this field'],
+    ['{"op":"gup_fast","cpu":0,"va":"0x1000","rw":"r","mm":"A"}', 'field "mm": unknown field for "gup_fast"'],
+    ['{"op":"gup_fast","cpu":0,"va":"0x1000","rw":"r","id":"g","until":"pte"}', 'field "until": "pte" is not a step of gup_fast (steps: pmd)'],
+    ['{"op":"speculative_ref","cpu":0,"va":"0x1000","until":"put"}', 'field "id": a parked operation needs an "id" to resume it by'],
+    ['{"op":"speculative_ref","cpu":0,"mm":"A"}', 'field "va": "speculative_ref" needs this field'],
     ['{"op":"expect","violations":0,"cpu":1}', 'field "cpu": "violations" counts them all'],
     ['{"op":"expect","segv":true}', 'field "cpu": a segv expectation names the CPU'],
     ['{"op":"expect","segv":false,"cpu":1}', 'field "segv": only "segv": true can be expected'],
@@ -210,6 +219,8 @@ describe('events', () => {
     expect(STEPS.mremap).toEqual(['move', 'unlock', 'flush']);
     expect(STEPS.reclaim).toEqual(['unmap', 'flush', 'free']);
     expect(STEPS.access).toEqual(['lookup', 'install']);
+    expect(STEPS.gup_fast).toEqual(['pmd']);
+    expect(STEPS.speculative_ref).toEqual(['put']);
   });
 });
 

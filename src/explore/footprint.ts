@@ -27,7 +27,7 @@ class Units {
   }
 }
 
-const ACCESS_OPS = new Set(['access', 'accesses', 'device_access']);
+const ACCESS_OPS = new Set(['access', 'accesses', 'device_access', 'gup_fast']);
 
 export function blockFootprints(t: Omit<BlockTrace, 'blocks'>, blockEvents: TraceLine[][]): ReadonlySet<string>[][] {
   const units = new Units();

@@ -180,8 +180,8 @@ export const FIXES: readonly Fix[] = [
   {
     id: '59d9094df3d7', release: 'v6.13',
     title: 'mm: hugetlb: independent PMD page table shared count',
-    where: 'hugePmdShare, hugePmdUnshare',
-    effect: 'sharing is counted in ptdesc->pt_share_count (0 = not shared) instead of the PMD page refcount',
+    where: 'hugePmdShare, hugePmdUnshare, pmdShared',
+    effect: 'sharing is counted in ptdesc->pt_share_count (0 = not shared) instead of the PMD page refcount, so a speculative reference on the page (speculative_ref) no longer makes huge_pmd_unshare unlink a PMD page its mm alone uses, leaving its entries in a table the last put frees',
   },
   {
     id: '3ef938c35035', release: 'v6.15', needs: ['016c4d92cd16'],
@@ -199,7 +199,7 @@ export const FIXES: readonly Fix[] = [
     id: '1013af4f585f', release: 'v6.16',
     title: 'mm/hugetlb: fix huge_pmd_unshare() vs GUP-fast race',
     where: 'hugePmdUnshare',
-    effect: 'unshare sends an IPI to every CPU (tlb_remove_table_sync_one) before it drops the share count',
+    effect: 'unshare sends an IPI to every CPU (tlb_remove_table_sync_one) before it drops the share count, and so waits for a GUP-fast walk (gup_fast) inside its interrupts-off section that read a PUD entry pointing at the page; without it the walk may go on through a page table another process now uses alone and pin that process\'s page',
   },
 ];
 

@@ -102,15 +102,26 @@ export function* hugePteAlloc(k: Kernel, op: Op, mm: MmStruct, vma: VmArea, addr
 /**
  * huge_pmd_unshare: if the PMD page that holds ptep is shared, drop mm's link to it (its PUD entry)
  * and one share. The caller must flush mm's TLB for the whole PUD range before the page can go; the
- * operation records the range, which its return promises too.
+ * operation records the range, which its return promises too. `flushBeforeUnlock`: the caller's
+ * flush comes before it releases i_mmap_rwsem (the page cannot be reused by its other user before).
  */
-export function hugePmdUnshare(k: Kernel, op: Op, mm: MmStruct, vma: VmArea, addr: bigint, ptep: bigint, flushPath: UnshareFlushPath = 'flush_tlb_range'): boolean {
+export function* hugePmdUnshare(
+  k: Kernel, op: Op, mm: MmStruct, vma: VmArea, addr: bigint, ptep: bigint, flushPath: UnshareFlushPath = 'flush_tlb_range', flushBeforeUnlock = true,
+): OpGen<boolean> {
   if (vma.file?.pagesize !== '2M') return false;
   const d = k.ptdescs.get(tableOfEntry(ptep));
   if (!d || !pmdShared(k, d)) return false;
+  const base = addr & PUD_MASK;
+  if (!k.fixes.has('59d9094df3d7') && d.refcount - d.speculativeRefs <= 1) {
+    // Before 59d9094df3d7 the share count is page_count: a reference nobody shares through (a
+    // speculative folio_try_get on the page-table page, speculative_ref.ts) reads as one more sharer.
+    k.observer.missedFix('59d9094df3d7', {
+      mms: [mm], start: base, end: base + PUD_SIZE,
+      text: `huge_pmd_unshare counted the sharers of ${mm.name}'s PMD page 0x${d.pa.toString(16)} by its page_count (${d.refcount}, ${d.speculativeRefs} of it speculative references), so ${mm.name}, its only user, unlinked it instead of clearing its entries, and the last put_page freed it with them; fix 59d9094df3d7 counts sharers in pt_share_count, apart from the page's references`,
+    });
+  }
   const pudEa = walkTo(k, mm, addr, 'pud')!;
   setEntry(k, mm, addr, 'pud', pudEa, 0n, 'huge_pmd_unshare');
-  const base = addr & PUD_MASK;
   op.unshared.push({ mm, start: base, end: base + PUD_SIZE });
   // The flush that follows does not say a table left mm unless its path does: from 016c4d92cd16 on,
   // lazy CPUs are skipped unless it says so (v6.18 arch/x86/mm/tlb.c l.1361-1375), and keep
@@ -134,8 +145,40 @@ export function hugePmdUnshare(k: Kernel, op: Op, mm: MmStruct, vma: VmArea, add
       });
     }
   }
-  // 1013af4f585f: wait out GUP-fast walkers that may still be inside the PMD page.
-  if (k.fixes.has('1013af4f585f')) tlbRemoveTableSyncOne(k, op.cpu);
+  // Once the caller drops i_mmap_rwsem the page may become another process's ordinary page table
+  // (v6.18 mm/hugetlb.c l.7623-7631). An IPI cannot be delivered to a CPU inside a GUP-fast section
+  // (interrupts off, mm/gup.c gup_fast l.3156-3168), and its sender waits: 1013af4f585f's
+  // tlb_remove_table_sync_one reaches every other CPU, so the unshare waits for every walk in progress.
+  const inside = [...k.gupFastSections].filter((s) => s.cpu !== op.cpu && !s.op.done);
+  if (k.fixes.has('1013af4f585f')) {
+    tlbRemoveTableSyncOne(k, op.cpu);
+    d.unsharesInFlight++;
+    for (const s of inside) {
+      while (!s.op.done) yield { wait: s.op, reason: `tlb_remove_table_sync_one's IPI waits for CPU ${s.cpu} to leave its GUP-fast section (interrupts off)` };
+    }
+    d.unsharesInFlight--;
+  } else {
+    // Before it, a walk of mm inside this page is still waited for where the caller's own flush of
+    // mm, before i_mmap_rwsem is released, is a native IPI to the walker's CPU (it runs mm): the
+    // protection GUP-fast always relied on. A hypervisor's flush (remoteFlush "hypercall"), or no
+    // flush before the unlock, leaves the walk going on after the page may have become another's.
+    const walkers = inside.filter((s) => s.pmdPage === d.pa);
+    const byFlush = (s: (typeof walkers)[number]) =>
+      flushBeforeUnlock && k.remoteFlushByIpi && s.mm === mm && mm.cpumask.has(s.cpu) && !k.cpus[s.cpu].isLazy;
+    d.unsharesInFlight++;
+    for (const s of walkers.filter(byFlush)) {
+      while (!s.op.done) yield { wait: s.op, reason: `the flush IPI ${mm.name}'s unshare sends before it releases i_mmap_rwsem waits for CPU ${s.cpu} to leave its GUP-fast section (interrupts off)` };
+    }
+    d.unsharesInFlight--;
+    const open = walkers.filter((s) => !byFlush(s));
+    if (open.length) {
+      const why = !flushBeforeUnlock ? 'no flush of it came before i_mmap_rwsem was released' : 'the flush of it was a hypercall that does not wait for an interrupts-off CPU';
+      k.observer.missedFix('1013af4f585f', {
+        mms: [mm, ...open.map((s) => s.mm)], start: base, end: base + PUD_SIZE, who: 'cpu',
+        text: `huge_pmd_unshare dropped ${mm.name}'s share of the PMD page 0x${d.pa.toString(16)} while GUP-fast on CPU ${open.map((s) => s.cpu).join(', ')} had read a PUD entry pointing at it and had not yet walked it, and ${why}; fix 1013af4f585f sends an IPI that waits out such interrupts-off sections before the share is dropped`,
+      });
+    }
+  }
   pmdSharePut(k, d);
   k.hugetlbStats.pmdUnshares++;
   return true;
@@ -171,7 +214,7 @@ export function* hugetlbSplit(k: Kernel, op: Op, vma: VmArea, addr: bigint, vmSt
   if (vmaLocked) yield* vma.vmaLock.downWrite(op);
   yield* file.iMmapRwsem.downWrite(op);
   const ptep = hugePteOffset(k, mm, floor, '2M');
-  if (ptep !== undefined) hugePmdUnshare(k, op, mm, vma, floor, ptep);
+  if (ptep !== undefined) yield* hugePmdUnshare(k, op, mm, vma, floor, ptep);
   // flush_hugetlb_tlb_range over the PUD range (it also reaches the secondary TLBs).
   k.flushTlbRangeOf(op.cpu, vma, floor, ceil);
   file.iMmapRwsem.upWrite(op);

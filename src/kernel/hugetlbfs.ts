@@ -82,7 +82,7 @@ function* hugetlbVmdeleteList(k: Kernel, op: Op, file: HugetlbFile, offset: bigi
     const vmaLocked = vma.shared && k.fixes.has('40549ba8f8e0');
     if (vmaLocked && !vma.vmaLock.tryWrite(op)) continue;
     const tlb = tlbGatherMmu(vma.mm, s, e);
-    unmapSingleVma(k, op, tlb, vma, s, e);
+    yield* unmapSingleVma(k, op, tlb, vma, s, e);
     tlbFinishMmuFlush(k, op, tlb);
     tlbFinishMmuFree(k, tlb, `hole punch in file ${file.name}`);
     if (vmaLocked) vma.vmaLock.upWrite(op);

@@ -49,7 +49,7 @@ export function checkInvariants(k: Kernel): string[] {
   for (const [pa, sharers] of links) {
     const d = k.ptdescs.get(pa);
     if (!d) continue;
-    const counted = k.fixes.has('59d9094df3d7') ? d.ptShareCount + 1 : d.refcount;
+    const counted = (k.fixes.has('59d9094df3d7') ? d.ptShareCount + 1 : d.refcount - d.speculativeRefs) - d.unsharesInFlight;
     if (counted !== sharers.size) {
       problems.push(`PMD page ${hex(pa)} is linked by ${sharers.size} address space(s) (${[...sharers].join(', ')}) but its share count says ${counted}`);
     }

@@ -13,6 +13,7 @@ import { mkPte, pteToSwpEntry, SWP_MIGRATION_WRITE, _PAGE_PRESENT, _PAGE_RW, _PA
 import { quietObserver, type KernelObserver } from './observer.ts';
 import { runToEnd, type Op } from './ops.ts';
 import { Hstates, type HugePageSize } from './hstate.ts';
+import type { GupFastSection } from './gup.ts';
 
 // kernel.ts is the top of src/kernel: the files below it take the narrow part of the Kernel they use
 // (PgtableKernel, TlbflushKernel) and never import this file.
@@ -23,6 +24,13 @@ export interface KernelOptions {
   levels?: 4 | 5;
   /** Overrides the profile's PCID use (the trace header's `pcid: false`). */
   pcid?: boolean;
+  /**
+   * How flush_tlb_multi reaches other CPUs: 'ipi', native (the sender waits until each CPU has run
+   * the handler: v6.18 arch/x86/mm/tlb.c l.1372-1375), or 'hypercall', a paravirtualized guest whose
+   * hypervisor flushes without interrupting the CPU (arch/x86/hyperv/mmu.c l.59-169; KVM's PV flush
+   * of a preempted vCPU, arch/x86/kernel/kvm.c l.650-678).
+   */
+  remoteFlush?: 'ipi' | 'hypercall';
 }
 
 // CR0.PG | CR0.WP | CR0.PE; CR4.PAE | CR4.PGE (| CR4.PCIDE); EFER.LME | EFER.LMA | EFER.NXE.
@@ -38,6 +46,8 @@ export class Kernel {
   readonly phys: PhysicalMemory;
   readonly levels: 4 | 5;
   readonly usesPcid: boolean;
+  /** Remote flushes are IPIs the sender waits for, so they wait out an interrupts-off section (gup.ts). */
+  readonly remoteFlushByIpi: boolean;
   readonly initMm: MmStruct;
   /** LOADED_MM_SWITCHING ((struct mm_struct *)1 in the kernel): no address space, never loaded. */
   readonly loadedMmSwitching: MmStruct;
@@ -61,6 +71,9 @@ export class Kernel {
   currentOp: Op | undefined;
   readonly flushStats: FlushStats = { flushes: 0, ipisSent: 0, invlpg: 0, fullFlushes: 0, cr3Switches: 0, cr3NoFlush: 0, lazyLeaves: 0, batchedFlushes: 0, syncIpis: 0 };
   readonly hugetlbStats = { pmdShares: 0, pmdUnshares: 0, migrations: 0, migrationsSkipped: 0 };
+  /** GUP-fast walkers inside their interrupts-off section (gup.ts): huge_pmd_unshare's IPI waits for them. */
+  readonly gupFastSections = new Set<GupFastSection>();
+  readonly gupFastStats = { walks: 0, pins: 0, fallbacks: 0 };
   readonly vmStats = { faults: 0, segv: 0, cowCopies: 0, swapIns: 0, swapOuts: 0, pagesFreed: 0, tablesFreed: 0 };
   private flushedPendingThisOp = new WeakSet<MmStruct>();
 
@@ -69,6 +82,7 @@ export class Kernel {
     this.phys = new PhysicalMemory(machine);
     this.levels = opts.levels ?? 4;
     this.usesPcid = (opts.pcid ?? true) && fixes.has('10af6235e0d3');
+    this.remoteFlushByIpi = (opts.remoteFlush ?? 'ipi') === 'ipi';
     this.initMm = new MmStruct('init_mm', this.tables.newRoot());
     this.loadedMmSwitching = new MmStruct('LOADED_MM_SWITCHING', 0n);
     this.hstates = new Hstates(machine.layout.zone4k, machine.layout.physmem);

@@ -84,7 +84,7 @@ export function* sysMadvise(k: Kernel, op: Op, mm: MmStruct, start: bigint, len:
     yield { step: 'zap' };
     const release = yield* hugetlbZapBegin(k, op, vmas);
     const tlb = tlbGatherMmu(mm, start, zapEnd);
-    for (const v of vmas) unmapSingleVma(k, op, tlb, v, start, zapEnd, advice === 'free' ? 'free' : 'zap');
+    for (const v of vmas) yield* unmapSingleVma(k, op, tlb, v, start, zapEnd, advice === 'free' ? 'free' : 'zap');
     yield { step: 'unlock' };
     release();
     yield { step: 'flush' };

@@ -129,7 +129,7 @@ function zapPteRange(k: Kernel, tlb: MmuGather, vma: VmArea, start: bigint, end:
  * __unmap_hugepage_range: clears the huge entries of [start, end) in one VMA. An unshared PMD page is
  * not cleared but unlinked; without a4a118f2eead nothing about it reaches the mmu_gather.
  */
-function unmapHugepageRange(k: Kernel, op: Op, tlb: MmuGather, vma: VmArea, start: bigint, end: bigint): void {
+function* unmapHugepageRange(k: Kernel, op: Op, tlb: MmuGather, vma: VmArea, start: bigint, end: bigint): OpGen {
   const mm = vma.mm;
   const file = vma.file!;
   const sz = file.hpageBytes;
@@ -140,7 +140,7 @@ function unmapHugepageRange(k: Kernel, op: Op, tlb: MmuGather, vma: VmArea, star
   for (let addr = start; addr < end; addr += sz) {
     const ptep = hugePteOffset(k, mm, addr, file.pagesize);
     if (ptep === undefined) continue;
-    if (hugePmdUnshare(k, op, mm, vma, addr, ptep, 'mmu_gather')) {
+    if (yield* hugePmdUnshare(k, op, mm, vma, addr, ptep, 'mmu_gather', k.fixes.has('a4a118f2eead'))) {
       const base = addr & PUD_MASK;
       if (k.fixes.has('a4a118f2eead')) {
         tlbAdjustRange(tlb, base, PUD_SIZE, 21n);
@@ -182,12 +182,12 @@ function unmapHugepageRange(k: Kernel, op: Op, tlb: MmuGather, vma: VmArea, star
 }
 
 /** unmap_single_vma over [start, end) ∩ vma; the hugetlb side runs under i_mmap_rwsem (the caller's). */
-export function unmapSingleVma(k: Kernel, op: Op, tlb: MmuGather, vma: VmArea, start: bigint, end: bigint, mode: 'zap' | 'free' = 'zap'): void {
+export function* unmapSingleVma(k: Kernel, op: Op, tlb: MmuGather, vma: VmArea, start: bigint, end: bigint, mode: 'zap' | 'free' = 'zap'): OpGen {
   const s = start > vma.start ? start : vma.start;
   const e = end < vma.end ? end : vma.end;
   if (s >= e) return;
   k.flushTlbBatchedPendingOnce(op.cpu, vma.mm);
-  if (vma.isHugetlb) unmapHugepageRange(k, op, tlb, vma, s, e);
+  if (vma.isHugetlb) yield* unmapHugepageRange(k, op, tlb, vma, s, e);
   else {
     k.notifiers.invalidateRangeStart(vma.mm, s, e);
     zapPteRange(k, tlb, vma, s, e, mode);

@@ -32,7 +32,19 @@ export class PtDesc {
   refcount = 1;
   /** ptdesc->pt_share_count (59d9094df3d7): extra sharers, 0 when not shared. */
   ptShareCount = 0;
-  constructor(readonly pa: bigint, readonly level: TableLevel, readonly owner: MmStruct) {}
+  /** The part of `refcount` that speculative references hold (folio_try_get by a pfn scanner). */
+  speculativeRefs = 0;
+  /** huge_pmd_unshare calls between their PUD clear and their share drop (waiting for GUP-fast, 1013af4f585f). */
+  unsharesInFlight = 0;
+  /** Its owner let go of it (free_pgtables, exit) while other references remained: the last put frees it. */
+  released = false;
+  constructor(
+    readonly pa: bigint,
+    readonly level: TableLevel,
+    readonly owner: MmStruct,
+    /** The first address it maps in its owner (what the entry that links it covers). */
+    readonly base = 0n,
+  ) {}
 }
 
 /** A data page: a frame of simulated physical memory (no contents) with its mapping state. */

@@ -107,7 +107,7 @@ export function* unmapRegion(k: Kernel, op: Op, mm: MmStruct, vmas: VmArea[], st
   for (const v of vmas) {
     // d833352a4338: a VMA on its way out must not hand its PMD page to a new sharer.
     if (v.isHugetlb && k.fixes.has('d833352a4338')) v.mayShare = false;
-    unmapSingleVma(k, op, tlb, v, start, end);
+    yield* unmapSingleVma(k, op, tlb, v, start, end);
   }
   for (const v of vmas) {
     hugetlbVmOpClose(k, v);

@@ -129,7 +129,7 @@ function* hugetlbChangeProtection(k: Kernel, op: Op, vma: VmArea, prot: Prot): O
   for (let addr = start; addr < end; addr += sz) {
     const ptep = hugePteOffset(k, mm, addr, file.pagesize);
     if (ptep === undefined) continue;
-    if (hugePmdUnshare(k, op, mm, vma, addr, ptep)) {
+    if (yield* hugePmdUnshare(k, op, mm, vma, addr, ptep, 'flush_tlb_range', k.fixes.has('d833352a4338'))) {
       sharedPmd = true;
       // mprotect works on a VMA split to exactly its range, so dff11abe280b's widening (to PUDs inside
       // the VMA) never reaches past it here: what a split leaves shared is 081056dc00a2's (hugetlbSplit).

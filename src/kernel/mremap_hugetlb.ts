@@ -60,7 +60,7 @@ function* moveHugetlbPageTables(k: Kernel, op: Op, vma: VmArea, nv: VmArea, oldA
     if (src === undefined) continue;
     const e = readEntry(k, src);
     if (pteNone(e)) continue;
-    if (hugePmdUnshare(k, op, mm, vma, o, src)) {
+    if (yield* hugePmdUnshare(k, op, mm, vma, o, src)) {
       sharedPmd = true;
       const skip = ((o & PUD_MASK) + PUD_SIZE) - sz - o;
       o += skip;

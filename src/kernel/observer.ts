@@ -12,6 +12,16 @@ export interface KernelObserver {
   /** The kernel wrote an entry into a table that is not part of mm's tables at va. */
   foreignTableWrite(e: { mm: MmStruct; va: bigint; table: bigint; by: string; freed: boolean }): void;
   /**
+   * GUP-fast, for mm at va, pinned `page` through the page table `table`, which mm no longer linked
+   * there; the page is not the one mm's mapping at va gave it (gup.ts).
+   */
+  foreignTablePin(e: { cpu: number; mm: MmStruct; va: bigint; table: bigint; page: Page; owners: MmStruct[] }): void;
+  /**
+   * A page table is about to be freed while it still holds present entries (the first at va in the
+   * address space that used it): the pages they map stay counted as mapped.
+   */
+  liveTableFree(e: { cpu: number | undefined; mm: MmStruct; va: bigint; table: bigint; entries: number; why: string }): void;
+  /**
    * A code path ran the way it did before fix `id`: what the fix would have done, where. An empty id:
    * a path no fix of the model closes (a finding of the model against the release's source).
    */
@@ -38,5 +48,5 @@ export interface KernelObserver {
 }
 
 export const quietObserver: KernelObserver = {
-  beforeFree() {}, foreignTableWrite() {}, missedFix() {}, mapped() {}, kernelNote() {}, refused() {}, copyBegin() {}, copyEnd() {}, gatherFlushed() {}, opReturned() {},
+  beforeFree() {}, foreignTableWrite() {}, foreignTablePin() {}, liveTableFree() {}, missedFix() {}, mapped() {}, kernelNote() {}, refused() {}, copyBegin() {}, copyEnd() {}, gatherFlushed() {}, opReturned() {},
 };

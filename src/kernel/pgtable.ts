@@ -110,7 +110,7 @@ export function walkTo(k: PgtableKernel, mm: MmStruct, va: bigint, level: TableL
     const e = k.machine.readEntry(ea);
     if (!ptePresent(e)) {
       if (!create || !pteNone(e)) return undefined;
-      const t = allocTable(k, mm, order[i + 1]);
+      const t = allocTable(k, mm, order[i + 1], va & ~((1n << levelShift(k, l)) - 1n));
       k.machine.writeEntry(ea, t | _PAGE_TABLE);
       table = t;
       continue;
@@ -126,14 +126,44 @@ export function hugePteOffset(k: PgtableKernel, mm: MmStruct, va: bigint, size: 
   return walkTo(k, mm, va, size === '2M' ? 'pmd' : 'pud');
 }
 
-export function allocTable(k: PgtableKernel, mm: MmStruct, level: TableLevel): bigint {
+export function allocTable(k: PgtableKernel, mm: MmStruct, level: TableLevel, base = 0n): bigint {
   const pa = k.tables.allocTable();
-  k.ptdescs.set(pa, new PtDesc(pa, level, mm));
+  k.ptdescs.set(pa, new PtDesc(pa, level, mm, base));
   return pa;
 }
 
-/** Frees a page-table page; the oracle audits the CPUs that may still cache a pointer to it. */
+/**
+ * Frees a page-table page; the oracle audits the CPUs that may still cache a pointer to it. The free
+ * drops the owner's reference only: pagetable_free is __free_pages, which frees the page when that was
+ * the last one (v6.18 include/linux/mm.h l.3000-3005, mm/page_alloc.c l.5250-5259); a speculative
+ * reference still held (speculative_ref.ts) frees it at its put.
+ */
 export function freeTable(k: PgtableKernel, pa: bigint, why: string): void {
+  const d = k.ptdescs.get(pa);
+  if (d && d.refcount > 1) {
+    d.refcount--;
+    d.released = true;
+    return;
+  }
+  reallyFreeTable(k, pa, why, undefined);
+}
+
+/** The last reference of a page-table page went: the page goes back to the allocator, whatever it holds. */
+export function reallyFreeTable(k: PgtableKernel, pa: bigint, why: string, cpu: number | undefined): void {
+  const d = k.ptdescs.get(pa);
+  if (d && d.level !== 'pgd') {
+    let entries = 0;
+    let first = -1n;
+    for (let i = 0n; i < 512n; i++) {
+      if (pteNone(k.machine.readEntry(pa + i * 8n))) continue;
+      entries++;
+      if (first < 0n) first = i;
+    }
+    if (entries) {
+      const va = d.base + (first << levelShift(k, d.level));
+      k.observer.liveTableFree({ cpu, mm: d.owner, va, table: pa, entries, why });
+    }
+  }
   k.observer.beforeFree({ tables: [pa], frames: [], why });
   k.ptdescs.delete(pa);
   k.tables.freeTable(pa);

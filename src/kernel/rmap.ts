@@ -34,7 +34,7 @@ export function pageVmaMappedWalk(k: Kernel, page: Page, vma: VmArea, address: b
 const levelOf = (page: Page) => (page.size === '4K' ? 'pte' : page.size === '2M' ? 'pmd' : 'pud');
 
 /** try_to_unmap_one / try_to_migrate_one: unmap `page` from one VMA; false ends the rmap walk. */
-export function tryToUnmapOne(k: Kernel, op: Op, page: Page, vma: VmArea, address: bigint, flags: TtuFlags): boolean {
+export function* tryToUnmapOne(k: Kernel, op: Op, page: Page, vma: VmArea, address: bigint, flags: TtuFlags): OpGen<boolean> {
   const mm = vma.mm;
   const huge = page.size !== '4K';
   const psize = page.size === '4K' ? 4096n : page.size === '2M' ? 1n << 21n : 1n << 30n;
@@ -57,7 +57,7 @@ export function tryToUnmapOne(k: Kernel, op: Op, page: Page, vma: VmArea, addres
       k.observer.kernelNote(op, `the hugetlb VMA lock of ${mm.name} was busy: migration leaves the page mapped`);
       return done(false);
     }
-    const unshared = hugePmdUnshare(k, op, mm, vma, address, ptep);
+    const unshared = yield* hugePmdUnshare(k, op, mm, vma, address, ptep);
     if (vmaLocked) vma.vmaLock.upWrite(op);
     if (unshared) {
       // The whole PUD range vanished from mm: no way to know which of its PMDs are cached, flush them all.
@@ -137,7 +137,7 @@ export function* tryToUnmap(k: Kernel, op: Op, page: Page, flags: TtuFlags): OpG
     else yield* file.iMmapRwsem.downRead(op);
   }
   for (const { vma, address } of rmapTargets(page)) {
-    if (!tryToUnmapOne(k, op, page, vma, address, flags)) break;
+    if (!(yield* tryToUnmapOne(k, op, page, vma, address, flags))) break;
     if (page.mapcount === 0) break;
   }
   if (file) {

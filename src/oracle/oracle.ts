@@ -305,6 +305,19 @@ export class Oracle implements KernelObserver {
       `${e.by} for ${e.mm.name} at ${hex(e.va)} wrote into ${whose} (${hex(e.table)})`, [e.mm]);
   }
 
+  foreignTablePin(e: { cpu: number; mm: MmStruct; va: bigint; table: bigint; page: Page; owners: MmStruct[] }): void {
+    const others = e.owners.filter((m) => m !== e.mm).map((m) => m.name);
+    const whose = others.length ? `a page table that only ${others.join(', ')} links now` : 'a page table no longer linked there';
+    const what = e.page.isAnon ? 'an anonymous page' : `page ${e.page.index} of file ${(e.page.mapping as { name: string }).name}`;
+    this.report('foreign-table-pin', { cpu: e.cpu }, e.mm.name, e.va, e.page.pa,
+      `GUP-fast on CPU ${e.cpu} for ${e.mm.name} at ${hex(e.va)} walked ${whose} (${hex(e.table)}) through the PUD entry it had read before ${e.mm.name} let go of that table, and pinned ${what} at ${hex(e.page.pa)}, which ${e.mm.name}'s mapping there never mapped`, [e.mm]);
+  }
+
+  liveTableFree(e: { cpu: number | undefined; mm: MmStruct; va: bigint; table: bigint; entries: number; why: string }): void {
+    this.report('live-table-free', { cpu: e.cpu ?? this.k.currentOp?.cpu }, e.mm.name, e.va, e.table,
+      `the page table ${hex(e.table)} of ${e.mm.name} was freed (${e.why}) with ${e.entries} entr${e.entries === 1 ? 'y' : 'ies'} still set, the first for ${hex(e.va)}: the pages they map stay counted as mapped, and nothing will unmap them`, [e.mm]);
+  }
+
   missedFix(id: string, e: { mms: MmStruct[]; start: bigint; end: bigint; text: string; who?: 'cpu' | 'device' }): void {
     this.missed.push({ id, ...e, line: this.line, text: id ? `${e.text} (${fixById(id)?.title ?? id})` : e.text });
   }

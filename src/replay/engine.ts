@@ -24,6 +24,8 @@ import { dupMmap } from '../kernel/fork.ts';
 import { handleMmFault, type Access } from '../kernel/fault.ts';
 import { migratePage } from '../kernel/migrate.ts';
 import { shrinkPage } from '../kernel/vmscan.ts';
+import { gupFast } from '../kernel/gup.ts';
+import { speculativeRef } from '../kernel/speculative_ref.ts';
 import { enterLazyTlb, setTlbFlushTrace, switchMm } from '../kernel/tlbflush.ts';
 import { Fidelity, type FidelityReport, type Flush } from './fidelity.ts';
 import { hugePteOffset, isMigrationEntry, ptePresent, readEntry, walkTo, PTE_PFN_MASK } from '../kernel/pgtable.ts';
@@ -118,8 +120,8 @@ export interface Task {
   /** A lane's fault: its operation is done when the access is (the lane says when), not with the handler. */
   keep?: boolean;
   /**
-   * A switch: parked, it holds its CPU in switch_mm_irqs_off with interrupts off, so the CPU's later
-   * events wait until it completes.
+   * A switch or a GUP-fast walk: parked, it holds its CPU with interrupts off (in switch_mm_irqs_off,
+   * or in gup_fast's section), so the CPU's later events wait until it completes.
    */
   holdsCpu?: boolean;
 }
@@ -156,7 +158,9 @@ export class Replay {
     this.profile = profile;
     this.fixes = fixes;
     this.cost = { ...DEFAULT_COSTS, ...(opts.cost ?? {}) };
-    this.kernel = new Kernel(machine, fixes, { levels: header.paging ?? 4, pcid: header.pcid ?? true });
+    // A recording made on a guest whose remote flushes are hypercalls describes such a machine too.
+    const remoteFlush = header.remoteFlush ?? (header.recorded?.remoteFlush === 'hypercall' ? 'hypercall' : 'ipi');
+    this.kernel = new Kernel(machine, fixes, { levels: header.paging ?? 4, pcid: header.pcid ?? true, remoteFlush });
     this.oracle = new Oracle(this.kernel);
     this.kernel.observer = this.oracle;
     // What the real kernel's tracing would see: the CPU running the event's task, and the CPUs
@@ -297,7 +301,10 @@ export class Replay {
     const held = this.heldCpus.get(cpu);
     // The report names the first event a parked switch holds back (the later ones follow it in order).
     if (held && q.length === 0) {
-      this.report.waited.push({ line, behind: held.op.line, reason: `CPU ${cpu} is inside switch_mm_irqs_off with interrupts off: the switch of line ${held.op.line} is parked before "${held.at}"` });
+      const reason = held.op.name === 'gup_fast'
+        ? `CPU ${cpu} is inside a GUP-fast section with interrupts off: the gup_fast of line ${held.op.line} is parked before "${held.at}"`
+        : `CPU ${cpu} is inside switch_mm_irqs_off with interrupts off: the switch of line ${held.op.line} is parked before "${held.at}"`;
+      this.report.waited.push({ line, behind: held.op.line, reason });
     }
     q.push({ line, ev });
   }
@@ -396,7 +403,7 @@ export class Replay {
         task.until = until;
         this.observer?.resumed(task.op, line);
         await this.drive(task, line);
-        // A switch that completed gives its CPU back: the events that waited behind it run.
+        // A switch or a GUP-fast walk that completed gives its CPU back: the events that waited behind it run.
         if (task.holdsCpu && task.op.done && task.cpu !== undefined) {
           this.heldCpus.delete(task.cpu);
           if (!this.waiting.some((w) => w.cpu === task.cpu)) await this.releaseCpu(task.cpu);
@@ -447,6 +454,8 @@ export class Replay {
       case 'migrate': gen = this.pageTask(line, op, ev, 'migrate'); break;
       case 'reclaim': gen = this.pageTask(line, op, ev, 'reclaim'); break;
       case 'access': gen = this.accessTask(line, op, cpu!, ev.va as bigint, ev.rw as Access, ev.user !== false); break;
+      case 'gup_fast': gen = gupFast(k, op, this.currentMm(line, cpu!, ev), ev.va as bigint, ev.rw === 'w'); break;
+      case 'speculative_ref': gen = speculativeRef(k, op, this.currentMm(line, cpu!, ev), ev.va as bigint); break;
       case 'switch': gen = this.switchTask(op, cpu!, this.mmNamed(line, ev.mm)); break;
       case 'device_access': {
         const d = this.devices.get(String(ev.device));
@@ -457,7 +466,7 @@ export class Replay {
       default:
         this.fail(line, `the replay has no handler for op '${ev.op}'`, 'op');
     }
-    await this.drive({ op, gen, cpu, until: ev.until as string | undefined, steps: STEPS[ev.op === 'madvise' ? `madvise ${String(ev.advice)}` : ev.op], holdsCpu: ev.op === 'switch' }, line);
+    await this.drive({ op, gen, cpu, until: ev.until as string | undefined, steps: STEPS[ev.op === 'madvise' ? `madvise ${String(ev.advice)}` : ev.op], holdsCpu: ev.op === 'switch' || ev.op === 'gup_fast' }, line);
   }
 
   /** A switch a trace may park between its steps (a context switch, interrupts off throughout). */
@@ -498,7 +507,8 @@ export class Replay {
           task.until = undefined;
           task.at = y.step;
           this.parked.set(task.op.id, task);
-          // A CPU parked in switch_mm_irqs_off runs nothing else: its later events wait for the resume.
+          // A CPU parked in switch_mm_irqs_off or in a GUP-fast section runs nothing else (interrupts
+          // off): its later events wait for the resume.
           if (task.holdsCpu && task.cpu !== undefined) {
             this.heldCpus.set(task.cpu, task);
             if (!this.cpuQueue.has(task.cpu)) this.cpuQueue.set(task.cpu, []);
@@ -758,6 +768,7 @@ export class Replay {
       flush: { ...k.flushStats },
       notifiers: { ...k.notifiers.stats },
       hugetlb: { ...k.hugetlbStats },
+      gupFast: { ...k.gupFastStats },
       vm: { ...k.vmStats },
       cycles: { total: cost.cycles, byKind: cost.byKind, model: cost.model },
       perCpu: k.perCpu.map((p, c) => ({

@@ -10,6 +10,8 @@ export interface ReplayHeader {
   fixes?: Record<string, boolean>;
   paging?: 4 | 5;
   pcid?: boolean;
+  /** How the kernel reaches other CPUs' TLBs: native IPIs (the default) or a hypervisor's hypercall. */
+  remoteFlush?: 'ipi' | 'hypercall';
   physmem?: bigint;
   tlb?: Partial<Geometry>;
   seed?: number;

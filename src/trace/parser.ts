@@ -27,6 +27,8 @@ export const STEPS: Readonly<Record<string, readonly string[]>> = {
   mremap: ['move', 'unlock', 'flush'],
   reclaim: ['unmap', 'flush', 'free'],
   access: ['lookup', 'install'],
+  gup_fast: ['pmd'],
+  speculative_ref: ['put'],
   switch: ['cr3', 'loaded'],
 };
 
@@ -67,6 +69,8 @@ const SCHEMAS: Readonly<Record<string, Schema>> = {
   migrate: { required: { cpu: 'cpu' }, optional: { va: 'amount', mm: 'name', file: 'name', offset: 'amount' }, parks: true },
   reclaim: { required: { cpu: 'cpu', va: 'amount' }, optional: { mm: 'name' }, parks: true },
   access: { required: { cpu: 'cpu', va: 'amount', rw: RW }, optional: { user: 'bool' }, parks: true },
+  gup_fast: { required: { cpu: 'cpu', va: 'amount', rw: ['r', 'w'] }, parks: true },
+  speculative_ref: { required: { cpu: 'cpu', va: 'amount' }, optional: { mm: 'name' }, parks: true },
   accesses: {
     required: { cpu: 'cpu', va: 'amount', len: 'amount', count: 'count', pattern: ['random', 'sequential', 'stride', 'zipf'] },
     optional: { write: 'fraction', stride: 'amount', theta: 'positive', seed: 'int' },
@@ -134,7 +138,7 @@ const BLOCK_FORBIDDEN: Readonly<Record<string, string>> = {
   concurrent: 'blocks do not nest',
 };
 
-const HEADER_FIELDS = new Set(['format', 'version', 'cpus', 'kernel', 'fixes', 'paging', 'pcid', 'physmem', 'tlb', 'seed', 'recorded']);
+const HEADER_FIELDS = new Set(['format', 'version', 'cpus', 'kernel', 'fixes', 'paging', 'pcid', 'remoteFlush', 'physmem', 'tlb', 'seed', 'recorded']);
 /** The reasons of the kernel's tlb_flush tracepoint, as `observed` names them (docs/record.md). */
 export const FLUSH_REASONS = ['task-switch', 'remote-shootdown', 'local-shootdown', 'local-mm', 'remote-ipi', 'remote-wrong-cpu'] as const;
 export const MAX_CPUS = 256;
@@ -233,6 +237,10 @@ export class TraceParser {
     if (h.pcid !== undefined) {
       if (typeof h.pcid !== 'boolean') this.fail(line, 'pcid', `expected true or false, not ${describe(h.pcid)}`);
       out.pcid = h.pcid;
+    }
+    if (h.remoteFlush !== undefined) {
+      if (h.remoteFlush !== 'ipi' && h.remoteFlush !== 'hypercall') this.fail(line, 'remoteFlush', `expected "ipi" or "hypercall" (how the kernel reaches other CPUs' TLBs), not ${describe(h.remoteFlush)}`);
+      out.remoteFlush = h.remoteFlush;
     }
     if (h.physmem !== undefined) {
       const p = this.amount(line, 'physmem', h.physmem);
