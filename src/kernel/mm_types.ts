@@ -32,6 +32,11 @@ export class PtDesc {
   refcount = 1;
   /** ptdesc->pt_share_count (59d9094df3d7): extra sharers, 0 when not shared. */
   ptShareCount = 0;
+  /**
+   * pmd_huge_pte of a PMD page: the PTE tables deposited for its transparent huge PMDs
+   * (pgtable_trans_huge_deposit pushes, withdraw pops the latest; mm/pgtable-generic.c).
+   */
+  readonly pmdHugePte: bigint[] = [];
   constructor(readonly pa: bigint, readonly level: TableLevel, readonly owner: MmStruct) {}
 }
 
@@ -114,6 +119,8 @@ export class VmArea {
    * faulted in, shared with the VMAs a split makes of it; a forked copy owns none.
    */
   resvMap: Set<number> | undefined;
+  /** VM_HUGEPAGE (madvise MADV_HUGEPAGE): its private anonymous memory may be mapped by 2 MiB THPs. */
+  hugepage = false;
   constructor(
     readonly mm: MmStruct,
     public start: bigint,
