@@ -60,6 +60,7 @@ const CLEAN: [scenario: string, profiles: readonly string[]][] = [
   ['clean-racing-discard', PROFILE_NAMES],
   ['clean-fork-cow', PROFILE_NAMES],
   ['clean-migration-readers', PROFILE_NAMES.filter((k) => k !== 'v4.4')],
+  ['clean-thp-collapse-zap', PROFILE_NAMES],
 ];
 
 describe('the scenario library as workloads', () => {
