@@ -121,10 +121,11 @@ export function zapHugePmd(k: Kernel, tlb: MmuGather, vma: VmArea, haddr: bigint
 /**
  * pmdp_collapse_flush (mm/pgtable-generic.c: v4.4 l.200-218, v4.19 l.193-211, v6.18 l.216-234; x86
  * has no version of its own): the PMD that links the PTE table is cleared and the 2 MiB range flushed
- * with flush_tlb_range, which before 3ef938c35035 says freed_tables=false (v6.18 before the fix and
- * v4.20 on: arch/x86/include/asm/tlbflush.h; v4.4 l.277-278 and v4.19 l.556-557 pass vm_flags, and
- * every lazy CPU got every IPI then). The table is not freed here: collapse_huge_page deposits it
- * beside the huge PMD and zap_huge_pmd frees it later, without telling any CPU.
+ * with flush_tlb_range (arch/x86/include/asm/tlbflush.h), which from v4.20 (016c4d92cd16) until
+ * 3ef938c35035 passes freed_tables=false and with it true (v6.18 l.310-314); v4.4 l.277-278 and v4.19
+ * l.556-557 pass vm_flags, and every lazy CPU got every IPI then. A THP VMA is no VM_HUGETLB one: the
+ * stride is 4 KiB, and 512 pages are a full flush. The table is not freed here: collapse_huge_page
+ * deposits it beside the huge PMD and zap_huge_pmd frees it later, without telling any CPU.
  */
 function pmdpCollapseFlush(k: Kernel, op: Op, vma: VmArea, haddr: bigint, pmdp: bigint): void {
   const mm = vma.mm;
