@@ -105,8 +105,9 @@ export function zapHugePmd(k: Kernel, tlb: MmuGather, vma: VmArea, haddr: bigint
   setEntry(k, mm, haddr, 'pmd', pmdp, 0n, 'zap_huge_pmd');
   // tlb_remove_pmd_tlb_entry: v4.4 widens the range by one 4 KiB page (include/asm-generic/tlb.h
   // l.130-135, l.193-197), so the gather flushes the THP with a single INVLPG at its base (x86's
-  // flush_tlb_mm_range with vmflag 0); b5bc66b71310 (v4.10, v4.19 l.239-243) widens it by
-  // HPAGE_PMD_SIZE, which v4.19's 4 KiB stride turns into a full flush (512 pages > the ceiling);
+  // tlb_flush passes vmflag 0: arch/x86/include/asm/tlb.h l.8-14 in v4.4 and v4.19); b5bc66b71310
+  // (v4.10, v4.19 l.239-243) widens it by HPAGE_PMD_SIZE, which v4.19's 4 KiB stride turns into a
+  // full flush (512 pages > tlb_single_page_flush_ceiling, arch/x86/mm/tlb.c l.623, l.641-642);
   // v6.18 records cleared_pmds (l.606-611, l.688-692), so x86's tlb_flush strides by 2 MiB (one
   // INVLPG) with tlb_get_unmap_shift (arch/x86/include/asm/tlb.h l.13-24).
   if (k.fixes.has('b5bc66b71310')) tlbAdjustRange(tlb, haddr, HPAGE_PMD_SIZE, 21n);
