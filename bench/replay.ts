@@ -29,7 +29,9 @@ import { reportJson } from '../src/replay/report.ts';
 import { writeWorkload, WORKLOAD_DEFAULTS } from '../src/workloads/workloads.ts';
 import type { TraceWriter } from '../src/trace/binary.ts';
 import { writerFor } from '../src/node/trace-files.ts';
-import { summarize, type BenchResult } from './report.ts';
+import { summarize, type BenchResult, type ThreadCpu } from './report.ts';
+import { platform } from '../src/platform/platform.ts';
+import type { LaneWorkerApi } from '../src/replay/lane-worker.ts';
 
 export interface ReplayBenchOptions {
   quick?: boolean;
@@ -86,6 +88,44 @@ const WORKLOADS: readonly ReplayWorkload[] = [
   },
 ];
 
+/** CPU time so far (ns): this thread, each worker of the pool, the whole process. */
+interface CpuClock {
+  main: number;
+  workers: number[];
+  process: number;
+}
+
+interface CpuTotals {
+  main: number;
+  workers: number[];
+  process: number;
+  accesses: number;
+}
+
+async function cpuNow(pool: CpuWorkers): Promise<CpuClock | undefined> {
+  const main = platform().threadCpuNs();
+  const workers = await Promise.all(Array.from({ length: pool.size }, (_, t) => pool.request<number | undefined, LaneWorkerApi>(t, 'cpuTime', (r) => r.cpuTime())));
+  const usage = process.cpuUsage();
+  if (main === undefined || workers.some((w) => w === undefined)) return undefined;
+  return { main, workers: workers as number[], process: (usage.user + usage.system) * 1000 };
+}
+
+function addCpu(totals: Map<number, CpuTotals>, n: number, c0: CpuClock, c1: CpuClock, accesses: number): void {
+  const t = totals.get(n) ?? { main: 0, workers: c0.workers.map(() => 0), process: 0, accesses: 0 };
+  t.main += c1.main - c0.main;
+  c1.workers.forEach((w, i) => (t.workers[i] += w - c0.workers[i]));
+  t.process += c1.process - c0.process;
+  t.accesses += accesses;
+  totals.set(n, t);
+}
+
+function perAccess(t: CpuTotals | undefined): { cpu?: ThreadCpu } {
+  if (!t || t.accesses === 0) return {};
+  const workers = t.workers.reduce((a, b) => a + b, 0);
+  const round = (x: number) => Math.round((x / t.accesses) * 100) / 100;
+  return { cpu: { main: round(t.main), workers: t.workers.map(round), other: round(Math.max(0, t.process - t.main - workers)) } };
+}
+
 export async function runReplayBench(options: ReplayBenchOptions = {}): Promise<BenchResult[]> {
   const { quick = false, onProgress = () => {}, names } = options;
   const rounds = quick ? 2 : 5;
@@ -109,25 +149,30 @@ export async function runReplayBench(options: ReplayBenchOptions = {}): Promise<
       let digest: string | undefined;
       let accesses = 0;
       const samples = new Map<number, number[]>(REPLAY_WORKERS.map((n) => [n, []]));
+      const cpu = new Map<number, CpuTotals>();
       const once = async (i: number) => {
         const n = REPLAY_WORKERS[i];
+        const c0 = await cpuNow(pools[i]);
         const t0 = performance.now();
         const { report, status } = await replayFile(trace, { pool: pools[i] });
         const ns = (performance.now() - t0) * 1e6;
+        const c1 = await cpuNow(pools[i]);
         if (status !== 0 || !report.complete) throw new Error(`${wl.name}/${n} workers: the replay did not pass (exit ${status}): ${report.error?.message ?? 'an expectation failed'}`);
         const h = createHash('sha256').update(reportJson(report)).digest('hex').slice(0, 16);
         if (digest !== undefined && digest !== h) throw new Error(`${wl.name}/${n} workers: the report differs from another run's (${h}, ${digest})`);
         digest = h;
         accesses = report.accesses;
         samples.get(n)!.push(ns / report.accesses);
+        if (c0 && c1) addCpu(cpu, n, c0, c1, report.accesses);
         onProgress(`${wl.name}/${n} worker${n > 1 ? 's' : ''}: ${(report.accesses / (ns / 1e9) / 1e6).toFixed(1)} M accesses/s`);
       };
       // One warm-up replay each (JIT, page cache), then alternating rounds.
       for (let i = 0; i < REPLAY_WORKERS.length; i++) await once(i);
       for (const s of samples.values()) s.length = 0;
+      cpu.clear();
       for (let r = 0; r < rounds; r++) for (const i of r % 2 === 0 ? [0, 1] : [1, 0]) await once(i);
       for (const n of REPLAY_WORKERS) {
-        results.push({ name: wl.name, impl: 'wasm', ...summarize(samples.get(n)!), workers: n, accesses, checksum: digest!, note: wl.note });
+        results.push({ name: wl.name, impl: 'wasm', ...summarize(samples.get(n)!), workers: n, accesses, checksum: digest!, note: wl.note, ...perAccess(cpu.get(n)) });
       }
       rmSync(trace, { force: true });
     }

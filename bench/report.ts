@@ -26,6 +26,18 @@ export interface BenchResult {
   /** Sum of the physical addresses of one batch, mod 2^64: equal across implementations = same work. */
   checksum: string;
   note?: string;
+  /**
+   * The replays: CPU time per access of each thread over the timed samples, in nanoseconds (Linux
+   * only): the main thread, each worker, and the rest of the process (V8's background GC and
+   * compiler threads, libuv's I/O) — which thread bounds the replay.
+   */
+  cpu?: ThreadCpu;
+}
+
+export interface ThreadCpu {
+  main: number;
+  workers: number[];
+  other: number;
 }
 
 // Two-sided 95% critical values of Student's t for 1..30 degrees of freedom; 1.96 beyond.
@@ -98,14 +110,16 @@ function nearNative(name: string): Target {
 const replayOn = (results: readonly BenchResult[], workers: number, name = 'replay') => results.find((r) => r.name === name && r.workers === workers);
 const isReplay = (r: BenchResult) => r.name.startsWith('replay') || r.name === 'explore';
 
-/** End-to-end replay of a generated binary trace (a design target of the project): ≥ 30 M accesses/s on 2 workers. */
-const replayThroughput: Target = {
-  name: 'replay', label: 'replay on 2 workers', wanted: '≥ 30 M/s', format: mega,
-  measure: (results) => {
-    const r = replayOn(results, 2);
-    return r && { value: r.opsPerSec, met: r.opsPerSec >= 30e6 };
-  },
-};
+/** End-to-end replay on 2 workers, the oracle on (the project's targets, docs/performance.md). */
+function replayThroughput(name: string, min: number): Target {
+  return {
+    name, label: `${name} on 2 workers`, wanted: `≥ ${min / 1e6} M/s`, format: mega,
+    measure: (results) => {
+      const r = replayOn(results, 2, name);
+      return r && { value: r.opsPerSec, met: r.opsPerSec >= min };
+    },
+  };
+}
 
 /** Near-linear scaling: 2 workers ≥ 1.6× the 1-worker figure. */
 const replayScaling: Target = {
@@ -145,8 +159,9 @@ export const TARGETS: readonly Target[] = [
   absolute('walk', 60e6),
   overReference('walk'),
   nearNative('walk'),
-  replayThroughput,
+  replayThroughput('replay', 50e6),
   replayScaling,
+  replayThroughput('replay-streams', 150e6),
   exploreThroughput,
   exploreScaling,
 ];
@@ -180,6 +195,16 @@ export function formatTable(results: readonly BenchResult[]): string {
   if (trows.length) out.push(pad(trows));
   const notes = results.filter((r) => r.note).map((r) => `  ${r.name} ${r.impl}: ${r.note}`);
   if (notes.length) out.push('', 'notes:', ...notes);
+  const cpu = results.filter((r) => r.cpu);
+  if (cpu.length) {
+    out.push('', 'CPU time per access, by thread (ns; "other": GC and compiler threads, I/O):');
+    const crows = cpu.map((r) => [
+      `  ${r.name}, ${r.workers} worker${r.workers === 1 ? '' : 's'}`, `main ${r.cpu!.main.toFixed(1)}`,
+      ...r.cpu!.workers.map((w, i) => `worker ${i} ${w.toFixed(1)}`), `other ${r.cpu!.other.toFixed(1)}`,
+    ]);
+    const width = Math.max(...crows.map((r) => r.length));
+    out.push(pad(crows.map((r) => [...r.slice(0, -1), ...Array(width - r.length).fill(''), r[r.length - 1]])));
+  }
   return out.join('\n');
 }
 

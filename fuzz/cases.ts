@@ -106,7 +106,7 @@ function mutateLine(text: string, rng: Rng, pool: string[]): string {
       else set(k, rng.pick(INTERESTING));
     }
       break;
-    default: set(rng.pick(['id', 'until']), rng.pick(['m', 'p', 'unmap', 'copy', 'zap', 'flush', 'free', 'change', 'move', 'lookup', 'install']));
+    default: set(rng.pick(['id', 'until']), rng.pick(['m', 'p', 's', 'unmap', 'copy', 'zap', 'flush', 'free', 'change', 'move', 'lookup', 'install', 'cr3', 'loaded']));
   }
   return JSON.stringify(obj);
 }
@@ -156,14 +156,41 @@ export interface Verdict {
 
 const FILE = 'fuzz.jsonl';
 
-/** Replays the lines in this process and checks the outcome against the contract. */
+/** Stream accesses beyond which a trace is a long workload rather than a case: it is stopped after LONG_MS. */
+const LONG_WORK = 2 ** 26;
+const LONG_MS = 10_000;
+
+/** The accesses the trace's streams ask for (a mutated `count` of 2^31 is valid: minutes of work, not a hang). */
+function streamWork(lines: readonly string[]): number {
+  let n = 0;
+  for (const l of lines) {
+    if (!l.includes('"accesses"')) continue;
+    try {
+      const o = JSON.parse(l);
+      if (o && o.op === 'accesses' && typeof o.count === 'number' && o.count > 0) n += o.count;
+    } catch {
+      // not an event: the replay says so
+    }
+  }
+  return n;
+}
+
+/**
+ * Replays the lines in this process and checks the outcome against the contract. A long workload is
+ * stopped after LONG_MS as Ctrl-C would stop it: then the contract is a partial report (complete:
+ * false, the error naming the line it stopped at).
+ */
 export async function checkInProcess(lines: readonly string[]): Promise<Verdict> {
   let outcome;
+  const long = streamWork(lines) > LONG_WORK ? new AbortController() : undefined;
+  const timer = long && setTimeout(() => long.abort(), LONG_MS);
   try {
-    outcome = await replayTrace(parseTrace(lines, FILE), FILE, { workers: 0 });
+    outcome = await replayTrace(parseTrace(lines, FILE), FILE, { workers: 0, signal: long?.signal });
   } catch (err) {
     const e = err as Error;
     return { failure: `exception:${e?.constructor?.name ?? typeof err}`, detail: e?.stack ?? String(err) };
+  } finally {
+    clearTimeout(timer);
   }
   const { report, status } = outcome;
   if (status === 2) {

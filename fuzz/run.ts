@@ -73,6 +73,21 @@ function generatedSeeds(dir: string): { name: string; lines: string[] }[] {
 
 interface Run { status: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string; ms: number; timedOut: boolean; stoppedMs?: number }
 
+/** CPU time a child has used (Linux /proc; elsewhere, enough to count as started). */
+function cpuMs(pid: number | undefined): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // utime and stime are fields 14 and 15 of the line (11 and 12 after the command's name), in ticks of 10 ms.
+    return (Number(f[11]) + Number(f[12])) * 10;
+  } catch {
+    return Infinity;
+  }
+}
+
+/** CPU time after which a child has surely installed its signal handlers (Node's start-up takes ~50 ms). */
+const STARTED_CPU_MS = 300;
+
 function runCli(args: string[], opts: { killAfter?: { ms: number; signal: NodeJS.Signals } } = {}): Promise<Run> {
   return new Promise((resolve) => {
     const t0 = Date.now();
@@ -89,10 +104,18 @@ function runCli(args: string[], opts: { killAfter?: { ms: number; signal: NodeJS
     }, HANG_MS);
     let killer: NodeJS.Timeout | undefined;
     if (opts.killAfter) {
-      killer = setTimeout(() => {
+      // Until Node runs the first line of bin/mmuwasm.mjs a signal has its default action. On a loaded
+      // machine that can take seconds of wall time, never STARTED_CPU_MS of the child's own CPU time.
+      const send = () => {
+        if (child.exitCode !== null || child.signalCode !== null) return;
+        if (cpuMs(child.pid) < STARTED_CPU_MS) {
+          killer = setTimeout(send, 20);
+          return;
+        }
         signalledAt = Date.now();
         child.kill(opts.killAfter!.signal);
-      }, opts.killAfter.ms);
+      };
+      killer = setTimeout(send, opts.killAfter.ms);
     }
     child.on('close', (status, signal) => {
       clearTimeout(hang);
@@ -214,7 +237,7 @@ async function main(): Promise<number> {
   const signalCase = async (i: number) => {
     const rng = new Rng(a.seed ^ (i * 40503));
     const signal: NodeJS.Signals = rng.pick(['SIGINT', 'SIGTERM']);
-    // Not before 1.5 s: until Node runs the first line of bin/mmuwasm.mjs, a signal has its default action.
+    // Not before 1.5 s, and not before the child has started (runCli).
     const ms = 1500 + rng.int(3000);
     const r = await runCli(['replay', long, '--workers', String(1 + rng.int(2)), '--json', '-', '--quiet'], { killAfter: { ms, signal } });
     counts.signal++;

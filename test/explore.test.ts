@@ -15,6 +15,7 @@ import { ScheduleRunner } from '../src/explore/runner.ts';
 import { resolveSchedule, resolvedText } from '../src/explore/resolve.ts';
 
 const B1 = join(import.meta.dirname, '..', 'scenarios', 'explore', 'b1-shared-pmd-migration.jsonl');
+const B12 = join(import.meta.dirname, '..', 'scenarios', 'explore', 'b12-switch-mm-window-skipped-flush.jsonl');
 const lines = (path: string) => readFileSync(path, 'utf8').split('\n');
 const withoutTiming = (r: ExploreReport) => ({ ...r, stats: { ...r.stats, seconds: 0, schedulesPerSecond: 0 } });
 
@@ -63,6 +64,21 @@ describe('schedules', () => {
     expect([0, 1].map((k) => countSchedules(t.blocks[0], { preemptions: k }, 1000))).toEqual([2, 8]);
     // A pause always lets the other thread run before its own thread goes on.
     for (const s of all) for (let i = 1; i < s.length; i++) if (s[i - 1].until) expect(s[i].thread).not.toBe(s[i - 1].thread);
+  });
+
+  it('a switch may pause inside switch_mm_irqs_off, before cr3 or loaded, and the written schedule parks it there', async () => {
+    const t = readExploreTrace(lines(B12), 'b12');
+    expect(t.blocks[0].threads.map((th) => [th.name, th.events.map((e) => e.steps)])).toEqual([
+      ['cpu0', [['zap', 'unlock', 'flush', 'free']]],
+      ['cpu1', [['cr3', 'loaded']]],
+    ]);
+    const pauses = [...enumerateSchedules(t.blocks[0], { preemptions: 1 })]
+      .filter((s) => s[0].thread === 1 && s[0].until !== undefined)
+      .map(scheduleKey);
+    expect(pauses).toEqual(['1.0>cr3 0.0 1.0r', '1.0>loaded 0.0 1.0r']);
+    const written = resolveSchedule(t, 0, [{ thread: 1, event: 0, start: true, until: 'loaded' }, { thread: 0, event: 0, start: true }, { thread: 1, event: 0, start: false }]);
+    const again = await replayTrace(parseTrace(resolvedText(t, written, 'v6.18', { fea4e317f9e7: false }, []).split('\n'), 'b12'), 'b12', {});
+    expect(again.report.violations.map((v) => `${v.kind} cpu${v.cpu} ${v.fix}`)).toEqual(['use-after-free cpu1 fea4e317f9e7']);
   });
 });
 

@@ -10,7 +10,7 @@ import { handleMmFault } from '../src/kernel/fault.ts';
 import { migratePage } from '../src/kernel/migrate.ts';
 import { adjustRangeIfPmdSharingPossible } from '../src/kernel/hugetlb.ts';
 import { checkInvariants } from '../src/kernel/invariants.ts';
-import { flushTlbMmRange } from '../src/kernel/tlbflush.ts';
+import { flushTlbMmRange, switchMm } from '../src/kernel/tlbflush.ts';
 import { swpEntryToPte, pteToSwpEntry, walkTo, hugePteOffset, SWP_MIGRATION_WRITE } from '../src/kernel/pgtable.ts';
 import { tlbGatherMmu, tlbFinishMmuFlush, tlbFinishMmuFree } from '../src/kernel/mmu_gather.ts';
 import type { MmuNotifier } from '../src/kernel/mmu_notifier.ts';
@@ -199,6 +199,58 @@ describe('switch_mm', () => {
       expect(k.flushStats.cr3NoFlush - before, profile).toBe(noflush);
     }
   });
+
+  /**
+   * CPU 1 ran A, ran B, and is switched back to A; the switch stops at `step`; CPU 0 flushes one page
+   * of A then. What CPU 1 is told, what its IPI handler does, and when.
+   */
+  async function flushDuringSwitch(profile: string, overrides: Record<string, boolean>, step: 'cr3' | 'loaded') {
+    const k = await boot(profile, overrides);
+    const A = k.mmAlloc('A');
+    const B = k.mmAlloc('B');
+    k.switchTo(0, A);
+    k.switchTo(1, A);
+    k.switchTo(1, B);
+    const gen = switchMm(k, undefined, 1, A);
+    let r = gen.next();
+    while (!r.done && !('step' in r.value && r.value.step === step)) r = gen.next();
+    const during = { loaded: k.cpus[1].loadedMm.name, inMask: A.cpumask.has(1), irqsOff: k.cpus[1].irqsOff !== undefined };
+    flushTlbMmRange(k, 0, A, G, G + 4096n, 12n, false);
+    const invlpgBefore = k.perCpu[1].invlpg;
+    const afterFlush = { ipis: k.perCpu[1].ipisReceived, invlpg: k.perCpu[1].invlpg };
+    while (!gen.next().done);
+    const slot = k.cpus[1].ctxs[k.cpus[1].loadedAsid];
+    return {
+      during, afterFlush,
+      handledAtEnd: k.perCpu[1].invlpg - invlpgBefore,
+      loaded: k.cpus[1].loadedMm.name, irqsOff: k.cpus[1].irqsOff !== undefined, caughtUp: slot.tlbGen === A.tlbGen,
+    };
+  }
+
+  it('6db2526c1d69 without fea4e317f9e7: a CPU whose loaded_mm is LOADED_MM_SWITCHING gets no IPI and ends the switch behind', async () => {
+    for (const step of ['cr3', 'loaded'] as const) {
+      expect(await flushDuringSwitch('v6.18', { fea4e317f9e7: false }, step), step).toEqual({
+        during: { loaded: 'LOADED_MM_SWITCHING', inMask: true, irqsOff: true },
+        afterFlush: { ipis: 0, invlpg: 0 }, handledAtEnd: 0, loaded: 'A', irqsOff: false, caughtUp: false,
+      });
+    }
+  });
+
+  it('fea4e317f9e7: the switching CPU gets the IPI, and its handler runs when the switch ends, with A loaded', async () => {
+    for (const step of ['cr3', 'loaded'] as const) {
+      expect(await flushDuringSwitch('v6.18', {}, step), step).toEqual({
+        during: { loaded: 'LOADED_MM_SWITCHING', inMask: true, irqsOff: true },
+        afterFlush: { ipis: 1, invlpg: 0 }, handledAtEnd: 1, loaded: 'A', irqsOff: false, caughtUp: true,
+      });
+    }
+  });
+
+  it('before 6db2526c1d69 every CPU of the mask that is not lazy gets the IPI (tlb_is_not_lazy, and smp_call_function_many before it)', async () => {
+    for (const profile of ['v4.19', 'v5.16', 'v6.1']) {
+      const r = await flushDuringSwitch(profile, {}, 'loaded');
+      expect([r.during.loaded, r.afterFlush.ipis, r.handledAtEnd, r.caughtUp], profile).toEqual(['LOADED_MM_SWITCHING', 1, 1, true]);
+    }
+  });
 });
 
 describe('swap and migration entries', () => {
@@ -221,7 +273,7 @@ describe('mmu_gather', () => {
       k.switchTo(0, A);
       const outer = tlbGatherMmu(A, G, G + 4096n);
       const inner = tlbGatherMmu(A, G, G + 4096n);
-      tlbFinishMmuFlush(k, 0, inner);
+      tlbFinishMmuFlush(k, op(0, 'madvise'), inner);
       tlbFinishMmuFree(k, inner, 'test');
       expect(k.flushStats.flushes, profile).toBe(flushes);
       tlbFinishMmuFree(k, outer, 'test');

@@ -156,6 +156,59 @@ describe('replay', () => {
       message: 'fix 5f32b265400d (mm/mmu_notifier: kill invalidate_page) needs fix 369ea8242c0f (mm/rmap: update to new mmu_notifier semantic v2), which is off in this replay',
     });
   });
+
+  // CPU 1 ran A (and cached a page of it), then B; it is switched back to A and the switch parks.
+  const SWITCHING = [
+    { op: 'mm', mm: 'A' },
+    { op: 'mm', mm: 'B' },
+    { op: 'switch', cpu: 0, mm: 'A' },
+    { op: 'mmap', cpu: 0, va: '0x10000000', len: '64K', prot: 'rw', flags: 'private' },
+    { op: 'switch', cpu: 1, mm: 'A' },
+    { op: 'access', cpu: 1, va: '0x10001000', rw: 'w' },
+    { op: 'switch', cpu: 1, mm: 'B' }, // 8
+    { op: 'switch', cpu: 1, mm: 'A', id: 's', until: 'cr3' }, // 9
+  ];
+
+  it('a parked switch holds its CPU: its later events run after the resume, the first one listed as waiting', async () => {
+    const path = trace(
+      ...SWITCHING,
+      { op: 'access', cpu: 1, va: '0x10001000', rw: 'r' }, // 10: waits for the switch
+      { op: 'access', cpu: 1, va: '0x10002000', rw: 'w' }, // 11: behind 10
+      { op: 'madvise', cpu: 0, va: '0x10001000', len: '4K', advice: 'dontneed' }, // 12: runs now
+      { op: 'resume', id: 's', until: 'loaded' }, // 13: still parked
+      { op: 'resume', id: 's' }, // 14: the switch ends; lines 10 and 11 run
+    );
+    const reason = 'CPU 1 is inside switch_mm_irqs_off with interrupts off: the switch of line 9 is parked before "cr3"';
+    // A trace without expectations exits 1 when it finds a violation.
+    for (const [fixes, kinds, exit] of [[{}, [], 0], [{ fea4e317f9e7: false }, ['use-after-free@10'], 1]] as const) {
+      const { report, status } = await replayFile(path, { kernel: 'v6.18', fixes });
+      expect(status, JSON.stringify(fixes)).toBe(exit);
+      expect(report.waited).toEqual([{ line: 10, behind: 9, reason }]);
+      expect(report.violations.map((v) => `${v.kind}@${v.line}`)).toEqual(kinds);
+      expect(report.accesses).toBe(3);
+    }
+  });
+
+  it('a switch parked at the end of the trace is an error; a switch has the steps cr3 and loaded', async () => {
+    const parked = await replayFile(trace(...SWITCHING), { kernel: 'v6.18' });
+    expect(parked.status).toBe(2);
+    expect(parked.report.error?.message).toBe('field "until": operation \'s\' (switch) is still parked at the end of the trace (add a resume)');
+    const bad = await replayFile(trace({ op: 'mm', mm: 'A' }, { op: 'switch', cpu: 1, mm: 'A', id: 's', until: 'zap' }), { kernel: 'v6.18' });
+    expect(bad.report.error?.message).toBe('field "until": "zap" is not a step of switch (steps: cr3, loaded)');
+    const idle = await replayFile(trace({ op: 'idle', cpu: 1, id: 'i' }), { kernel: 'v6.18' });
+    expect(idle.report.error?.message).toBe('field "id": unknown field for "idle" (this op cannot be parked: it has no steps)');
+  });
+
+  it('an exit of the address space a parked switch enters waits for that switch', async () => {
+    const { report, status } = await replayFile(trace(
+      ...SWITCHING,
+      { op: 'exit', cpu: 0 }, // 10: A's exit waits for the switch of line 9
+      { op: 'resume', id: 's' }, // 11
+    ), { kernel: 'v6.18' });
+    expect(status).toBe(0);
+    expect(report.waited).toEqual([{ line: 10, behind: 9, reason: 'CPU 1 is switching to A (the switch of line 9)' }]);
+    expect(report.violations).toEqual([]);
+  });
 });
 
 describe('mmuwasm replay (the command)', () => {

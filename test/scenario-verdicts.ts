@@ -26,6 +26,12 @@ export const VERDICTS: Readonly<Record<string, ScenarioVerdicts>> = {
   'b11-mremap-flush-before-ptl-release': {
     'v4.4': ['stale-tlb@21 cpu1 eb66ae030829', 'use-after-free@22 cpu1 eb66ae030829'],
   },
+  'b12-switch-mm-window-skipped-flush': {
+    'v4.4': ['use-after-free@34 cpu1 fea4e317f9e7'],
+    'v4.19': ['use-after-free@34 cpu1 fea4e317f9e7'],
+    'v5.16': ['use-after-free@34 cpu1 fea4e317f9e7'],
+    'v6.1': ['use-after-free@34 cpu1 fea4e317f9e7'],
+  },
   'b13-lazy-cpu-skipped-table-freed': {
     'v4.4': ['stale-tlb@34 cpu1 3ef938c35035'],
     'v4.19': ['stale-tlb@34 cpu1 3ef938c35035'],
@@ -95,6 +101,8 @@ export const VERDICTS: Readonly<Record<string, ScenarioVerdicts>> = {
   },
   'clean-device-cow-after-fork': {
   },
+  'clean-dontneed-refault-vs-inflight-zap': {
+  },
   'clean-exit': {
   },
   'clean-exit-behind-waiting-fault': {
@@ -143,5 +151,7 @@ export const VERDICTS: Readonly<Record<string, ScenarioVerdicts>> = {
   'clean-thp-collapse-zap-devices': {
   },
   'clean-reclaim-swap': {
+  },
+  'clean-switch-mm-window': {
   },
 };

@@ -106,6 +106,8 @@ const SWITCHES: [scenario: string, kernel: string, fixes: Record<string, boolean
   ['b11-mremap-flush-before-ptl-release', 'v4.4', { eb66ae030829: true }, null],
   ['b13-lazy-cpu-skipped-table-freed', 'v6.18', { '3ef938c35035': false }, '3ef938c35035'],
   ['b13-lazy-cpu-skipped-table-freed', 'v4.4', { '3ef938c35035': true }, null],
+  ['b12-switch-mm-window-skipped-flush', 'v6.18', { fea4e317f9e7: false }, 'fea4e317f9e7'],
+  ['b12-switch-mm-window-skipped-flush', 'v4.4', { fea4e317f9e7: true }, null],
   ['b13-thp-collapse-lazy-cpu', 'v6.18', { '3ef938c35035': false }, '3ef938c35035'],
   ['b13-thp-collapse-lazy-cpu', 'v4.4', { '3ef938c35035': true }, null],
   ['b16-mremap-hugetlb-unshare-flush', 'v6.18', { '3d0b95cd87b2': false }, '3d0b95cd87b2'],

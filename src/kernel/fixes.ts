@@ -17,10 +17,27 @@ export interface Fix {
 
 export const FIXES: readonly Fix[] = [
   {
-    id: '209954cbc7d0', release: 'v6.13', needs: ['b0579ade7cd8'],
+    // In tip's x86/mm for the v6.14 merge window (the 2024-11-28 test-robot report names that branch,
+    // and 6db2526c1d69, its follow-up, was committed there on 2024-12-06).
+    id: '209954cbc7d0', release: 'v6.14', needs: ['b0579ade7cd8'],
     title: 'x86/mm/tlb: Update mm_cpumask lazily',
     where: 'switchMmIrqsOff, flushTlbMmRange, flushTlbFunc',
-    effect: 'a CPU leaving an mm stays in its mm_cpumask: flushes still trace an IPI send for it, reach it only when page tables were freed, and then take it out of the mask',
+    effect: 'a CPU leaving an mm stays in its mm_cpumask: flushes still trace an IPI send for it, and a flush that reaches it takes it out of the mask',
+  },
+  {
+    // Also taken into the 5.15, 6.1, 6.6 and 6.12 stable series in February 2025 without 209954cbc7d0:
+    // there it brought the switch_mm window of fea4e317f9e7 as well (CVE-2025-37964 lists their fixes
+    // in 5.15.183, 6.1.139, 6.6.91, 6.12.29).
+    id: '6db2526c1d69', release: 'v6.14', needs: ['016c4d92cd16'],
+    title: 'x86/mm/tlb: Only trim the mm_cpumask once a second',
+    where: 'nativeFlushTlbMulti (should_flush_tlb), flushTlbMmRange',
+    effect: 'a flush that frees no page table sends its IPI only to CPUs whose loaded_mm is the flushed mm (should_flush_tlb), not to every CPU of the mask that is not lazy; the once-a-second trim is left out (the model has no clock)',
+  },
+  {
+    id: 'fea4e317f9e7', release: 'v6.15', needs: ['6db2526c1d69'],
+    title: 'x86/mm: Eliminate window where TLB flushes may be inadvertently skipped',
+    where: 'nativeFlushTlbMulti (should_flush_tlb)',
+    effect: 'a CPU inside switch_mm_irqs_off (loaded_mm is LOADED_MM_SWITCHING) gets the flush IPI; without it a CPU that has read the tlb_gen of the mm it switches to, and chosen an up-to-date ASID, misses the flush and uses its old translations (CVE-2025-37964)',
   },
   {
     id: '4a18419f71cd', release: 'v5.19',

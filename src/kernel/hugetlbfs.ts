@@ -83,7 +83,7 @@ function* hugetlbVmdeleteList(k: Kernel, op: Op, file: HugetlbFile, offset: bigi
     if (vmaLocked && !vma.vmaLock.tryWrite(op)) continue;
     const tlb = tlbGatherMmu(vma.mm, s, e);
     unmapSingleVma(k, op, tlb, vma, s, e);
-    tlbFinishMmuFlush(k, op.cpu, tlb);
+    tlbFinishMmuFlush(k, op, tlb);
     tlbFinishMmuFree(k, tlb, `hole punch in file ${file.name}`);
     if (vmaLocked) vma.vmaLock.upWrite(op);
     if (!touched.some((t) => t.mm === vma.mm && t.start === s && t.end === e)) touched.push({ mm: vma.mm, start: s, end: e });

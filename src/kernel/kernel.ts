@@ -7,11 +7,11 @@ import { PhysicalMemory } from '../mmu/physmem.ts';
 import { ModelBugError } from '../mmu/errors.ts';
 import type { FixSet } from './fixes.ts';
 import { AnonVma, HugetlbFile, MmStruct, PtDesc, type Page, type VmArea } from './mm_types.ts';
-import { CpuTlbState, flushTlbBatchedPending, flushTlbRange, switchMmIrqsOff, type FlushObserver, type FlushStats, type PerCpuStats } from './tlbflush.ts';
+import { CpuTlbState, flushTlbBatchedPending, flushTlbRange, switchMm, type FlushObserver, type FlushStats, type PerCpuStats } from './tlbflush.ts';
 import { MmuNotifiers } from './mmu_notifier.ts';
 import { mkPte, pteToSwpEntry, SWP_MIGRATION_WRITE, _PAGE_PRESENT, _PAGE_RW, _PAGE_TABLE } from './pgtable.ts';
 import { quietObserver, type KernelObserver } from './observer.ts';
-import type { Op } from './ops.ts';
+import { runToEnd, type Op } from './ops.ts';
 import { Hstates, type HugePageSize } from './hstate.ts';
 
 // kernel.ts is the top of src/kernel: the files below it take the narrow part of the Kernel they use
@@ -39,6 +39,8 @@ export class Kernel {
   readonly levels: 4 | 5;
   readonly usesPcid: boolean;
   readonly initMm: MmStruct;
+  /** LOADED_MM_SWITCHING ((struct mm_struct *)1 in the kernel): no address space, never loaded. */
+  readonly loadedMmSwitching: MmStruct;
   readonly mms = new Map<string, MmStruct>();
   /** The live address spaces by mm->context.ctx_id (what a CPU's ASID slot names): O(1) for the oracle. */
   readonly mmsByCtx = new Map<bigint, MmStruct>();
@@ -68,6 +70,7 @@ export class Kernel {
     this.levels = opts.levels ?? 4;
     this.usesPcid = (opts.pcid ?? true) && fixes.has('10af6235e0d3');
     this.initMm = new MmStruct('init_mm', this.tables.newRoot());
+    this.loadedMmSwitching = new MmStruct('LOADED_MM_SWITCHING', 0n);
     this.hstates = new Hstates(machine.layout.zone4k, machine.layout.physmem);
     this.notifiers = new MmuNotifiers(fixes);
     this.cpus = [];
@@ -95,9 +98,9 @@ export class Kernel {
     return mm;
   }
 
-  /** The CPU now runs a task of `mm` in user mode. */
+  /** The CPU now runs a task of `mm` in user mode (a context switch that no trace parks). */
   switchTo(cpu: number, mm: MmStruct): void {
-    switchMmIrqsOff(this, cpu, mm);
+    runToEnd(switchMm(this, undefined, cpu, mm));
     this.cpus[cpu].current = mm;
   }
 

@@ -107,7 +107,7 @@ export function* sysMadvise(k: Kernel, op: Op, mm: MmStruct, start: bigint, len:
     yield { step: 'unlock' };
     release();
     yield { step: 'flush' };
-    tlbFinishMmuFlush(k, op.cpu, tlb);
+    tlbFinishMmuFlush(k, op, tlb);
     yield { step: 'free' };
     tlbFinishMmuFree(k, tlb, `MADV_${advice.toUpperCase()} in ${mm.name}`);
   } finally {

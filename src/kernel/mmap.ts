@@ -121,7 +121,7 @@ export function* unmapRegion(k: Kernel, op: Op, mm: MmStruct, vmas: VmArea[], st
   yield { step: 'unlock' };
   release();
   yield { step: 'flush' };
-  tlbFinishMmuFlush(k, op.cpu, tlb);
+  tlbFinishMmuFlush(k, op, tlb);
   yield { step: 'free' };
   tlbFinishMmuFree(k, tlb, fullmm ? `exit of ${mm.name}` : `munmap in ${mm.name}`);
 }
@@ -143,6 +143,11 @@ export function* sysMunmap(k: Kernel, op: Op, mm: MmStruct, start: bigint, len: 
 /** exit_mmap: the whole address space, with a full-mm gather; then the CPUs let go of it. */
 export function* exitMmap(k: Kernel, op: Op, mm: MmStruct): OpGen {
   const cpu = op.cpu;
+  // A task of mm being switched in holds mm_users: the address space is torn down after that switch.
+  for (let c = 0; c < k.cpus.length; c++) {
+    const off = k.cpus[c].irqsOff;
+    if (off?.next === mm && off.op) yield { wait: off.op, reason: `CPU ${c} is switching to ${mm.name} (the switch of line ${off.op.line})` };
+  }
   enterLazyTlb(k, cpu);
   yield* mm.mmapLock.downWrite(op);
   const vmas = [...mm.vmas];

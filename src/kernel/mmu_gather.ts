@@ -2,6 +2,7 @@
 // cleared and the pages and tables it unlinked; the flush comes first, the frees after it.
 import type { Kernel } from './kernel.ts';
 import type { MmStruct, Page } from './mm_types.ts';
+import type { Op } from './ops.ts';
 import { flushTlbMmRange, TLB_FLUSH_ALL } from './tlbflush.ts';
 import { freeTable } from './pgtable.ts';
 
@@ -71,7 +72,10 @@ export function tlbFlushMmuFree(k: Kernel, tlb: MmuGather, why: string): void {
  * overlapped another one on the same mm (another thread is zapping too and may have skipped entries
  * this one cleared) flushes its whole range.
  */
-export function tlbFinishMmuFlush(k: Kernel, cpu: number, tlb: MmuGather): void {
+export function tlbFinishMmuFlush(k: Kernel, op: Op, tlb: MmuGather): void {
+  // The nested check reads the count once, here: a gather that another thread starts after it is not
+  // seen, and the PTEs that gather clears are its own to flush (v4.19 include/linux/mm_types.h
+  // l.598-607: mm_tlb_flush_nested answers only for the PTEs this thread saw under their PTL).
   if (k.fixes.has('99baac21e458') && tlb.mm.tlbFlushPending > 1) {
     tlbAdjustRange(tlb, tlb.fullStart, tlb.fullEnd - tlb.fullStart, 12n);
     tlb.freedTables = true;
@@ -81,7 +85,9 @@ export function tlbFinishMmuFlush(k: Kernel, cpu: number, tlb: MmuGather): void 
       text: `this zap found the entries already cleared by another zap still in flight on ${tlb.mm.name} and flushed nothing; with fix 99baac21e458 a nested gather flushes its whole range`,
     });
   }
-  tlbFlushMmuTlbonly(k, cpu, tlb);
+  tlbFlushMmuTlbonly(k, op.cpu, tlb);
+  // A full-mm gather (exit) is not followed by a return whose range is audited.
+  if (!tlb.fullmm) k.observer.gatherFlushed(op, tlb.mm, tlb.fullStart, tlb.fullEnd);
 }
 
 export function tlbFinishMmuFree(k: Kernel, tlb: MmuGather, why: string): void {

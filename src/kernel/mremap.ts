@@ -77,7 +77,7 @@ export function* sysMremap(k: Kernel, op: Op, mm: MmStruct, oldAddr: bigint, len
     k.notifiers.invalidateRangeEnd(mm, oldAddr, oldAddr + moveLen);
     const tlb = tlbGatherMmu(mm, oldAddr, oldAddr + len);
     freePgtables(k, tlb, mm, oldAddr, oldAddr + len);
-    tlbFinishMmuFlush(k, op.cpu, tlb);
+    tlbFinishMmuFlush(k, op, tlb);
     tlbFinishMmuFree(k, tlb, `mremap in ${mm.name}`);
   } finally {
     mm.mmapLock.upWrite(op);

@@ -28,10 +28,15 @@ export interface KernelObserver {
    * `op` is undefined for calls that run outside an operation (mmap).
    */
   refused(op: Op | undefined, r: Refusal): void;
+  /**
+   * tlb_finish_mmu of op's gather over [start, end) of mm has flushed: what the gather owed is settled
+   * as of now. PTEs another operation changes later are that operation's to flush.
+   */
+  gatherFlushed(op: Op, mm: MmStruct, start: bigint, end: bigint): void;
   /** An operation returned: it promised that [start, end) of these address spaces is coherent. */
   opReturned(op: Op, mms: MmStruct[], start: bigint, end: bigint): void;
 }
 
 export const quietObserver: KernelObserver = {
-  beforeFree() {}, foreignTableWrite() {}, missedFix() {}, mapped() {}, kernelNote() {}, refused() {}, copyBegin() {}, copyEnd() {}, opReturned() {},
+  beforeFree() {}, foreignTableWrite() {}, missedFix() {}, mapped() {}, kernelNote() {}, refused() {}, copyBegin() {}, copyEnd() {}, gatherFlushed() {}, opReturned() {},
 };

@@ -9,7 +9,8 @@ const V4_19 = [...V4_4, 'b528e4b6405b', 'b5bc66b71310', 'b0579ade7cd8', '10af623
 const V5_16 = [...V4_19, '9b553bf5eb99', 'a31acd3ee8f7', '016c4d92cd16', '75802ca66354', 'c0d0381ade79', '550a7d60bd5e', 'a4a118f2eead'];
 // v6.1 replaced the fault side of c0d0381ade79 (reverted) with the hugetlb VMA lock.
 const V6_1 = [...V5_16.filter((id) => id !== 'c0d0381ade79'), '90e7e7f5ef3f', '3d0b95cd87b2', '40549ba8f8e0', '4a18419f71cd'];
-const V6_18 = [...V6_1, '209954cbc7d0', '6bbd42e2df8f', '59d9094df3d7', '3ef938c35035', '081056dc00a2', '1013af4f585f'];
+const V6_18 = [...V6_1, '209954cbc7d0', '6bbd42e2df8f', '59d9094df3d7', '3ef938c35035', '081056dc00a2', '1013af4f585f',
+  '6db2526c1d69', 'fea4e317f9e7'];
 
 export const PROFILES: Readonly<Record<string, readonly string[]>> = {
   'v4.4': V4_4,

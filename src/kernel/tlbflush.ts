@@ -5,6 +5,8 @@ import type { Machine } from '../mmu/machine.ts';
 import type { FixSet } from './fixes.ts';
 import type { MmStruct } from './mm_types.ts';
 import type { MmuNotifiers } from './mmu_notifier.ts';
+import type { KernelObserver } from './observer.ts';
+import { runToEnd, type Op, type OpGen } from './ops.ts';
 
 export const TLB_FLUSH_ALL = -1n;
 /** tlb_single_page_flush_ceiling: more strides than this and a range flush becomes a full flush. */
@@ -58,12 +60,16 @@ export interface TlbflushKernel {
   readonly fixes: FixSet;
   readonly usesPcid: boolean;
   readonly initMm: MmStruct;
+  /** LOADED_MM_SWITCHING: what loaded_mm says while switch_mm_irqs_off changes CR3 (never loaded, never flushed). */
+  readonly loadedMmSwitching: MmStruct;
   readonly cpus: CpuTlbState[];
   readonly perCpu: PerCpuStats[];
   readonly flushStats: FlushStats;
   readonly notifiers: MmuNotifiers;
   /** Told of each flush and its IPIs (a report's timeline); none by default. */
   readonly flushObserver?: FlushObserver;
+  /** Told of a flush a CPU missed for want of a fix (the oracle names it). */
+  readonly observer: Pick<KernelObserver, 'missedFix'>;
 }
 
 /** The reasons of the tlb_flush tracepoint (enum tlb_flush_reason, include/linux/mm_types.h). */
@@ -82,9 +88,25 @@ function traceTlbFlush(k: TlbflushKernel, cpu: number, reason: TlbFlushReason, p
   tlbFlushTraces.get(k)?.(cpu, reason, pages);
 }
 
+/**
+ * A CPU inside context_switch's switch_mm_irqs_off, interrupts off: a flush IPI sent to it now runs its
+ * handler only when interrupts come back on, after the switch, and the sender waits for that. Only a
+ * switch parked between its steps (docs/trace-format.md) is ever seen in this state by another CPU.
+ */
+export interface IrqsOff {
+  /** The address space it switches to. */
+  next: MmStruct;
+  /** The switch's operation (undefined for a switch that runs in one piece). */
+  op: Op | undefined;
+  /** The handlers of the IPIs that reached it meanwhile, in the order they were sent. */
+  pending: (() => void)[];
+}
+
 /** struct tlb_state (per CPU). */
 export class CpuTlbState {
   loadedMm: MmStruct;
+  /** Set while the CPU is in context_switch's switch_mm_irqs_off (interrupts off). */
+  irqsOff: IrqsOff | undefined;
   loadedAsid = 0;
   isLazy = false;
   /** The user address space of the task running, undefined when the CPU is idle. */
@@ -123,8 +145,12 @@ function chooseNewAsid(k: TlbflushKernel, s: CpuTlbState, next: MmStruct, nextTl
   return { asid, needFlush: true };
 }
 
-/** switch_mm_irqs_off: the CPU now runs `next`. */
-export function switchMmIrqsOff(k: TlbflushKernel, cpu: number, next: MmStruct): void {
+/**
+ * switch_mm_irqs_off: the CPU now runs `next`. Between LOADED_MM_SWITCHING and `loaded_mm = next` it
+ * yields two steps a trace can park it before: `cr3` (the tlb_gen of `next` is read and the ASID chosen;
+ * CR3 is not written yet) and `loaded` (CR3 is written; loaded_mm still says LOADED_MM_SWITCHING).
+ */
+export function* switchMmIrqsOffSteps(k: TlbflushKernel, cpu: number, next: MmStruct): OpGen {
   const s = k.cpus[cpu];
   const prev = s.loadedMm;
   const wasLazy = s.isLazy;
@@ -138,10 +164,15 @@ export function switchMmIrqsOff(k: TlbflushKernel, cpu: number, next: MmStruct):
       }
       return;
     }
+    // v4.4 arch/x86/mm/tlb.c l.107-109: active_mm is next before the CPU joins next's mask, so an IPI
+    // handled after the switch flushes next (and the CR3 write flushes everything anyway).
+    s.loadedMm = next;
     next.cpumask.add(cpu);
+    yield { step: 'cr3' };
     loadCr3(k, cpu, next, 0, true);
     prev.cpumask.delete(cpu);
-    s.loadedMm = next;
+    // v4.4 writes nothing after CR3: `loaded` parks where later kernels write loaded_mm.
+    yield { step: 'loaded' };
     return;
   }
   if (prev === next) {
@@ -159,14 +190,49 @@ export function switchMmIrqsOff(k: TlbflushKernel, cpu: number, next: MmStruct):
   // Stop remote flushes for the previous mm (4.19 clears the bit at once). With 209954cbc7d0 the bit
   // stays until a flush finds the CPU on another mm (flushTlbFunc), so the sender keeps tracing the IPI.
   if (prev !== k.initMm && !k.fixes.has('209954cbc7d0')) prev.cpumask.delete(cpu);
+  // The CPU joins next's mask before it reads next's tlb_gen (v4.19 l.302-304, v6.18 l.934-939): a
+  // flush either bumps tlb_gen before the read or finds the CPU in the mask.
   if (next !== k.initMm) next.cpumask.add(cpu);
   const nextTlbGen = next.tlbGen;
   const { asid, needFlush } = chooseNewAsid(k, s, next, nextTlbGen);
+  // loaded_mm = LOADED_MM_SWITCHING (v4.19 l.309, just before CR3; v6.18 l.913, before the mask):
+  // should_flush_tlb (6db2526c1d69) reads it, and only fea4e317f9e7 counts it as "flush".
+  s.loadedMm = k.loadedMmSwitching;
+  yield { step: 'cr3' };
+  // The slot is written only when the CR3 write flushes (v4.19 l.312-315, v6.18 l.946-949): an
+  // up-to-date ASID keeps its generation, the one the tlb_gen read above found.
+  if (needFlush) s.ctxs[asid] = { ctxId: next.ctxId, tlbGen: nextTlbGen };
   loadCr3(k, cpu, next, asid, needFlush);
   traceTlbFlush(k, cpu, 'task-switch', needFlush ? -1 : 0);
-  s.ctxs[asid] = { ctxId: next.ctxId, tlbGen: nextTlbGen };
+  yield { step: 'loaded' };
   s.loadedAsid = asid;
   s.loadedMm = next;
+}
+
+/** switch_mm_irqs_off in one piece (leave_mm, exit, and a switch no trace parks). */
+export function switchMmIrqsOff(k: TlbflushKernel, cpu: number, next: MmStruct): void {
+  runToEnd(switchMmIrqsOffSteps(k, cpu, next));
+}
+
+/**
+ * context_switch's switch_mm: interrupts are off across switch_mm_irqs_off (the scheduler holds the
+ * runqueue lock), so a flush IPI that reaches the CPU meanwhile is handled when they come back on, once
+ * loaded_mm is `next` (v6.18 arch/x86/mm/tlb.c l.1123-1150: flush_tlb_func then reads loaded_mm).
+ */
+export function* switchMm(k: TlbflushKernel, op: Op | undefined, cpu: number, next: MmStruct): OpGen {
+  const s = k.cpus[cpu];
+  const irqs: IrqsOff = { next, op, pending: [] };
+  s.irqsOff = irqs;
+  yield* switchMmIrqsOffSteps(k, cpu, next);
+  s.irqsOff = undefined;
+  for (const handler of irqs.pending) handler();
+}
+
+/** An IPI's handler runs on `cpu` now, or when the CPU turns interrupts back on. */
+function onCpu(k: TlbflushKernel, cpu: number, handler: () => void): void {
+  const off = k.cpus[cpu].irqsOff;
+  if (off) off.pending.push(handler);
+  else handler();
 }
 
 /** enter_lazy_tlb: a kernel thread keeps the last mm loaded. */
@@ -254,17 +320,51 @@ function flushTlbOthers(k: TlbflushKernel, self: number, cpumask: Iterable<numbe
   if (cpus.some((c) => c !== self)) traceTlbFlush(k, self, 'remote-ipi', f.end === TLB_FLUSH_ALL ? -1 : Number((f.end - f.start) >> 12n));
   for (const cpu of cpus) {
     if (cpu === self) continue;
-    // 016c4d92cd16 series: a lazy CPU only needs the IPI when page tables are freed under it.
-    if (k.fixes.has('016c4d92cd16') && k.cpus[cpu].isLazy && !f.freedTables) continue;
-    // should_flush_tlb (209954cbc7d0): a CPU still in the mask but on another mm gets no IPI unless tables were freed.
-    if (k.fixes.has('209954cbc7d0') && f.mm && k.cpus[cpu].loadedMm !== f.mm && !f.freedTables) continue;
+    if (!ipiWanted(k, cpu, f)) continue;
     k.flushStats.ipisSent++;
     if (self >= 0) k.perCpu[self].ipisSent++;
     k.perCpu[cpu].ipisReceived++;
     reached.push(cpu);
-    flushTlbFunc(k, cpu, f);
+    onCpu(k, cpu, () => flushTlbFunc(k, cpu, f));
   }
   return reached;
+}
+
+/**
+ * Whether a CPU of the mask gets the IPI. Every one of them before the 016c4d92cd16 series
+ * (smp_call_function_many, v4.19 l.574-609), and every one when page tables were freed
+ * (on_each_cpu_mask); otherwise tlb_is_not_lazy, which 6db2526c1d69 replaced with should_flush_tlb.
+ */
+function ipiWanted(k: TlbflushKernel, cpu: number, f: FlushTlbInfo): boolean {
+  if (!k.fixes.has('016c4d92cd16') || f.freedTables) return true;
+  // A lazy CPU catches up with tlb_gen at its next switch.
+  if (k.cpus[cpu].isLazy) return false;
+  if (!k.fixes.has('6db2526c1d69')) return true;
+  return shouldFlushTlb(k, cpu, f);
+}
+
+/** should_flush_tlb for a CPU that is not lazy (v6.18 arch/x86/mm/tlb.c l.1296-1332). */
+function shouldFlushTlb(k: TlbflushKernel, cpu: number, f: FlushTlbInfo): boolean {
+  if (!f.mm) return true;
+  const s = k.cpus[cpu];
+  if (s.loadedMm === k.loadedMmSwitching) {
+    // The switching CPU may have read f.mm's tlb_gen before this flush bumped it and chosen an ASID
+    // it thinks up to date: only the IPI, handled after the switch, catches it up.
+    if (k.fixes.has('fea4e317f9e7')) return true;
+    const next = s.irqsOff?.next;
+    if (next === f.mm) {
+      const range = f.end === TLB_FLUSH_ALL ? 'all of it' : `[0x${f.start.toString(16)}, 0x${f.end.toString(16)})`;
+      k.observer.missedFix('fea4e317f9e7', {
+        mms: [f.mm], start: f.end === TLB_FLUSH_ALL ? 0n : f.start, end: f.end === TLB_FLUSH_ALL ? 1n << 57n : f.end, who: 'cpu',
+        text: `CPU ${cpu} was inside switch_mm_irqs_off switching to ${f.mm.name} (loaded_mm = LOADED_MM_SWITCHING) when CPU ${f.initiatingCpu} flushed ${range} of ${f.mm.name}; should_flush_tlb sent it no IPI because loaded_mm was not ${f.mm.name} yet, and the CPU had read ${f.mm.name}'s tlb_gen before the flush bumped it, so it went on with its ASID's old translations; fix fea4e317f9e7 sends the IPI to a CPU whose loaded_mm is LOADED_MM_SWITCHING`,
+      });
+    }
+    return false;
+  }
+  if (s.loadedMm === f.mm) return true;
+  // In the mask but on another mm: trim_cpumask sends the IPI once a second (should_trim_cpumask);
+  // the model has no clock, so such a CPU is reached only when page tables are freed.
+  return false;
 }
 
 /**
@@ -290,8 +390,10 @@ export function flushTlbMmRange(k: TlbflushKernel, cpu: number, mm: MmStruct, st
   const here = cpu >= 0 ? k.cpus[cpu] : undefined;
   const local = here?.loadedMm === mm;
   if (local) flushTlbFunc(k, cpu, f);
-  // 209954cbc7d0: on_each_cpu_mask also runs the handler here when this CPU, no longer on the mm, is still in its mask.
-  else if (here && k.fixes.has('209954cbc7d0') && f.freedTables && mm.cpumask.has(cpu) && [...mm.cpumask].some((c) => c !== cpu)) flushTlbFunc(k, cpu, f);
+  // 209954cbc7d0: on_each_cpu_mask (and on_each_cpu_cond_mask, whose condition passes here when this CPU
+  // is not lazy, before should_flush_tlb) also runs the handler here when this CPU, no longer on the mm,
+  // is still in its mask.
+  else if (here && k.fixes.has('209954cbc7d0') && (f.freedTables || (!k.fixes.has('6db2526c1d69') && !here.isLazy)) && mm.cpumask.has(cpu) && [...mm.cpumask].some((c) => c !== cpu)) flushTlbFunc(k, cpu, f);
   const ipis = flushTlbOthers(k, cpu, mm.cpumask, f);
   k.flushObserver?.flush({ cpu, mm, kind: full ? 'full' : (f.end - f.start) >> stride <= 1n ? 'page' : 'range', start: f.start, end: f.end, local, ipis });
   // 6bbd42e2df8f: secondary TLBs that share the CPU page tables are invalidated with the CPU's, over
@@ -371,8 +473,11 @@ export function tryToUnmapFlush(k: TlbflushKernel, cpu: number, batch: TlbflushU
         k.perCpu[c].ipisReceived++;
       }
       const s = k.cpus[c];
-      if (s.isLazy) leaveMm(k, c);
-      else if (batch.mms.has(s.loadedMm)) localFlushTlb(k, c);
+      const mms = [...batch.mms];
+      onCpu(k, c, () => {
+        if (s.isLazy) leaveMm(k, c);
+        else if (mms.includes(s.loadedMm)) localFlushTlb(k, c);
+      });
     }
   } else {
     if ([...batch.cpumask].some((c) => c !== cpu)) traceTlbFlush(k, cpu, 'remote-ipi', -1);
@@ -382,7 +487,7 @@ export function tryToUnmapFlush(k: TlbflushKernel, cpu: number, batch: TlbflushU
       k.flushStats.ipisSent++;
       k.perCpu[cpu].ipisSent++;
       k.perCpu[c].ipisReceived++;
-      flushTlbFunc(k, c, f);
+      onCpu(k, c, () => flushTlbFunc(k, c, f));
     }
   }
   for (const mm of batch.mms) mm.tlbFlushBatched = false;

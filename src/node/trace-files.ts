@@ -1,29 +1,43 @@
 // Trace files in Node: their bytes for the readers (src/trace/, which work over bytes), a sink for
 // the writers (gzip when the name ends in .gz), and which form a file holds.
-import { closeSync, createReadStream, openSync, readSync, writeSync, type ReadStream } from 'node:fs';
+import { closeSync, openSync, readSync, writeSync } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import { constants, crc32, deflateRawSync, gunzipSync } from 'node:zlib';
 import { TraceError } from '../trace/trace-error.ts';
 import { openTraceBytes, type TraceBytes } from '../trace/source.ts';
 import { BINARY_EXTENSION, BINARY_MAGIC, BinaryTraceWriter, TextTraceWriter, formatOfPath, type ByteSink, type TraceWriter } from '../trace/binary.ts';
 
-/** The chunks of a file; a file that cannot be opened is a TraceError naming it (line 0). */
+/**
+ * The chunks of a file; a file that cannot be opened is a TraceError naming it (line 0).
+ *
+ * A plain binary trace (known by its first chunk) is read into a ring of RING reused buffers: its
+ * reader copies every chunk at once (src/trace/binary.ts), and a fresh MiB per chunk cost the replay
+ * more in page faults and collections than the reading itself. Anything else gets a fresh buffer per
+ * chunk: the gzip and JSON Lines readers may hold a chunk while they read the next ones.
+ */
 export async function* fileChunks(path: string, chunk = 1 << 20): AsyncGenerator<Uint8Array> {
-  let raw: ReadStream;
+  let fh: FileHandle;
   try {
-    raw = createReadStream(path, { highWaterMark: chunk });
-    await new Promise<void>((resolve, reject) => {
-      raw.once('open', () => resolve());
-      raw.once('error', reject);
-    });
+    fh = await open(path, 'r');
   } catch (err) {
     throw new TraceError(path, 0, undefined, `cannot read the trace: ${(err as Error).message}`);
   }
   try {
-    for await (const c of raw) yield c as Buffer;
+    let ring: Buffer[] | undefined;
+    for (let n = 0; ; n++) {
+      const buf = ring ? ring[n % RING] : Buffer.allocUnsafe(chunk);
+      const { bytesRead } = await fh.read(buf, 0, chunk, null);
+      if (bytesRead === 0) return;
+      if (n === 0 && startsWith(buf.subarray(0, bytesRead), BINARY_MAGIC)) ring = Array.from({ length: RING }, () => Buffer.allocUnsafe(chunk));
+      yield buf.subarray(0, bytesRead);
+    }
   } finally {
-    raw.destroy();
+    await fh.close();
   }
 }
+
+/** Chunks of a plain binary trace in use at once: the one its reader copies, and one the sniffing of its form may hold. */
+const RING = 4;
 
 /** A trace file's bytes, decompressed, with its form known from its first bytes. */
 export function openTraceFile(path: string): Promise<TraceBytes> {

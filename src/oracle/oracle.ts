@@ -19,6 +19,23 @@ const PSC_LEVEL: Record<string, 'p4d' | 'pud' | 'pmd' | 'pte'> = { pml5: 'p4d', 
 const hex = (v: bigint) => `0x${v.toString(16)}`;
 const FRAME = 0x000f_ffff_ffff_f000n;
 
+interface FlushPoint {
+  mm: MmStruct;
+  start: bigint;
+  end: bigint;
+  stale: Set<string>;
+}
+
+/** A CPU's cached entry that grants more than the tables do (a TLB or a paging-structure-cache entry). */
+interface StaleCpuEntry {
+  cpu: number;
+  /** The entry itself: context, array, page and frame (and writability for a TLB entry). */
+  key: string;
+  va: bigint;
+  frame: bigint;
+  what: (when: string) => string;
+}
+
 interface MissedFix {
   id: string;
   mms: MmStruct[];
@@ -41,6 +58,11 @@ export class Oracle implements KernelObserver {
   /** Copy windows open: the page and the line that opened it. */
   private readonly copying = new Map<bigint, { page: Page; line: number }>();
   readonly devices: SecondaryMmu[] = [];
+  /**
+   * Each operation's gathers as tlb_finish_mmu left them (gatherFlushed): the range, and the CPU
+   * entries in it that were stale right after the flush (keys of staleCpuEntries), latest last.
+   */
+  private readonly flushPoints = new WeakMap<Op, FlushPoint[]>();
 
   constructor(private readonly k: Kernel) {}
 
@@ -73,6 +95,11 @@ export class Oracle implements KernelObserver {
   /** The address space whose translations PCID `pcid` holds on `cpu`, and whether the CPU may use them without a flush first. */
   private contextOf(cpu: number, pcid: number): { mm: MmStruct; live: boolean } | undefined {
     const s = this.k.cpus[cpu];
+    // A CPU parked inside switch_mm_irqs_off runs no user code until the switch ends, and a flush IPI
+    // sent to it meanwhile is handled first (its sender waits for that): what it caches is judged
+    // when the switch has ended, by the rules below (a flush it missed leaves its slot behind while
+    // the mm is loaded: live).
+    if (s.irqsOff) return undefined;
     if (!this.k.usesPcid) {
       if (pcid !== 0 || s.loadedMm === this.k.initMm) return undefined;
       // Without PCIDs a switch to another mm reloads CR3: only the loaded mm's entries survive. A lazy
@@ -98,7 +125,7 @@ export class Oracle implements KernelObserver {
   /** The CPU has this context in CR3 now (lazily or not): the hardware may walk through its caches. */
   private walksNow(cpu: number, pcid: number, mm: MmStruct): boolean {
     const s = this.k.cpus[cpu];
-    return !mm.exited && s.loadedMm === mm && (!this.k.usesPcid || kernPcid(s.loadedAsid) === pcid);
+    return !mm.exited && !s.irqsOff && s.loadedMm === mm && (!this.k.usesPcid || kernPcid(s.loadedAsid) === pcid);
   }
 
   private mmByCtx(ctx: bigint): MmStruct | undefined {
@@ -140,41 +167,48 @@ export class Oracle implements KernelObserver {
 
   // ---- coherence points ----
 
+  gatherFlushed(op: Op, mm: MmStruct, start: bigint, end: bigint): void {
+    const stale = new Set(this.staleCpuEntries(mm, start, end).map((e) => e.key));
+    const points = this.flushPoints.get(op);
+    if (points) points.push({ mm, start, end, stale });
+    else this.flushPoints.set(op, [{ mm, start, end, stale }]);
+  }
+
   opReturned(op: Op, mms: MmStruct[], start: bigint, end: bigint): void {
     for (const mm of mms) {
-      this.auditRange(mm, start, end, `after the ${op.describe()} returned`);
+      this.auditRange(mm, start, end, `after the ${op.describe()} returned`, op);
       // An unshare took the whole PUD range out of mm's tables, beyond the range asked for.
       for (const u of op.unshared) {
-        if (u.mm === mm && (u.start < start || u.end > end)) this.auditRange(mm, u.start, u.end, `after the ${op.describe()} returned`);
+        if (u.mm === mm && (u.start < start || u.end > end)) this.auditRange(mm, u.start, u.end, `after the ${op.describe()} returned`, op);
       }
     }
   }
 
-  private auditRange(mm: MmStruct, start: bigint, end: bigint, when: string): void {
-    for (let cpu = 0; cpu < this.k.cpus.length; cpu++) {
-      // Only the entries for the range: an audit costs what the range covers, not what the TLB holds
-      // (a retentive TLB holds an entry for every page an address space ever touched).
-      for (const e of this.k.machine.tlbEntriesInRange(cpu, start, end)) {
-        const ctx = this.contextOf(cpu, e.pcid);
-        if (!ctx || ctx.mm !== mm || !ctx.live) continue;
-        const va = e.page << SHIFT[e.size];
-        if (va >= end || va + SIZE[e.size] <= start) continue;
-        const t = this.translate(mm, va);
-        if (t && t.pa === e.frame && (t.writable || !e.w || !e.d) ) continue;
-        const what = t ? (t.pa !== e.frame ? `maps it to ${hex(t.pa)}` : 'make it read-only') : 'map nothing there';
-        this.report('stale-tlb', { cpu }, mm.name, va, e.frame,
-          `${this.who(cpu, mm)} still caches ${hex(va)} → ${hex(e.frame)}${e.w ? ' (writable)' : ''} ${when}, though ${mm.name}'s page tables ${what}`, [mm]);
-      }
-      for (const p of this.k.machine.pscEntriesInRange(cpu, start, end)) {
-        const ctx = this.contextOf(cpu, p.pcid);
-        if (!ctx || ctx.mm !== mm || !ctx.live) continue;
-        const shift = PSC_SHIFT[p.array];
-        const va = p.page << shift;
-        if (va >= end || va + (1n << shift) <= start) continue;
-        if (this.tableAt(mm, va, PSC_LEVEL[p.array]) === p.table) continue;
-        this.report('stale-tlb', { cpu }, mm.name, va, p.table,
-          `${this.who(cpu, mm)} still caches a ${p.array.toUpperCase()} paging-structure entry for ${hex(va)} pointing at the page table ${hex(p.table)} ${when}, though ${mm.name} no longer links that table there`, [mm]);
-      }
+  /**
+   * An entry that was not stale when op's gather flushed (the entry was filled later, or the tables
+   * still granted it then) became stale through a PTE another operation changed afterwards. While a
+   * flush is still pending on mm that change is the other operation's to flush, and its return is
+   * audited: a zap's tlb_finish_mmu answers for the PTEs it saw (with 99baac21e458 also those a gather
+   * in flight at its nested check had cleared), not for those a gather started after the check clears
+   * (v4.19 mm/memory.c l.420-434, include/linux/mm_types.h l.531-607; v6.18 mm/mmu_gather.c
+   * l.469-503, include/linux/mm_inline.h l.458-535). An entry already stale right after op's flush
+   * is op's to answer for: a nested gather that flushed nothing (B10 before the fix) stays reported.
+   */
+  private staleSinceFlush(op: Op, mm: MmStruct, e: StaleCpuEntry): boolean {
+    if (mm.tlbFlushPending === 0) return false;
+    const points = this.flushPoints.get(op);
+    if (!points) return false;
+    for (let i = points.length - 1; i >= 0; i--) {
+      const p = points[i];
+      if (p.mm === mm && e.va >= p.start && e.va < p.end) return !p.stale.has(e.key);
+    }
+    return false;
+  }
+
+  private auditRange(mm: MmStruct, start: bigint, end: bigint, when: string, op?: Op): void {
+    for (const e of this.staleCpuEntries(mm, start, end)) {
+      if (op && this.staleSinceFlush(op, mm, e)) continue;
+      this.report('stale-tlb', { cpu: e.cpu }, mm.name, e.va, e.frame, e.what(when), [mm]);
     }
     for (const d of this.devices) {
       if (d.mm !== mm) continue;
@@ -187,6 +221,41 @@ export class Oracle implements KernelObserver {
           `device ${d.name} (${d.kind}) still caches ${hex(e.va)} → ${hex(e.pa)}${e.writable ? ' (writable)' : ''} ${when}, though ${mm.name}'s page tables ${what}`, [mm]);
       }
     }
+  }
+
+  /** The CPU entries for [start, end) of mm, live in their context, that grant more than mm's tables. */
+  private staleCpuEntries(mm: MmStruct, start: bigint, end: bigint): StaleCpuEntry[] {
+    const out: StaleCpuEntry[] = [];
+    for (let cpu = 0; cpu < this.k.cpus.length; cpu++) {
+      // Only the entries for the range: an audit costs what the range covers, not what the TLB holds
+      // (a retentive TLB holds an entry for every page an address space ever touched).
+      for (const e of this.k.machine.tlbEntriesInRange(cpu, start, end)) {
+        const ctx = this.contextOf(cpu, e.pcid);
+        if (!ctx || ctx.mm !== mm || !ctx.live) continue;
+        const va = e.page << SHIFT[e.size];
+        if (va >= end || va + SIZE[e.size] <= start) continue;
+        const t = this.translate(mm, va);
+        if (t && t.pa === e.frame && (t.writable || !e.w || !e.d) ) continue;
+        const what = t ? (t.pa !== e.frame ? `maps it to ${hex(t.pa)}` : 'make it read-only') : 'map nothing there';
+        out.push({
+          cpu, va, frame: e.frame, key: `${cpu}|${e.pcid}|${e.size}|${va}|${e.frame}|${e.w}`,
+          what: (when) => `${this.who(cpu, mm)} still caches ${hex(va)} → ${hex(e.frame)}${e.w ? ' (writable)' : ''} ${when}, though ${mm.name}'s page tables ${what}`,
+        });
+      }
+      for (const p of this.k.machine.pscEntriesInRange(cpu, start, end)) {
+        const ctx = this.contextOf(cpu, p.pcid);
+        if (!ctx || ctx.mm !== mm || !ctx.live) continue;
+        const shift = PSC_SHIFT[p.array];
+        const va = p.page << shift;
+        if (va >= end || va + (1n << shift) <= start) continue;
+        if (this.tableAt(mm, va, PSC_LEVEL[p.array]) === p.table) continue;
+        out.push({
+          cpu, va, frame: p.table, key: `${cpu}|${p.pcid}|${p.array}|${va}|${p.table}`,
+          what: (when) => `${this.who(cpu, mm)} still caches a ${p.array.toUpperCase()} paging-structure entry for ${hex(va)} pointing at the page table ${hex(p.table)} ${when}, though ${mm.name} no longer links that table there`,
+        });
+      }
+    }
+    return out;
   }
 
   beforeFree(e: { frames: bigint[]; tables: bigint[]; why: string }): void {

@@ -42,6 +42,11 @@ export interface Platform {
   crc32(bytes: Uint8Array, seed?: number): number;
   /** The gzip stream `chunks` decompressed (every member); a corrupt stream rejects the next read. */
   gunzip(chunks: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array>;
+  /**
+   * CPU time the calling thread has used, in nanoseconds, or undefined where the platform cannot tell
+   * (the benchmarks' per-thread breakdown: which thread bounds a replay).
+   */
+  threadCpuNs(): number | undefined;
 }
 
 let current: Platform = webPlatform;

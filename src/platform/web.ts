@@ -112,4 +112,5 @@ export const webPlatform: Platform = {
   },
   crc32,
   gunzip,
+  threadCpuNs: () => undefined,
 };

@@ -25,7 +25,7 @@ import { dupMmap } from '../kernel/fork.ts';
 import { handleMmFault, type Access } from '../kernel/fault.ts';
 import { migratePage } from '../kernel/migrate.ts';
 import { shrinkPage } from '../kernel/vmscan.ts';
-import { enterLazyTlb, setTlbFlushTrace } from '../kernel/tlbflush.ts';
+import { enterLazyTlb, setTlbFlushTrace, switchMm } from '../kernel/tlbflush.ts';
 import { Fidelity, type FidelityReport, type Flush } from './fidelity.ts';
 import { hugePteOffset, isMigrationEntry, ptePresent, readEntry, walkTo, PTE_PFN_MASK } from '../kernel/pgtable.ts';
 import { makeDevice, type SecondaryMmu, type DeviceKind } from '../devices/secondary-mmu.ts';
@@ -118,6 +118,11 @@ export interface Task {
   at?: string;
   /** A lane's fault: its operation is done when the access is (the lane says when), not with the handler. */
   keep?: boolean;
+  /**
+   * A switch: parked, it holds its CPU in switch_mm_irqs_off with interrupts off, so the CPU's later
+   * events wait until it completes.
+   */
+  holdsCpu?: boolean;
 }
 
 const hex = (v: bigint) => `0x${v.toString(16)}`;
@@ -134,6 +139,8 @@ export class Replay {
   private readonly waiting: Task[] = [];
   /** Events of a CPU that wait behind one of its events. */
   private readonly cpuQueue = new Map<number, { line: number; ev: ReplayEvent }[]>();
+  /** CPUs a parked switch holds (interrupts off in switch_mm_irqs_off), and that switch. */
+  private readonly heldCpus = new Map<number, Task>();
   private readonly devices = new Map<string, SecondaryMmu>();
   private readonly lastSegv = new Map<number, boolean>();
   private readonly report: Report;
@@ -279,17 +286,29 @@ export class Replay {
     const cpu = typeof ev.cpu === 'number' ? ev.cpu : undefined;
     if (cpu !== undefined && cpu >= this.kernel.cpus.length) this.fail(line, `CPU ${cpu} does not exist (the header says ${this.kernel.cpus.length} CPUs)`, 'cpu');
     if (cpu !== undefined && this.cpuQueue.has(cpu)) {
-      this.cpuQueue.get(cpu)!.push({ line, ev });
+      this.queueBehind(cpu, line, ev);
       return;
     }
     return this.dispatch(line, ev);
+  }
+
+  /** An event of a CPU whose earlier event waits, or that a parked switch holds: it runs after. */
+  private queueBehind(cpu: number, line: number, ev: ReplayEvent): void {
+    const q = this.cpuQueue.get(cpu)!;
+    const held = this.heldCpus.get(cpu);
+    // The report names the first event a parked switch holds back (the later ones follow it in order).
+    if (held && q.length === 0) {
+      this.report.waited.push({ line, behind: held.op.line, reason: `CPU ${cpu} is inside switch_mm_irqs_off with interrupts off: the switch of line ${held.op.line} is parked before "${held.at}"` });
+    }
+    q.push({ line, ev });
   }
 
   private dispatch(line: number, ev: ReplayEvent): void | Promise<void> {
     // A concurrent block replays in its written order: its bounds do nothing.
     if (ev.op === 'concurrent' || ev.op === 'join') return;
     if (ev.op === 'access_run') return this.window.appendRun(line, ev as AccessRunEvent);
-    if ((ev.op === 'access' && ev.id === undefined && ev.until === undefined) || ev.op === 'accesses' || LOCAL_OPS.has(ev.op)) {
+    const parked = ev.id !== undefined || ev.until !== undefined;
+    if ((ev.op === 'access' && !parked) || ev.op === 'accesses' || (LOCAL_OPS.has(ev.op) && !parked)) {
       try {
         this.window.append(line, ev);
       } catch (err) {
@@ -311,7 +330,7 @@ export class Replay {
     // one waits behind it, as a CPU runs its own events in file order.
     const cpu = typeof ev.cpu === 'number' ? ev.cpu : undefined;
     if (cpu !== undefined && this.cpuQueue.has(cpu)) {
-      this.cpuQueue.get(cpu)!.push({ line, ev });
+      this.queueBehind(cpu, line, ev);
       return;
     }
     this.oracle.line = line;
@@ -378,6 +397,11 @@ export class Replay {
         task.until = until;
         this.observer?.resumed(task.op, line);
         await this.drive(task, line);
+        // A switch that completed gives its CPU back: the events that waited behind it run.
+        if (task.holdsCpu && task.op.done && task.cpu !== undefined) {
+          this.heldCpus.delete(task.cpu);
+          if (!this.waiting.some((w) => w.cpu === task.cpu)) await this.releaseCpu(task.cpu);
+        }
         return;
       }
       default:
@@ -425,6 +449,7 @@ export class Replay {
       case 'reclaim': gen = this.pageTask(line, op, ev, 'reclaim'); break;
       case 'khugepaged': gen = collapseHugePage(k, op, this.currentMm(line, cpu!, ev), ev.va as bigint); break;
       case 'access': gen = this.accessTask(line, op, cpu!, ev.va as bigint, ev.rw as Access, ev.user !== false); break;
+      case 'switch': gen = this.switchTask(op, cpu!, this.mmNamed(line, ev.mm)); break;
       case 'device_access': {
         const d = this.devices.get(String(ev.device));
         if (!d) this.fail(line, `no device named '${String(ev.device)}'`, 'device');
@@ -434,7 +459,13 @@ export class Replay {
       default:
         this.fail(line, `the replay has no handler for op '${ev.op}'`, 'op');
     }
-    await this.drive({ op, gen, cpu, until: ev.until as string | undefined, steps: STEPS[ev.op === 'madvise' ? `madvise ${String(ev.advice)}` : ev.op] }, line);
+    await this.drive({ op, gen, cpu, until: ev.until as string | undefined, steps: STEPS[ev.op === 'madvise' ? `madvise ${String(ev.advice)}` : ev.op], holdsCpu: ev.op === 'switch' }, line);
+  }
+
+  /** A switch a trace may park between its steps (a context switch, interrupts off throughout). */
+  private *switchTask(op: Op, cpu: number, mm: MmStruct): OpGen {
+    yield* switchMm(this.kernel, op, cpu, mm);
+    this.kernel.cpus[cpu].current = mm;
   }
 
   private *exitTask(op: Op, mm: MmStruct, cpu: number): OpGen {
@@ -469,6 +500,11 @@ export class Replay {
           task.until = undefined;
           task.at = y.step;
           this.parked.set(task.op.id, task);
+          // A CPU parked in switch_mm_irqs_off runs nothing else: its later events wait for the resume.
+          if (task.holdsCpu && task.cpu !== undefined) {
+            this.heldCpus.set(task.cpu, task);
+            if (!this.cpuQueue.has(task.cpu)) this.cpuQueue.set(task.cpu, []);
+          }
           return false;
         }
         continue;

@@ -7,6 +7,7 @@
 import { Machine, type BatchStop } from '../mmu/machine.ts';
 import type { Counters } from '../mmu/model.ts';
 import { MmuError } from '../mmu/errors.ts';
+import { platform } from '../platform/platform.ts';
 import { LaneRunner, type LanePlan, type LaneResult, type RecordBuffer } from './lanes.ts';
 
 export class LaneWorker {
@@ -53,10 +54,15 @@ export class LaneWorker {
     return this.transfer(results, results.map((r) => r.events.buffer as ArrayBuffer));
   }
 
+  /** This thread's CPU time so far, in nanoseconds (undefined where the platform cannot tell). */
+  cpuTime(): number | undefined {
+    return platform().threadCpuNs();
+  }
+
   private attached(): Machine {
     if (this.machine === undefined) throw new MmuError('this replay worker is not attached to a machine yet (attach first)');
     return this.machine;
   }
 }
 
-export type LaneWorkerApi = Pick<LaneWorker, 'attach' | 'runBatch' | 'counters' | 'setControl' | 'register' | 'forget' | 'runLanes'>;
+export type LaneWorkerApi = Pick<LaneWorker, 'attach' | 'runBatch' | 'counters' | 'setControl' | 'register' | 'forget' | 'runLanes' | 'cpuTime'>;

@@ -22,7 +22,7 @@ import { TraceError } from '../trace/trace-error.ts';
 import { Interrupted, abortName } from './interrupted.ts';
 import { STEPS } from '../trace/parser.ts';
 import type { StreamSpec } from '../trace/patterns.ts';
-import type { AccessRunEvent } from '../trace/binary.ts';
+import { recycleAccessRun, type AccessRunEvent } from '../trace/binary.ts';
 import { streamStart } from './stream-cursor.ts';
 import { CONTROL_INTERRUPT, EVENT_WORDS, LaneRunner, type LanePlan, type LaneResult, type RecordBuffer, type RecordsItem, type RunItem } from './lanes.ts';
 import type { LaneWorkerApi } from './lane-worker.ts';
@@ -405,6 +405,7 @@ export class ReplayWindow {
         b.kind8.set(run.rw.subarray(i, i + take), at);
         this.pushRecords(lane, b, at, take, line + i, true);
         i += take;
+        if (i === n) recycleAccessRun(run);
         if (this.full) return this.flush().then(more);
       }
     };

@@ -239,7 +239,8 @@ export class TimelineRecorder implements ReplayObserver {
   event(line: number, ev: ReplayEvent): void {
     if (ev.op === 'expect') return;
     const cpu = typeof ev.cpu === 'number' ? ev.cpu : undefined;
-    if (ev.op === 'switch' || ev.op === 'idle') {
+    // A switch a trace parks is drawn as an operation, with its steps and resumes.
+    if ((ev.op === 'switch' && ev.id === undefined && ev.until === undefined) || ev.op === 'idle') {
       this.add<SwitchItem>({ k: ev.op, t: this.t++, line, lane: this.laneFor(cpu), mm: ev.op === 'switch' ? String(ev.mm) : undefined, text: eventText(ev) });
       return;
     }

@@ -64,54 +64,84 @@ const startsWith = (b: Uint8Array, magic: readonly number[]) => b.length >= magi
 
 // ---- reading ----
 
+/**
+ * The arrays of access runs that their reader handed back (recycleAccessRun): a replay copies each run
+ * into its CPU's lane and gives it back, so reading a long binary trace allocates nothing per run
+ * (allocating and zeroing 576 KiB per run, and collecting it, cost as much as reading the file).
+ */
+const spareRuns: { va: BigUint64Array; rw: Uint8Array }[] = [];
+
+function runArrays(count: number): { va: BigUint64Array; rw: Uint8Array } {
+  const spare = spareRuns.pop() ?? { va: new BigUint64Array(MAX_RUN), rw: new Uint8Array(MAX_RUN) };
+  return count === MAX_RUN ? spare : { va: spare.va.subarray(0, count), rw: spare.rw.subarray(0, count) };
+}
+
+/**
+ * Gives an access run's arrays back to the reader, for a later run: the caller no longer reads them
+ * (nor anything else that may still hold the event).
+ */
+export function recycleAccessRun(run: AccessRunEvent): void {
+  const { va, rw } = run;
+  if (spareRuns.length >= 32 || va.buffer.byteLength !== 8 * MAX_RUN || rw.buffer.byteLength !== MAX_RUN || va.byteOffset !== 0 || rw.byteOffset !== 0) return;
+  if (spareRuns.some((s) => s.va.buffer === va.buffer)) return;
+  spareRuns.push({ va: new BigUint64Array(va.buffer), rw: new Uint8Array(rw.buffer) });
+}
+
 /** One record of a binary trace as stored, checked for structure (not yet for meaning). */
 export type BinaryRecord =
   | { type: 'json'; line: number; text: string; offset: number; bytes: number }
   | { type: 'comment'; line: number; text: string; lines: number; offset: number; bytes: number }
   | { type: 'accesses'; line: number; cpu: number; va: BigUint64Array; rw: Uint8Array; offset: number; bytes: number };
 
-/** Pulls bytes from a stream of chunks with at most one record's worth held. */
+/**
+ * Pulls bytes from a stream of chunks into one buffer that is reused for the whole file: each byte is
+ * copied once, from its chunk to the buffer (joining the chunks a record spans anew at every refill
+ * was a quarter of the replay's main thread). The buffer holds at most one record and one chunk.
+ * Views of `buf` are valid until the next `fill`.
+ */
 class ByteReader {
-  buf: Uint8Array = new Uint8Array(0);
+  buf: Uint8Array = new Uint8Array(4 << 20);
   pos = 0;
+  /** The bytes [pos, end) of `buf` are the file's from `offset` on. */
+  private end = 0;
   private base = 0;
   private eof = false;
   constructor(private readonly chunks: AsyncIterator<Uint8Array>) {}
 
   /** Makes n bytes available at `pos` if the stream has them; returns how many are. */
   async fill(n: number): Promise<number> {
-    let have = this.buf.length - this.pos;
-    if (have >= n || this.eof) return have;
-    const parts: Uint8Array[] = [this.buf.subarray(this.pos)];
-    while (have < n) {
+    while (this.end - this.pos < n && !this.eof) {
       const r = await this.chunks.next();
       if (r.done) {
         this.eof = true;
         break;
       }
-      parts.push(r.value);
-      have += r.value.length;
+      this.append(r.value);
     }
-    this.base += this.pos;
-    this.buf = parts.length === 1 ? parts[0] : concat(parts, have);
-    this.pos = 0;
-    return have;
+    return this.end - this.pos;
+  }
+
+  private append(chunk: Uint8Array): void {
+    if (this.end + chunk.length > this.buf.length) {
+      const have = this.end - this.pos;
+      const need = have + chunk.length;
+      if (need > this.buf.length) {
+        const bigger = new Uint8Array(Math.max(need, 2 * this.buf.length));
+        bigger.set(this.buf.subarray(this.pos, this.end));
+        this.buf = bigger;
+      } else this.buf.copyWithin(0, this.pos, this.end);
+      this.base += this.pos;
+      this.pos = 0;
+      this.end = have;
+    }
+    this.buf.set(chunk, this.end);
+    this.end += chunk.length;
   }
 
   /** The offset of `pos` in the (decompressed) file. */
   get offset(): number {
     return this.base + this.pos;
   }
-}
-
-function concat(parts: Uint8Array[], size: number): Uint8Array {
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -205,7 +235,7 @@ export async function* readBinaryRecords(src: TraceBytes): AsyncGenerator<Binary
         const p = r.pos;
         const payload = r.buf.subarray(p + 11, p + size);
         if (crc32(payload, crc32(r.buf.subarray(p + 1, p + 7))) !== sum) fail(`checksum mismatch in ${what} (at byte ${offset}): the file is corrupt`);
-        const rw = new Uint8Array(count);
+        const { va, rw } = runArrays(count);
         rw.set(r.buf.subarray(p + 11 + 8 * count, p + size));
         // Four kind bytes at a time: valid when no byte has bits 3–7 set or rw = 3.
         const words = new Uint32Array(rw.buffer, 0, count >>> 2);
@@ -221,8 +251,7 @@ export async function* readBinaryRecords(src: TraceBytes): AsyncGenerator<Binary
         for (let i = bad; i < count; i++) {
           if (!VALID_CODE[rw[i]]) fail(`access record ${i + 1} of the run at line ${line} has kind byte 0x${rw[i].toString(16)}: expected rw 0 (r), 1 (w) or 2 (x), plus 4 for a supervisor access (at byte ${offset})`, 'rw', line + i);
         }
-        const va = new BigUint64Array(count);
-        new Uint8Array(va.buffer).set(r.buf.subarray(p + 11, p + 11 + 8 * count));
+        new Uint8Array(va.buffer, 0, 8 * count).set(r.buf.subarray(p + 11, p + 11 + 8 * count));
         r.pos += size;
         yield { type: 'accesses', line, cpu, va, rw, offset, bytes: src.read() };
         line += count;
@@ -299,7 +328,13 @@ export class MemorySink implements ByteSink {
   close(): void {}
   /** Everything written, in one array. */
   bytes(): Uint8Array {
-    return concat(this.parts, this.size);
+    const out = new Uint8Array(this.size);
+    let at = 0;
+    for (const p of this.parts) {
+      out.set(p, at);
+      at += p.length;
+    }
+    return out;
   }
 }
 

@@ -27,6 +27,7 @@ export const STEPS: Readonly<Record<string, readonly string[]>> = {
   mremap: ['move', 'unlock', 'flush'],
   reclaim: ['unmap', 'flush', 'free'],
   access: ['lookup', 'install'],
+  switch: ['cr3', 'loaded'],
 };
 
 type FieldType =
@@ -47,7 +48,7 @@ const SCHEMAS: Readonly<Record<string, Schema>> = {
   mm: { required: { mm: 'name' } },
   fork: { required: { cpu: 'cpu', child: 'name' } },
   exit: { required: { cpu: 'cpu' }, parks: true },
-  switch: { required: { cpu: 'cpu', mm: 'name' } },
+  switch: { required: { cpu: 'cpu', mm: 'name' }, parks: true },
   idle: { required: { cpu: 'cpu' } },
   hugetlbfs: { required: { file: 'name', size: 'amount', pagesize: ['2M', '1G'] } },
   mmap: {
