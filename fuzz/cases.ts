@@ -53,7 +53,7 @@ const KEYS = ['op', 'cpu', 'mm', 'va', 'len', 'prot', 'flags', 'file', 'offset',
   'segv', 'with', 'without', 'cpus', 'physmem', 'tlb', 'paging', 'pcid', 'remoteFlush', 'kernel', 'fixes', 'version', 'format',
   '__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf'];
 const OPS = ['mm', 'fork', 'exit', 'switch', 'idle', 'hugetlbfs', 'mmap', 'munmap', 'mprotect', 'madvise', 'mremap', 'fallocate', 'truncate',
-  'migrate', 'reclaim', 'access', 'gup_fast', 'speculative_ref', 'accesses', 'attach', 'device_access', 'resume', 'expect', '__proto__', 'toString'];
+  'migrate', 'reclaim', 'khugepaged', 'access', 'gup_fast', 'speculative_ref', 'accesses', 'attach', 'device_access', 'resume', 'expect', '__proto__', 'toString'];
 
 /** One JSON object's text with one change to its fields; any other text with one change to its bytes. */
 function mutateLine(text: string, rng: Rng, pool: string[]): string {

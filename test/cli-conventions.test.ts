@@ -191,7 +191,7 @@ describe('replay - reads standard input', () => {
     expect(JSON.parse(b.stdout)).toEqual(JSON.parse(a.stdout));
     const bad = cli(['replay', '-', '--quiet'], { input: '{"format":"mmuwasm-trace","version":1,"cpus":1}\n{"op":"nope"}\n' });
     expect(bad.status).toBe(2);
-    expect(firstLine(bad.stderr)).toBe('mmuwasm replay: (standard input):2: field "op": unknown op "nope" (ops: mm, fork, exit, switch, idle, hugetlbfs, mmap, munmap, mprotect, madvise, mremap, fallocate, truncate, migrate, reclaim, access, gup_fast, speculative_ref, accesses, attach, device_access, resume, expect, concurrent, join)');
+    expect(firstLine(bad.stderr)).toBe('mmuwasm replay: (standard input):2: field "op": unknown op "nope" (ops: mm, fork, exit, switch, idle, hugetlbfs, mmap, munmap, mprotect, madvise, mremap, fallocate, truncate, migrate, reclaim, khugepaged, access, gup_fast, speculative_ref, accesses, attach, device_access, resume, expect, concurrent, join)');
   });
 });
 

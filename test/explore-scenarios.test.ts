@@ -53,6 +53,8 @@ const SWITCHES: [scenario: string, kernel: string, fixes: Record<string, boolean
   ['b13-lazy-cpu-skipped-table-freed', 'v4.4', { '3ef938c35035': true }, null],
   ['b12-switch-mm-window-skipped-flush', 'v6.18', { fea4e317f9e7: false }, 'fea4e317f9e7'],
   ['b12-switch-mm-window-skipped-flush', 'v4.4', { fea4e317f9e7: true }, null],
+  ['b13-thp-collapse-lazy-cpu', 'v6.18', { '3ef938c35035': false }, '3ef938c35035'],
+  ['b13-thp-collapse-lazy-cpu', 'v4.4', { '3ef938c35035': true }, null],
   ['b3-munmap-unshare-one-page-flush', 'v4.19', { b528e4b6405b: false }, 'a4a118f2eead'],
   ['b3-munmap-unshare-one-page-flush', 'v4.4', { b528e4b6405b: true }, null],
   ['b16-mremap-hugetlb-unshare-flush', 'v6.18', { '3d0b95cd87b2': false }, '3d0b95cd87b2'],
@@ -64,6 +66,7 @@ const CLEAN: [scenario: string, profiles: readonly string[]][] = [
   ['clean-racing-discard', PROFILE_NAMES],
   ['clean-fork-cow', PROFILE_NAMES],
   ['clean-migration-readers', PROFILE_NAMES.filter((k) => k !== 'v4.4')],
+  ['clean-thp-collapse-zap', PROFILE_NAMES],
 ];
 
 describe('the scenario library as workloads', () => {

@@ -40,6 +40,12 @@ export const VERDICTS: Readonly<Record<string, ScenarioVerdicts>> = {
     'v5.16': ['stale-tlb@34 cpu1 3ef938c35035'],
     'v6.1': ['stale-tlb@34 cpu1 3ef938c35035'],
   },
+  'b13-thp-collapse-lazy-cpu': {
+    'v4.4': ['stale-tlb@32 cpu1 3ef938c35035'],
+    'v4.19': ['stale-tlb@32 cpu1 3ef938c35035'],
+    'v5.16': ['stale-tlb@32 cpu1 3ef938c35035'],
+    'v6.1': ['stale-tlb@32 cpu1 3ef938c35035'],
+  },
   'b16-mremap-hugetlb-unshare-flush': {
     'v5.16': ['stale-tlb@31 cpu1 3d0b95cd87b2'],
   },
@@ -163,6 +169,8 @@ export const VERDICTS: Readonly<Record<string, ScenarioVerdicts>> = {
   'clean-punch-vs-inflight-mprotect': {
   },
   'clean-pcid-reuse': {
+  },
+  'clean-thp-collapse-zap-devices': {
   },
   'clean-reclaim-swap': {
   },

@@ -112,6 +112,8 @@ const SWITCHES: [scenario: string, kernel: string, fixes: Record<string, boolean
   ['b13-lazy-cpu-skipped-table-freed', 'v4.4', { '3ef938c35035': true }, null],
   ['b12-switch-mm-window-skipped-flush', 'v6.18', { fea4e317f9e7: false }, 'fea4e317f9e7'],
   ['b12-switch-mm-window-skipped-flush', 'v4.4', { fea4e317f9e7: true }, null],
+  ['b13-thp-collapse-lazy-cpu', 'v6.18', { '3ef938c35035': false }, '3ef938c35035'],
+  ['b13-thp-collapse-lazy-cpu', 'v4.4', { '3ef938c35035': true }, null],
   ['b16-mremap-hugetlb-unshare-flush', 'v6.18', { '3d0b95cd87b2': false }, '3d0b95cd87b2'],
   ['b16-mremap-hugetlb-unshare-flush', 'v5.16', { '3d0b95cd87b2': true }, null],
 ];

@@ -70,6 +70,12 @@ export const FIXES: readonly Fix[] = [
     effect: 'a zapped huge page widens the gather by the huge page size; before it by one 4 KiB page (__tlb_adjust_range), so a zap of a single huge page flushes with one INVLPG instead of a full flush',
   },
   {
+    id: 'b5bc66b71310', release: 'v4.10',
+    title: 'mm: update mmu_gather range correctly',
+    where: 'zapHugePmd (tlb_remove_pmd_tlb_entry)',
+    effect: 'a zapped transparent huge PMD widens the gather by HPAGE_PMD_SIZE; before it by one 4 KiB page (__tlb_adjust_range), so the zap of one THP flushes with a single INVLPG at its base',
+  },
+  {
     id: '3ea277194daa', release: 'v4.13',
     title: 'mm, mprotect: flush TLB if potentially racing with a parallel reclaim leaving stale TLB entries',
     where: 'flushTlbBatchedPending (mprotect, munmap, madvise, mremap)',
@@ -186,8 +192,8 @@ export const FIXES: readonly Fix[] = [
   {
     id: '3ef938c35035', release: 'v6.15', needs: ['016c4d92cd16'],
     title: 'x86/mm: Fix flush_tlb_range() when used for zapping normal PMDs',
-    where: 'flushTlbRange',
-    effect: 'flush_tlb_range says freed_tables, so lazy CPUs get the IPI too',
+    where: 'flushTlbRange (hugetlb unshare flushes, pmdpCollapseFlush)',
+    effect: 'flush_tlb_range says freed_tables, so lazy CPUs get the IPI too (khugepaged\'s pmdp_collapse_flush unlinks a PTE table through it)',
   },
   {
     id: '081056dc00a2', release: 'v6.16',

@@ -6,13 +6,21 @@ import { VmArea, type MmStruct } from './mm_types.ts';
 import type { Op, OpGen } from './ops.ts';
 import { copyPageRange } from './memory.ts';
 import { flushTlbMm } from './tlbflush.ts';
+import { thpMappedIn } from './huge_memory.ts';
+import { KernelRefusal } from './mmap.ts';
 
 export function* dupMmap(k: Kernel, op: Op, parent: MmStruct, childName: string): OpGen<MmStruct> {
   yield* parent.mmapLock.downWrite(op);
+  const thp = thpMappedIn(k, parent, 0n, 1n << 57n);
+  if (thp !== undefined) {
+    parent.mmapLock.upWrite(op);
+    throw new KernelRefusal(`fork of ${parent.name}, which maps a transparent huge page at 0x${thp.toString(16)}: copy_huge_pmd is not modelled`);
+  }
   const child = k.mmAlloc(childName);
   try {
     for (const v of parent.vmas) {
       const c = new VmArea(child, v.start, v.end, { ...v.prot }, v.shared, v.file, v.pgoff);
+      c.hugepage = v.hugepage;
       child.insertVma(c);
       if (v.file) v.file.iMmap.splice(v.file.iMmap.indexOf(v) + 1, 0, c);
       if (v.anonVma) {

@@ -1,6 +1,7 @@
 // Ground truth the kernel model must keep, checked by walking the real tables: every PUD entry that
 // links a PMD page is counted in that page's share count, no table reachable from a live address
-// space has been freed, and every page's map count is the number of entries that map it.
+// space has been freed, every page's map count is the number of entries that map it, and every PMD
+// page holds one deposited PTE table per transparent huge PMD it has (pgtable_trans_huge_deposit).
 import type { Kernel } from './kernel.ts';
 import { pmdShared } from './hugetlb.ts';
 import { PTE_PFN_MASK, _PAGE_PRESENT, _PAGE_PSE } from './pgtable.ts';
@@ -17,6 +18,7 @@ export function checkInvariants(k: Kernel): string[] {
         problems.push(`${mm.name}: a table at ${hex(table)} is linked but was freed`);
         return;
       }
+      let thps = 0;
       for (let i = 0n; i < 512n; i++) {
         const ea = table + i * 8n;
         const e = k.machine.readEntry(ea);
@@ -29,6 +31,7 @@ export function checkInvariants(k: Kernel): string[] {
             problems.push(`${mm.name}: ${hex(va)} maps ${hex(pa)}, which is not an allocated page`);
             continue;
           }
+          if (level === 1 && k.pages.get(pa)!.isAnon) thps++;
           let set = leafEntries.get(pa);
           if (!set) leafEntries.set(pa, (set = new Set()));
           set.add(ea);
@@ -43,6 +46,8 @@ export function checkInvariants(k: Kernel): string[] {
         }
         visit(child, level - 1, va);
       }
+      const deposited = k.ptdescs.get(table)?.pmdHugePte.length ?? 0;
+      if (level === 1 && deposited !== thps) problems.push(`${mm.name}: PMD page ${hex(table)} maps ${thps} transparent huge page(s) but holds ${deposited} deposited PTE table(s)`);
     };
     visit(mm.pgd, k.levels - 1, 0n);
   }

@@ -10,8 +10,10 @@ import { KernelRefusal } from './mmap.ts';
 import { hugetlbfsPunchHole, punchReturned } from './hugetlbfs.ts';
 import { migratePage } from './migrate.ts';
 import { hugePteOffset, ptePresent, readEntry, walkTo, PTE_PFN_MASK } from './pgtable.ts';
+import { thpMappedIn } from './huge_memory.ts';
+import { vmasExactly } from './mmap.ts';
 
-export type Advice = 'dontneed' | 'free' | 'remove' | 'soft_offline';
+export type Advice = 'dontneed' | 'free' | 'remove' | 'soft_offline' | 'hugepage';
 
 function coveredVmas(mm: MmStruct, start: bigint, end: bigint, what: string) {
   const vmas = mm.vmasIn(start, end);
@@ -30,6 +32,21 @@ export function* sysMadvise(k: Kernel, op: Op, mm: MmStruct, start: bigint, len:
   if (advice === 'free' && !k.fixes.has('b0579ade7cd8')) throw new KernelRefusal('MADV_FREE does not exist in this kernel (it came with v4.5)');
   const vmas = coveredVmas(mm, start, end, advice);
   if (advice === 'free' && vmas.some((v) => v.isHugetlb || v.shared)) throw new KernelRefusal('MADV_FREE applies to private anonymous memory only (EINVAL)');
+  if (advice === 'hugepage') {
+    // hugepage_madvise under mmap_lock for write (v4.4 mm/huge_memory.c l.2039-2060; v6.18
+    // mm/khugepaged.c l.340-362): VM_HUGEPAGE on the range, the VMAs split at its ends
+    // (madvise_update_vma). v4.4 returns EINVAL for hugetlb and shared VMAs (VM_NO_THP, l.2056),
+    // later releases set the flag there with no effect; the model takes private anonymous VMAs only.
+    if (vmas.some((v) => v.isHugetlb || v.shared)) throw new KernelRefusal('MADV_HUGEPAGE of a hugetlb or shared mapping is not modelled (v4.4 refuses it with EINVAL, later releases set a flag that changes nothing there)');
+    yield* mm.mmapLock.downWrite(op);
+    try {
+      for (const v of vmasExactly(mm, start, end)) v.hugepage = true;
+    } finally {
+      mm.mmapLock.upWrite(op);
+    }
+    k.observer.opReturned(op, [mm], start, end);
+    return;
+  }
   if (advice === 'remove') {
     for (const v of vmas) {
       if (!v.shared || !v.file || v.file.anonymous) throw new KernelRefusal('MADV_REMOVE needs a shared file mapping (EINVAL)');
@@ -40,6 +57,8 @@ export function* sysMadvise(k: Kernel, op: Op, mm: MmStruct, start: bigint, len:
     return;
   }
   if (advice === 'soft_offline') {
+    const thp = thpMappedIn(k, mm, start, end);
+    if (thp !== undefined) throw new KernelRefusal(`MADV_SOFT_OFFLINE of the transparent huge page at 0x${thp.toString(16)} (a THP migration or split) is not modelled`);
     for (const v of vmas) {
       const sz = v.isHugetlb ? v.file!.hpageBytes : 4096n;
       const s = start > v.start ? start : v.start;

@@ -12,6 +12,8 @@ import { adjustRangeIfPmdSharingPossible, hugePmdUnshare, hugePteAlloc, pmdShare
 import { tlbAdjustRange, tlbRemoveTable, tlbFlushMmuTlbonly, type MmuGather } from './mmu_gather.ts';
 import { flushTlbBatchedPending, flushTlbPage } from './tlbflush.ts';
 import type { FaultResult } from './hugetlb.ts';
+import { doHugePmdAnonymousPage, HPAGE_PMD_MASK, HPAGE_PMD_SIZE, pmdTransHuge, thpSuitable, zapHugePmd } from './huge_memory.ts';
+import { KernelRefusal } from './mmap.ts';
 
 const PAGE = 4096n;
 
@@ -20,6 +22,21 @@ const PAGE = 4096n;
 export function* handleAnonFault(k: Kernel, op: Op, mm: MmStruct, vma: VmArea, address: bigint, write: boolean): OpGen<FaultResult> {
   const va = address & ~(PAGE - 1n);
   yield { step: 'lookup' };
+  // __handle_mm_fault: a none PMD of a THP-suitable block gets a huge page (create_huge_pmd); a huge
+  // PMD that is there already was a spurious fault (the model writes no huge PMD read-only in a
+  // writable VMA: fork and mprotect of a THP are refused).
+  const pmdp = walkTo(k, mm, va, 'pmd', true)!;
+  const pmd = readEntry(k, pmdp);
+  if (pmdTransHuge(pmd)) {
+    if (write && !pteWrite(pmd)) throw new KernelRefusal(`a write fault on the read-only huge PMD at 0x${(va & HPAGE_PMD_MASK).toString(16)} (do_huge_pmd_wp_page) is not modelled`);
+    return 'done';
+  }
+  if (pteNone(pmd) && thpSuitable(vma, va & HPAGE_PMD_MASK)) {
+    yield { step: 'install' };
+    // pmd_none is checked again under the PMD lock: another fault may have filled it meanwhile.
+    if (!pteNone(readEntry(k, pmdp))) return yield* handleAnonFault(k, op, mm, vma, address, write);
+    if (doHugePmdAnonymousPage(k, mm, vma, va, pmdp)) return 'done';
+  }
   const ptep = walkTo(k, mm, va, 'pte', true)!;
   let e = readEntry(k, ptep);
   if (isMigrationEntry(k, e)) {
@@ -87,9 +104,24 @@ export function* handleAnonFault(k: Kernel, op: Op, mm: MmStruct, vma: VmArea, a
 // ---- zap ----
 
 /** zap_pte_range over one 4 KiB-page VMA range. */
-function zapPteRange(k: Kernel, tlb: MmuGather, vma: VmArea, start: bigint, end: bigint, mode: 'zap' | 'free'): void {
+function zapPteRange(k: Kernel, tlb: MmuGather, vma: VmArea, start: bigint, end: bigint, mode: 'zap' | 'free', why: string): void {
   const mm = vma.mm;
   for (let va = start; va < end; va += PAGE) {
+    if (va === start || (va & ~HPAGE_PMD_MASK) === 0n) {
+      // zap_pmd_range: a huge PMD goes whole with zap_huge_pmd; one the range covers only in part
+      // would be split first (__split_huge_pmd), which the model does not have.
+      const pmdp = walkTo(k, mm, va, 'pmd');
+      if (pmdp !== undefined && pmdTransHuge(readEntry(k, pmdp))) {
+        const haddr = va & HPAGE_PMD_MASK;
+        if (haddr < start || haddr + HPAGE_PMD_SIZE > end) {
+          throw new KernelRefusal(`[0x${start.toString(16)}, 0x${end.toString(16)}) covers part of the transparent huge page at 0x${haddr.toString(16)}; splitting it (__split_huge_pmd) is not modelled`);
+        }
+        if (mode === 'free') throw new KernelRefusal(`MADV_FREE of the transparent huge page at 0x${haddr.toString(16)} (madvise_free_huge_pmd) is not modelled`);
+        zapHugePmd(k, tlb, vma, haddr, pmdp, why);
+        va = haddr + HPAGE_PMD_SIZE - PAGE;
+        continue;
+      }
+    }
     if ((va & ((1n << 21n) - 1n)) === 0n && walkTo(k, mm, va, 'pmd') !== undefined && pteNone(readEntry(k, walkTo(k, mm, va, 'pmd')!))) {
       va += (1n << 21n) - PAGE; // no page table here
       continue;
@@ -190,7 +222,7 @@ export function* unmapSingleVma(k: Kernel, op: Op, tlb: MmuGather, vma: VmArea, 
   if (vma.isHugetlb) yield* unmapHugepageRange(k, op, tlb, vma, s, e);
   else {
     k.notifiers.invalidateRangeStart(vma.mm, s, e);
-    zapPteRange(k, tlb, vma, s, e, mode);
+    zapPteRange(k, tlb, vma, s, e, mode, op.name);
     k.notifiers.invalidateRangeEnd(vma.mm, s, e);
   }
 }

@@ -38,6 +38,11 @@ export class PtDesc {
   unsharesInFlight = 0;
   /** Its owner let go of it (free_pgtables, exit) while other references remained: the last put frees it. */
   released = false;
+  /**
+   * pmd_huge_pte of a PMD page: the PTE tables deposited for its transparent huge PMDs
+   * (pgtable_trans_huge_deposit pushes, withdraw pops the latest; mm/pgtable-generic.c).
+   */
+  readonly pmdHugePte: bigint[] = [];
   constructor(
     readonly pa: bigint,
     readonly level: TableLevel,
@@ -126,6 +131,8 @@ export class VmArea {
    * faulted in, shared with the VMAs a split makes of it; a forked copy owns none.
    */
   resvMap: Set<number> | undefined;
+  /** VM_HUGEPAGE (madvise MADV_HUGEPAGE): its private anonymous memory may be mapped by 2 MiB THPs. */
+  hugepage = false;
   constructor(
     readonly mm: MmStruct,
     public start: bigint,

@@ -51,6 +51,7 @@ export function splitVma(vma: VmArea, addr: bigint): VmArea {
   nv.anonVma = vma.anonVma;
   if (nv.anonVma) nv.anonVma.vmas.push(nv);
   nv.resvMap = vma.resvMap;
+  nv.hugepage = vma.hugepage;
   vma.end = addr;
   vma.mm.insertVma(nv);
   if (vma.file) {

@@ -1,5 +1,6 @@
 // mm/mprotect.c and hugetlb_change_protection: steps `change`, `flush`, `unlock`. Without d833352a4338
 // the hugetlb flush came after i_mmap_rwsem was released, so the steps run `change`, `unlock`, `flush`.
+import { thpMappedIn } from './huge_memory.ts';
 import type { Kernel } from './kernel.ts';
 import type { MmStruct, Prot, VmArea } from './mm_types.ts';
 import type { Op, OpGen } from './ops.ts';
@@ -57,6 +58,8 @@ export function* sysMprotect(k: Kernel, op: Op, mm: MmStruct, start: bigint, len
     if (!vmas.length || vmas[0].start > start || vmas[vmas.length - 1].end < end) {
       throw new KernelRefusal(`mprotect of [0x${start.toString(16)}, 0x${end.toString(16)}): not all of it is mapped`);
     }
+    const thp = thpMappedIn(k, mm, start, end);
+    if (thp !== undefined) throw new KernelRefusal(`mprotect of the transparent huge page at 0x${thp.toString(16)} (change_huge_pmd) is not modelled`);
     yield { step: 'change' };
     const hugetlb = vmas.filter((v) => v.isHugetlb);
     const anon = vmas.filter((v) => !v.isHugetlb);

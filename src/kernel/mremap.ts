@@ -2,6 +2,7 @@
 // `unlock`, `flush`. Before eb66ae030829 the old range was flushed only at the end of
 // move_page_tables, after the page-table locks were dropped: a CPU could keep using the old address
 // while another path freed the page through the new one.
+import { thpMappedIn } from './huge_memory.ts';
 import type { Kernel } from './kernel.ts';
 import { VmArea, type MmStruct } from './mm_types.ts';
 import { runToEnd, type Op, type OpGen } from './ops.ts';
@@ -24,6 +25,8 @@ export function* sysMremap(k: Kernel, op: Op, mm: MmStruct, oldAddr: bigint, len
       yield* mremapHugetlb(k, op, mm, huge, oldAddr, len, newAddr, newLen);
       return;
     }
+    const thp = thpMappedIn(k, mm, oldAddr, oldAddr + len);
+    if (thp !== undefined) throw new KernelRefusal(`mremap of the transparent huge page at 0x${thp.toString(16)} (move_huge_pmd) is not modelled`);
     const vmas = vmasExactly(mm, oldAddr, oldAddr + len);
     if (vmas.length !== 1 || vmas[0].start !== oldAddr || vmas[0].end !== oldAddr + len) {
       throw new KernelRefusal(`mremap: [0x${oldAddr.toString(16)}, +0x${len.toString(16)}) is not one mapping (EFAULT)`);

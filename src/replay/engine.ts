@@ -16,6 +16,7 @@ import type { FixSet } from '../kernel/fixes.ts';
 import { Op, type OpGen } from '../kernel/ops.ts';
 import type { MmStruct, Prot } from '../kernel/mm_types.ts';
 import { doMmap, exitMmap, KernelRefusal, sysMunmap } from '../kernel/mmap.ts';
+import { collapseHugePage, thpMappedIn } from '../kernel/huge_memory.ts';
 import { sysMprotect } from '../kernel/mprotect.ts';
 import { sysMadvise } from '../kernel/madvise.ts';
 import { sysMremap } from '../kernel/mremap.ts';
@@ -453,6 +454,7 @@ export class Replay {
       }
       case 'migrate': gen = this.pageTask(line, op, ev, 'migrate'); break;
       case 'reclaim': gen = this.pageTask(line, op, ev, 'reclaim'); break;
+      case 'khugepaged': gen = collapseHugePage(k, op, this.currentMm(line, cpu!, ev), ev.va as bigint); break;
       case 'access': gen = this.accessTask(line, op, cpu!, ev.va as bigint, ev.rw as Access, ev.user !== false); break;
       case 'gup_fast': gen = gupFast(k, op, this.currentMm(line, cpu!, ev), ev.va as bigint, ev.rw === 'w'); break;
       case 'speculative_ref': gen = speculativeRef(k, op, this.currentMm(line, cpu!, ev), ev.va as bigint); break;
@@ -654,6 +656,8 @@ export class Replay {
       const mm = this.currentMm(line, ev.cpu as number, ev);
       const va = ev.va as bigint;
       const vma = mm.findVma(va);
+      const thp = vma && !vma.isHugetlb ? thpMappedIn(k, mm, va, va + 1n) : undefined;
+      if (thp !== undefined) throw new KernelRefusal(`${what} of the transparent huge page at ${hex(thp)} is not modelled`);
       if (vma) {
         const size = vma.file?.pagesize ?? '4K';
         const ea = vma.file ? hugePteOffset(k, mm, va, vma.file.pagesize) : walkTo(k, mm, va, 'pte');

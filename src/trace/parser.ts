@@ -60,7 +60,7 @@ const SCHEMAS: Readonly<Record<string, Schema>> = {
   munmap: { required: { cpu: 'cpu', va: 'amount', len: 'amount' }, optional: { mm: 'name' }, parks: true },
   mprotect: { required: { cpu: 'cpu', va: 'amount', len: 'amount', prot: 'prot' }, optional: { mm: 'name' }, parks: true },
   madvise: {
-    required: { cpu: 'cpu', va: 'amount', len: 'amount', advice: ['dontneed', 'free', 'remove', 'soft_offline'] },
+    required: { cpu: 'cpu', va: 'amount', len: 'amount', advice: ['dontneed', 'free', 'remove', 'soft_offline', 'hugepage'] },
     optional: { mm: 'name' }, parks: true,
   },
   mremap: { required: { cpu: 'cpu', va: 'amount', len: 'amount', newva: 'amount' }, optional: { mm: 'name', newlen: 'amount' }, parks: true },
@@ -68,6 +68,7 @@ const SCHEMAS: Readonly<Record<string, Schema>> = {
   truncate: { required: { cpu: 'cpu', file: 'name', size: 'amount' }, parks: true },
   migrate: { required: { cpu: 'cpu' }, optional: { va: 'amount', mm: 'name', file: 'name', offset: 'amount' }, parks: true },
   reclaim: { required: { cpu: 'cpu', va: 'amount' }, optional: { mm: 'name' }, parks: true },
+  khugepaged: { required: { cpu: 'cpu', va: 'amount' }, optional: { mm: 'name' } },
   access: { required: { cpu: 'cpu', va: 'amount', rw: RW }, optional: { user: 'bool' }, parks: true },
   gup_fast: { required: { cpu: 'cpu', va: 'amount', rw: ['r', 'w'] }, parks: true },
   speculative_ref: { required: { cpu: 'cpu', va: 'amount' }, optional: { mm: 'name' }, parks: true },
@@ -359,7 +360,8 @@ export class TraceParser {
     if (e.cpu !== undefined && (e.cpu as number) >= this.header!.cpus) this.fail(line, 'cpu', `CPU ${e.cpu as number} does not exist (the header says ${this.header!.cpus} CPUs, numbered from 0)`);
     // A resume's step is checked by the replay, which knows the parked operation.
     if (e.until !== undefined && op !== 'resume') {
-      const steps = STEPS[op === 'madvise' ? `madvise ${e.advice as string}` : op];
+      const steps = STEPS[op === 'madvise' ? `madvise ${e.advice as string}` : op] ?? [];
+      if (!steps.length) this.fail(line, 'until', `madvise ${e.advice as string} cannot be parked: it has no steps`);
       if (!steps.includes(e.until as string)) this.fail(line, 'until', `"${e.until as string}" is not a step of ${op === 'madvise' ? `madvise ${e.advice as string}` : op} (steps: ${steps.join(', ')})`);
     }
     if (e.until !== undefined && op !== 'resume' && e.id === undefined) this.fail(line, 'id', `a parked operation needs an "id" to resume it by`);
