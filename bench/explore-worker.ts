@@ -1,6 +1,7 @@
 // A thread of the explore benchmark: reads the block trace once, keeps one schedule runner (its
 // machine), and on each message explores the block `repeat` times, answering with the schedules run
 // and a digest of the findings (every exploration must find the same).
+import '../src/platform/node.ts';
 import { parentPort, workerData } from 'node:worker_threads';
 import { readExploreTrace, exploreTrace, causeOf } from '../src/explore/explore.ts';
 import { ScheduleRunner } from '../src/explore/runner.ts';
