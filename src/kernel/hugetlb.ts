@@ -2,6 +2,7 @@
 // the same file (huge_pmd_share / huge_pmd_unshare) and the ranges a flush must cover because of it.
 // x86-64 shares only PMD pages of 2 MiB pages in VM_MAYSHARE mappings; one PMD page maps one
 // PUD-aligned 1 GiB slot.
+import { ResvMap } from './resv_map.ts';
 import type { Kernel } from './kernel.ts';
 import type { HugetlbFile, MmStruct, PtDesc, VmArea } from './mm_types.ts';
 import type { Op, OpGen } from './ops.ts';
@@ -266,9 +267,8 @@ export function hugetlbReservePages(k: Kernel, vma: VmArea): boolean {
   const file = vma.file!;
   const [from, to] = hugeIndexRange(vma);
   let chg = 0;
-  if (vma.shared) {
-    for (let i = from; i < to; i++) if (!file.resvMap.has(i)) chg++;
-  } else chg = to - from;
+  if (vma.shared) chg = file.resvMap.missing(from, to);
+  else chg = to - from;
   const left = k.hstates.unreserved(file.pagesize);
   if (chg > left) {
     k.observer.refused(undefined, {
@@ -277,8 +277,11 @@ export function hugetlbReservePages(k: Kernel, vma: VmArea): boolean {
     });
     return false;
   }
-  if (vma.shared) for (let i = from; i < to; i++) file.resvMap.add(i);
-  else vma.resvMap = new Set(Array.from({ length: to - from }, (_, i) => from + i));
+  if (vma.shared) file.resvMap.add(from, to);
+  else {
+    vma.resvMap = new ResvMap();
+    vma.resvMap.add(from, to);
+  }
   k.hstates.resvHugePages[file.pagesize] += chg;
   return true;
 }
@@ -287,9 +290,7 @@ export function hugetlbReservePages(k: Kernel, vma: VmArea): boolean {
 export function hugetlbVmOpClose(k: Kernel, vma: VmArea): void {
   if (!vma.resvMap || !vma.file) return;
   const [from, to] = hugeIndexRange(vma);
-  for (let i = from; i < to; i++) {
-    if (vma.resvMap.delete(i)) k.hstates.resvHugePages[vma.file.pagesize]--;
-  }
+  k.hstates.resvHugePages[vma.file.pagesize] -= vma.resvMap.deleteRange(from, to).length;
 }
 
 /**
@@ -297,9 +298,7 @@ export function hugetlbVmOpClose(k: Kernel, vma: VmArea): void {
  * go; the ones no page consumed yet go back to the pool (region_del minus the pages freed).
  */
 export function hugetlbUnreservePages(k: Kernel, file: HugetlbFile, from: number, to: number): void {
-  for (const i of [...file.resvMap]) {
-    if (i < from || i >= to) continue;
-    file.resvMap.delete(i);
+  for (const i of file.resvMap.deleteRange(from, to)) {
     if (!file.pages.has(i)) k.hstates.resvHugePages[file.pagesize]--;
   }
 }
@@ -328,7 +327,7 @@ function findOrAllocHugePage(k: Kernel, vma: VmArea, idx: number): Page | undefi
     k.pages.set(page.pa, page);
     // vma_commit_reservation: a shared mapping's page is in the file's map from now on (a hole punch
     // had taken it out).
-    if (vma.shared) file.resvMap.add(idx);
+    if (vma.shared) file.resvMap.add(idx, idx + 1);
   }
   return page;
 }

@@ -1,6 +1,7 @@
 // The kernel's structures at the level the model needs: struct mm_struct, vm_area_struct, struct page
 // (data pages), struct ptdesc (page-table pages), the hugetlbfs inode with its page cache and i_mmap,
 // and the anon_vma. Names and fields follow include/linux/mm_types.h where they exist.
+import { ResvMap } from './resv_map.ts';
 import type { PageSize } from '../mmu/model.ts';
 import { RwSem, type Op, type OpGen } from './ops.ts';
 import { VmaTree } from './vma_tree.ts';
@@ -98,7 +99,7 @@ export class Page {
 export class HugetlbFile {
   readonly pages = new Map<number, Page>();
   /** The inode's resv_map: hugetlb page indices a shared mapping reserved (consumed once in the cache). */
-  readonly resvMap = new Set<number>();
+  readonly resvMap = new ResvMap();
   readonly iMmap: VmArea[] = [];
   readonly iMmapRwsem: RwSem;
   constructor(
@@ -130,7 +131,7 @@ export class VmArea {
    * A private hugetlb mapping's own reservations (HPAGE_RESV_OWNER): the page indices not yet
    * faulted in, shared with the VMAs a split makes of it; a forked copy owns none.
    */
-  resvMap: Set<number> | undefined;
+  resvMap: ResvMap | undefined;
   /** VM_HUGEPAGE (madvise MADV_HUGEPAGE): its private anonymous memory may be mapped by 2 MiB THPs. */
   hugepage = false;
   constructor(
