@@ -103,6 +103,7 @@ export class ScheduleRunner {
       throw err;
     } finally {
       await replay.close();
+      replay.kernel.phys.recycle();
     }
   }
 
