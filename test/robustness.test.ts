@@ -41,6 +41,15 @@ describe('input errors: exit 2 with the file, the line and the field (class 1, 2
     });
   });
 
+  it('an mprotect that splits a 4 KiB page of anonymous memory is refused at its line, not a bug in mmuwasm (npm run fuzz, seed 20261211 case 2439)', async () => {
+    expect(await errorOf(HEADER, '{"op":"mm","mm":"A"}', '{"op":"switch","cpu":0,"mm":"A"}',
+      '{"op":"mmap","cpu":0,"va":"0x10000000","len":"4M","prot":"rw","flags":"private"}',
+      '{"op":"mprotect","cpu":0,"va":"0x10000001","len":"1M","prot":"r"}')).toEqual({
+      status: 2, complete: false, line: 5, events: 4, // the mprotect ran, and was refused
+      error: 'the kernel refuses this: [0x10000001, 0x10100001) splits a 4K page of the mapping at 0x10000000',
+    });
+  });
+
   it('a non-canonical device_access address is refused at its line', async () => {
     const r = await errorOf(HEADER, '{"op":"mm","mm":"A"}', '{"op":"attach","mm":"A","device":"d","kind":"iommu"}', '{"op":"device_access","device":"d","va":"0x800000000000","rw":"r"}');
     expect([r.status, r.line]).toEqual([2, 4]);

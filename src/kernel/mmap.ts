@@ -66,7 +66,7 @@ export function vmasExactly(mm: MmStruct, start: bigint, end: bigint): VmArea[] 
   for (const v of mm.vmasIn(start, end)) {
     const align = v.file ? v.file.hpageBytes : 4096n;
     if ((start > v.start && start % align !== 0n) || (end < v.end && end % align !== 0n)) {
-      throw new KernelRefusal(`[0x${start.toString(16)}, 0x${end.toString(16)}) splits a ${v.file!.pagesize} page of the mapping at 0x${v.start.toString(16)}`);
+      throw new KernelRefusal(`[0x${start.toString(16)}, 0x${end.toString(16)}) splits a ${v.file ? v.file.pagesize : '4K'} page of the mapping at 0x${v.start.toString(16)}`);
     }
   }
   for (const v of mm.vmasIn(start, end)) {
