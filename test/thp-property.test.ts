@@ -107,18 +107,24 @@ async function replay(lines: string[], kernel: string) {
   }
 }
 
+/**
+ * No false alarm: every violation must name a fix the profile lacks — a generated workload may meet a
+ * real bug of an old release (two MADV_DONTNEEDs of one range in flight are B10 before 99baac21e458),
+ * and that is the model being right.
+ */
 async function clean(lines: string[], kernel: string): Promise<void> {
   const report = await replay(lines, kernel);
   if (report.error) throw new Error(`${kernel}: line ${report.error.line}: ${report.error.message}\n${lines.join('\n')}`);
-  if (report.violations.length) {
-    const v = report.violations[0];
-    throw new Error(`${kernel}: ${report.violations.length} violations, the first: ${v.kind} at line ${v.line}: ${v.detail}\n${lines.join('\n')}`);
+  const falseAlarms = report.violations.filter((v) => !(v.fix !== undefined && report.fixes[v.fix] === false));
+  if (falseAlarms.length) {
+    const v = falseAlarms[0];
+    throw new Error(`${kernel}: ${falseAlarms.length} violations naming no missing fix, the first: ${v.kind} at line ${v.line}: ${v.detail}\n${lines.join('\n')}`);
   }
   expect(report.complete).toBe(true);
 }
 
 describe('random clean THP workloads with devices attached and zaps in flight', () => {
-  it('report no violation under any profile while no CPU is lazy', async () => {
+  it('report no violation under any profile, but those of fixes the profile lacks, while no CPU is lazy', async () => {
     await fc.assert(fc.asyncProperty(workloadArb, async (w) => {
       const lines = traceOf(w, false).map((e) => JSON.stringify(e));
       for (const kernel of PROFILE_NAMES) await clean(lines, kernel);
