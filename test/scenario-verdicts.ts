@@ -177,3 +177,51 @@ export const VERDICTS: Readonly<Record<string, ScenarioVerdicts>> = {
   'clean-switch-mm-window': {
   },
 };
+
+/**
+ * Each bug scenario with its fix switched, as both the replay (test/scenarios.test.ts) and the explorer
+ * (test/explore-scenarios.test.ts) check it: off, the violation names the fix; on, nothing is found.
+ * The page-size-aware gather (b528e4b6405b) only hides the missing unshare flush of b3's one-page
+ * variant, so that violation names a4a118f2eead.
+ */
+export type FixSwitch = [scenario: string, kernel: string, fixes: Record<string, boolean>, named: string | null];
+export const FIX_SWITCHES: readonly FixSwitch[] = [
+  ['b1-shared-pmd-migration', 'v6.18', { '017b1660df89': false, '75802ca66354': false }, '017b1660df89'],
+  ['b1-shared-pmd-migration', 'v4.4', { '017b1660df89': true }, null],
+  ['b1-device-invalidate-page', 'v6.18', { '369ea8242c0f': false, '5f32b265400d': false }, '369ea8242c0f'],
+  ['b1-device-invalidate-page', 'v4.4', { '369ea8242c0f': true }, null],
+  ['b1-device-range', 'v4.4', { '369ea8242c0f': false }, '369ea8242c0f'],
+  ['b2-hole-punch-unshare-notifier-range', 'v6.18', { dff11abe280b: false }, 'dff11abe280b'],
+  ['b2-hole-punch-unshare-notifier-range', 'v4.4', { dff11abe280b: true }, null],
+  ['b2-mprotect-unshare-notifier-range', 'v6.18', { '081056dc00a2': false }, '081056dc00a2'],
+  ['b2-mprotect-unshare-notifier-range', 'v4.4', { '081056dc00a2': true }, null],
+  ['b3-munmap-unshare-no-flush', 'v6.18', { a4a118f2eead: false }, 'a4a118f2eead'],
+  ['b3-munmap-unshare-no-flush', 'v4.4', { a4a118f2eead: true }, null],
+  ['b3-munmap-unshare-one-page-flush', 'v4.19', { b528e4b6405b: false }, 'a4a118f2eead'],
+  ['b3-munmap-unshare-one-page-flush', 'v4.4', { b528e4b6405b: true }, null],
+  ['b4-mprotect-flush-after-unlock', 'v6.18', { d833352a4338: false }, 'd833352a4338'],
+  ['b5-fault-vs-unshare', 'v5.16', { c0d0381ade79: false }, 'c0d0381ade79'],
+  ['b5-fault-vs-unshare', 'v6.18', { c0d0381ade79: true }, null],
+  ['b5-fault-vs-unshare-vma-lock', 'v6.18', { '40549ba8f8e0': false }, '40549ba8f8e0'],
+  ['b5-fault-vs-unshare-vma-lock', 'v5.16', { '40549ba8f8e0': true }, null],
+  ['b6-mprotect-split-shared-pmd', 'v6.18', { '081056dc00a2': false }, '081056dc00a2'],
+  ['b6-mprotect-split-shared-pmd', 'v4.4', { '081056dc00a2': true }, null],
+  ['b7-gup-fast-vs-unshare', 'v6.18', { '1013af4f585f': false }, '1013af4f585f'],
+  ['b7-gup-fast-vs-unshare', 'v4.4', { '1013af4f585f': true }, null],
+  ['b8-speculative-ref-pmd-share-count', 'v6.18', { '59d9094df3d7': false }, '59d9094df3d7'],
+  ['b8-speculative-ref-pmd-share-count', 'v4.4', { '59d9094df3d7': true }, null],
+  ['b9-reclaim-batched-flush-mprotect', 'v6.18', { '3ea277194daa': false }, '3ea277194daa'],
+  ['b9-reclaim-batched-flush-mprotect', 'v4.4', { '3ea277194daa': true }, null],
+  ['b10-parallel-dontneed', 'v6.18', { '99baac21e458': false }, '99baac21e458'],
+  ['b10-parallel-dontneed', 'v4.4', { '99baac21e458': true }, null],
+  ['b11-mremap-flush-before-ptl-release', 'v6.18', { eb66ae030829: false }, 'eb66ae030829'],
+  ['b11-mremap-flush-before-ptl-release', 'v4.4', { eb66ae030829: true }, null],
+  ['b13-lazy-cpu-skipped-table-freed', 'v6.18', { '3ef938c35035': false }, '3ef938c35035'],
+  ['b13-lazy-cpu-skipped-table-freed', 'v4.4', { '3ef938c35035': true }, null],
+  ['b12-switch-mm-window-skipped-flush', 'v6.18', { fea4e317f9e7: false }, 'fea4e317f9e7'],
+  ['b12-switch-mm-window-skipped-flush', 'v4.4', { fea4e317f9e7: true }, null],
+  ['b13-thp-collapse-lazy-cpu', 'v6.18', { '3ef938c35035': false }, '3ef938c35035'],
+  ['b13-thp-collapse-lazy-cpu', 'v4.4', { '3ef938c35035': true }, null],
+  ['b16-mremap-hugetlb-unshare-flush', 'v6.18', { '3d0b95cd87b2': false }, '3d0b95cd87b2'],
+  ['b16-mremap-hugetlb-unshare-flush', 'v5.16', { '3d0b95cd87b2': true }, null],
+];
