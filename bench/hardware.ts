@@ -37,7 +37,7 @@ import { PageTables } from '../src/mmu/builder.ts';
 import { PhysicalMemory } from '../src/mmu/physmem.ts';
 import { ReferenceMachine } from '../src/mmu/reference.ts';
 import { CAPACITY_GEOMETRY, KIND, type Counters, type Geometry, type MachineConfig } from '../src/mmu/model.ts';
-import { NativeWalker, type NativeOutput, type NativeParams } from './native.ts';
+import { NativeWalker, nativeParams, type NativeOutput } from './native.ts';
 import { summarize, type BenchResult, type Impl } from './report.ts';
 
 export interface HardwareBenchOptions {
@@ -251,15 +251,7 @@ export async function runHardwareBench(options: HardwareBenchOptions = {}): Prom
       let nativeInputs: Parameters<NativeWalker['measure']>[0] | undefined;
       let overlappedInputs: Parameters<NativeWalker['measure']>[0] | undefined;
       if (native && wantsNative(w)) {
-        const cr = m.readCr(0);
-        const g = m.geometry;
-        const params: NativeParams = {
-          pool_base: m.layout.poolBase, cr3: cr.cr3, pcid: cr.pcid, levels: 4, maxphyaddr: m.layout.maxphyaddr,
-          page1gb: m.layout.page1gb, nxe: (cr.efer & (1n << 11n)) !== 0n, pge: (cr.cr4 & (1n << 7n)) !== 0n,
-          pke: (cr.cr4 & (1n << 22n)) !== 0n, gen_slots: m.layout.genSlots, zone4k_pages: Number(m.layout.zone4k >> 12n),
-          l1_4k_sets: g.dtlb4k.sets, l1_4k_ways: g.dtlb4k.ways, l1_2m_sets: g.dtlb2m.sets, l1_2m_ways: g.dtlb2m.ways,
-          l1_1g_sets: g.dtlb1g.sets, l1_1g_ways: g.dtlb1g.ways, overlap: 0,
-        };
+        const params = nativeParams(m);
         const prepared = await native.prepare(w.name, { pool, records, perm, params });
         const hits = w.name === 'tlb-hit';
         const counters = (out: NativeOutput) => JSON.stringify({ ...out, samplesNsPerOp: undefined, overlap: undefined });

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import type { Machine } from '../src/mmu/machine.ts';
 
 const run = promisify(execFile);
 const SOURCE = fileURLToPath(new URL('./native/walker.c', import.meta.url));
@@ -60,6 +61,19 @@ export interface NativeParams {
   l1_1g_ways: number;
   /** 0: the serial loop; 2 to 32: that many walks in flight (run_batch_overlapped). */
   overlap: number;
+}
+
+/** CPU 0 of the machine as the native walker mirrors it: its registers and L1 geometry, the serial loop. */
+export function nativeParams(m: Machine): NativeParams {
+  const cr = m.readCr(0);
+  const g = m.geometry;
+  return {
+    pool_base: m.layout.poolBase, cr3: cr.cr3, pcid: cr.pcid, levels: 4, maxphyaddr: m.layout.maxphyaddr,
+    page1gb: m.layout.page1gb, nxe: (cr.efer & (1n << 11n)) !== 0n, pge: (cr.cr4 & (1n << 7n)) !== 0n,
+    pke: (cr.cr4 & (1n << 22n)) !== 0n, gen_slots: m.layout.genSlots, zone4k_pages: Number(m.layout.zone4k >> 12n),
+    l1_4k_sets: g.dtlb4k.sets, l1_4k_ways: g.dtlb4k.ways, l1_2m_sets: g.dtlb2m.sets, l1_2m_ways: g.dtlb2m.ways,
+    l1_1g_sets: g.dtlb1g.sets, l1_1g_ways: g.dtlb1g.ways, overlap: 0,
+  };
 }
 
 export interface NativeInputs {

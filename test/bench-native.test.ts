@@ -13,7 +13,7 @@ import { Machine } from '../src/mmu/machine.ts';
 import { PageTables } from '../src/mmu/builder.ts';
 import { PhysicalMemory } from '../src/mmu/physmem.ts';
 import { KIND } from '../src/mmu/model.ts';
-import { NativeWalker, type NativeOutput, type NativeParams } from '../bench/native.ts';
+import { NativeWalker, nativeParams, type NativeOutput, type NativeParams } from '../bench/native.ts';
 
 const hasGcc = spawnSync('gcc', ['--version']).status === 0;
 const N = 4096;
@@ -74,15 +74,7 @@ describe.skipIf(!hasGcc)('the native walker: overlapped walks do the serial loop
     const stop = m.runBatch(0, 0, N, true);
     if (stop.done !== N) throw new Error(`the core stopped at access ${stop.done} (${stop.status})`);
     wasmSum = BigInt.asUintN(64, area.results.reduce((a, b) => a + b, 0n));
-    const cr = m.readCr(0);
-    const g = m.geometry;
-    const params: NativeParams = {
-      pool_base: m.layout.poolBase, cr3: cr.cr3, pcid: cr.pcid, levels: 4, maxphyaddr: m.layout.maxphyaddr,
-      page1gb: m.layout.page1gb, nxe: (cr.efer & (1n << 11n)) !== 0n, pge: (cr.cr4 & (1n << 7n)) !== 0n,
-      pke: (cr.cr4 & (1n << 22n)) !== 0n, gen_slots: m.layout.genSlots, zone4k_pages: Number(m.layout.zone4k >> 12n),
-      l1_4k_sets: g.dtlb4k.sets, l1_4k_ways: g.dtlb4k.ways, l1_2m_sets: g.dtlb2m.sets, l1_2m_ways: g.dtlb2m.ways,
-      l1_1g_sets: g.dtlb1g.sets, l1_1g_ways: g.dtlb1g.ways, overlap: 0,
-    };
+    const params = nativeParams(m);
     inputs = await walker.prepare('exact', { pool, records, perm, params });
   });
   afterAll(() => walker?.dispose());
