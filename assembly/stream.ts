@@ -57,11 +57,9 @@ export function fillStream(
     for (let i: i32 = 0; i < n; i++, rec += 16) {
       s = step(s);
       const va = base + ((s * MUL) % m) * 8;
+      // The write draw moves the state only when the stream writes at all (as the host's does).
       let kind: u32 = 0;
-      if (writes) {
-        s = step(s);
-        if (unit(s) < write) kind = 1;
-      }
+      if (writes) kind = <u32>(unit((s = step(s))) < write);
       store<u64>(rec, va);
       store<u32>(rec, kind, 8);
       store<u32>(rec, line, 12);
@@ -74,10 +72,7 @@ export function fillStream(
       const off = cursor - (cursor % 8);
       cursor = (cursor + advance) % wrap;
       let kind: u32 = 0;
-      if (writes) {
-        s = step(s);
-        if (unit(s) < write) kind = 1;
-      }
+      if (writes) kind = <u32>(unit((s = step(s))) < write);
       store<u64>(rec, base + <u64>off);
       store<u32>(rec, kind, 8);
       store<u32>(rec, line, 12);

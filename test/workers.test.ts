@@ -11,6 +11,7 @@ import { CpuWorkers } from '../src/mmu/cpu-workers.ts';
 import { WorkerError } from '../src/mmu/errors.ts';
 import { KIND, type Counters, type Geometry } from '../src/mmu/model.ts';
 import * as L from '../assembly/layout.ts';
+import { rng } from '../src/explore/schedules.ts'; // mulberry32: the same accesses on every run
 
 const { P, RW, US, A, D } = PTE;
 const hex = (v: bigint) => `0x${v.toString(16)}`;
@@ -162,17 +163,6 @@ describe('two workers on one memory, no TLB or paging-structure cache', () => {
 
 // ---- racing accessed/dirty updates ----
 
-/** mulberry32: the same accesses on every run of the test. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function shuffle<T>(xs: T[], random: () => number): T[] {
   for (let i = xs.length - 1; i > 0; i--) {
