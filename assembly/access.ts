@@ -110,10 +110,11 @@ function generalProtection(cb: usize): u32 {
  * Runs accesses [start, start + n) of the CPU's batch. Returns how many completed; the CPU block's
  * status says why it stopped (a fault: the access at start + done did not complete). -1: bad call.
  * `flags`: RUN_RESULTS writes each PA to the results; RUN_DEFER_AD reports A/D updates as events
- * instead of writing them (walk.ts).
+ * instead of writing them (walk.ts); RUN_COLUMNS reads the batch area in column form (layout.ts).
  */
 export function runBatch(cpu: i32, start: i32, n: i32, flags: i32): i32 {
-  if (cpu < 0 || cpu >= ncpus || start < 0 || n < 0 || start + n > load<i32>(L.HDR_BATCH_CAP)) return -1;
+  const cap = load<i32>(L.HDR_BATCH_CAP);
+  if (cpu < 0 || cpu >= ncpus || start < 0 || n < 0 || start + n > cap) return -1;
   const cb = cpuBlock(cpu);
   const wantResults = flags & L.RUN_RESULTS;
   setAdDeferred((flags & L.RUN_DEFER_AD) != 0);
@@ -135,7 +136,12 @@ export function runBatch(cpu: i32, start: i32, n: i32, flags: i32): i32 {
   const mask1g = <u64>(dtlb1gSets - 1);
   const ways1g = <usize>dtlb1gWays;
   const set1g = ways1g << 5;
-  let rec = cb + batchOff + (<usize>start << 4);
+  // Records: address and kind 16 bytes apart, or in two columns.
+  const columns = (flags & L.RUN_COLUMNS) != 0;
+  let rec = cb + batchOff + (columns ? <usize>start << 3 : <usize>start << 4);
+  let kindAt = columns ? cb + batchOff + (<usize>cap << 3) + <usize>start : rec + 8;
+  const recStep: usize = columns ? 8 : L.BATCH_RECORD_BYTES;
+  const kindStep: usize = columns ? 1 : L.BATCH_RECORD_BYTES;
   let res = cb + resultOff + (<usize>start << 3);
   let writes: u32 = 0;
   let fetches: u32 = 0;
@@ -145,9 +151,9 @@ export function runBatch(cpu: i32, start: i32, n: i32, flags: i32): i32 {
   let status: u32 = L.ST_OK;
   let probe4k = dtlb4kSets != 0 && load<u32>(cb + L.CPU_FILLED_4K) != 0;
   let i: i32 = 0;
-  for (; i < n; i++, rec += L.BATCH_RECORD_BYTES, res += L.RESULT_BYTES) {
+  for (; i < n; i++, rec += recStep, kindAt += kindStep, res += L.RESULT_BYTES) {
     const la = load<u64>(rec);
-    const kind = load<u32>(rec, 8) & 7;
+    const kind = <u32>load<u8>(kindAt) & 7;
     writes += kind & L.K_WRITE;
     fetches += (kind >> 1) & 1;
     const index = <u32>(start + i);

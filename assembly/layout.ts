@@ -90,12 +90,16 @@ export const K_FETCH = 2;
 export const K_SUPERVISOR = 4;
 
 // Batch record: u64 linear address, u32 kind, u32 unused. Result: u64 physical address.
+// In column form (RUN_COLUMNS) the same bytes hold capacity u64 addresses, then capacity u8 kinds:
+// a host that has its accesses as columns copies them in with two block copies.
 export const BATCH_RECORD_BYTES = 16;
 export const RESULT_BYTES = 8;
 
-// runBatch flags: results wanted; accessed/dirty updates deferred (reported, not written).
+// runBatch flags: results wanted; accessed/dirty updates deferred (reported, not written); the batch
+// area in column form.
 export const RUN_RESULTS = 1;
 export const RUN_DEFER_AD = 2;
+export const RUN_COLUMNS = 4;
 
 // ---- Batch status ----
 export const ST_OK = 0;

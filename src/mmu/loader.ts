@@ -33,7 +33,7 @@ export interface CoreExports {
   tlbInit(cpu: number): number;
   /** Offsets of the valid TLB entries whose frame is in [lo, hi), as u32s in the result area; -1: too many. */
   tlbScanFrames(cpu: number, lo: bigint, hi: bigint): number;
-  /** flags: RUN_RESULTS | RUN_DEFER_AD (assembly/layout.ts). */
+  /** flags: RUN_RESULTS | RUN_DEFER_AD | RUN_COLUMNS (assembly/layout.ts). */
   runBatch(cpu: number, start: number, n: number, flags: number): number;
   /** A random, sequential or stride stream's next n records into the batch area (assembly/stream.ts); -1: not here. */
   fillStream(cpu: number, pattern: number, vaLo: number, vaHi: number, len: number, slots: number, write: number, stride: number,

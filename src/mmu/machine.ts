@@ -175,17 +175,32 @@ export class Machine implements MmuModel {
   }
 
   /**
+   * The same batch area in column form: `capacity` u64 linear addresses, then `capacity` u8 kinds.
+   * A host that holds its accesses as columns fills it with two block copies and runs it with
+   * runBatch(…, columns = true); it is one area, so one form at a time.
+   */
+  batchColumns(cpu: number): { va: BigUint64Array; kind: Uint8Array; capacity: number } {
+    const b = this.block(cpu);
+    const cap = this.layout.batchCapacity;
+    return {
+      va: new BigUint64Array(this.memory.buffer, b + this.layout.batchOff, cap),
+      kind: new Uint8Array(this.memory.buffer, b + this.layout.batchOff + 8 * cap, cap),
+      capacity: cap,
+    };
+  }
+
+  /**
    * Runs records [start, start + count) of the CPU's batch area; one call into the core. With
    * `deferAccessedDirty` the batch writes no A/D bit: each update it would make is an
    * 'accessed-dirty' event in the CPU's ring (pa = the entry, slot = the bits) for the host to apply
-   * (docs/hardware.md, "Deferred A/D updates").
+   * (docs/hardware.md, "Deferred A/D updates"). `columns`: the area is in column form (batchColumns).
    */
-  runBatch(cpu: number, start: number, count: number, wantResults = false, deferAccessedDirty = false): BatchStop {
+  runBatch(cpu: number, start: number, count: number, wantResults = false, deferAccessedDirty = false, columns = false): BatchStop {
     const b = this.block(cpu);
     if (!Number.isInteger(start) || !Number.isInteger(count) || start < 0 || count < 0 || start + count > this.layout.batchCapacity) {
       throw new ArgumentError(`batch range [${start}, ${start + count}) is outside the batch area of ${this.layout.batchCapacity} records`);
     }
-    const done = this.core.runBatch(cpu, start, count, (wantResults ? L.RUN_RESULTS : 0) | (deferAccessedDirty ? L.RUN_DEFER_AD : 0));
+    const done = this.core.runBatch(cpu, start, count, (wantResults ? L.RUN_RESULTS : 0) | (deferAccessedDirty ? L.RUN_DEFER_AD : 0) | (columns ? L.RUN_COLUMNS : 0));
     return this.stopOf(b, done);
   }
 
@@ -209,17 +224,16 @@ export class Machine implements MmuModel {
     const results: AccessResult[] = [];
     const cap = this.layout.batchCapacity;
     let done = 0;
+    // The column form (batchColumns): the differential tests hold it to the reference model.
+    const { va, kind } = this.batchColumns(cpu);
     for (let at = 0; at < las.length; ) {
       const n = Math.min(cap, las.length - at);
-      const rec = (b + this.layout.batchOff) >> 2;
       for (let i = 0; i < n; i++) {
-        const la = las[at + i];
-        this.u32[rec + 4 * i] = Number(la & 0xffffffffn);
-        this.u32[rec + 4 * i + 1] = Number(la >> 32n);
-        this.u32[rec + 4 * i + 2] = kinds[at + i];
+        va[i] = las[at + i];
+        kind[i] = kinds[at + i];
       }
       const eventsBefore = this.dv.getUint32(b + L.CPU_EVENT_COUNT, true);
-      const k = this.core.runBatch(cpu, 0, n, 1);
+      const k = this.core.runBatch(cpu, 0, n, L.RUN_RESULTS | L.RUN_COLUMNS);
       const stop = this.stopOf(b, k);
       // The core numbers events by their index in this chunk; the caller's index counts from the
       // start of the call.

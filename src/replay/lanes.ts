@@ -53,8 +53,18 @@ export interface LanePlan {
   /** Records [pos, end) of the CPU's batch area are generated and not yet run. */
   pos: number;
   end: number;
-  /** Whether the batch area's records come from a records item (they count as single accesses). */
+  /**
+   * Whether the batch area's records come from a records item: they count as single accesses, and
+   * the area is in column form (Machine.batchColumns; a stream's batch is in record form).
+   */
   fromRecords: boolean;
+  /**
+   * The trace lines of a records batch: record i's is `lines + i` (an access run), or, when `lines`
+   * is -1, entry `lineAt + i` of the line column of record buffer `lineBuf` (`access` events).
+   */
+  lines: number;
+  lineBuf: number;
+  lineAt: number;
   /** The lane's next items, in trace order, up to and including its first marker. */
   items: RunItem[];
   /** Accesses the lane may still complete in this phase. */
@@ -84,7 +94,7 @@ export const EVENT_WORDS = 8;
 export const CONTROL_INTERRUPT = 0;
 
 export class LaneRunner {
-  private readonly buffers = new Map<number, { va: Uint32Array; kind: Uint8Array; line: Uint32Array }>();
+  private readonly buffers = new Map<number, { va: Uint8Array; kind: Uint8Array; line: Uint32Array }>();
   private control: Int32Array<ArrayBufferLike> = new Int32Array(1);
 
   constructor(private readonly machine: Machine) {}
@@ -95,7 +105,7 @@ export class LaneRunner {
   }
 
   register(buffers: readonly RecordBuffer[]): void {
-    for (const b of buffers) this.buffers.set(b.id, { va: new Uint32Array(b.va), kind: new Uint8Array(b.kind), line: new Uint32Array(b.line) });
+    for (const b of buffers) this.buffers.set(b.id, { va: new Uint8Array(b.va), kind: new Uint8Array(b.kind), line: new Uint32Array(b.line) });
   }
 
   forget(ids: readonly number[]): void {
@@ -112,6 +122,8 @@ export class LaneRunner {
     const m = this.machine;
     const cpu = plan.cpu;
     const { records, capacity } = m.batchArea(cpu);
+    const columns = m.batchColumns(cpu);
+    const columnVa = new Uint8Array(columns.va.buffer, columns.va.byteOffset, 8 * capacity);
     const dv = new DataView(m.memory.buffer);
     const block = m.layout.cpuBase + cpu * m.layout.cpuStride;
     const events: number[] = [];
@@ -132,8 +144,8 @@ export class LaneRunner {
           status = capped;
           break;
         }
-        const stop = m.runBatch(cpu, plan.pos, n, false, true);
-        if (dv.getUint32(block + L.CPU_EVENT_COUNT, true) !== 0) this.drainEvents(dv, block, records, events);
+        const stop = m.runBatch(cpu, plan.pos, n, false, true, plan.fromRecords);
+        if (dv.getUint32(block + L.CPU_EVENT_COUNT, true) !== 0) this.drainEvents(dv, block, plan, records, events);
         plan.pos += stop.done;
         done += stop.done;
         if (plan.fromRecords) singles += stop.done;
@@ -161,15 +173,12 @@ export class LaneRunner {
         n = Math.min(capacity, item.end - item.at);
         const buf = this.buffers.get(item.buf);
         if (!buf) throw new Error(`internal: record buffer ${item.buf} is not registered with this runner`);
-        const { va, kind, line } = buf;
-        for (let i = 0, s = item.at; i < n; i++, s++) {
-          records[4 * i] = va[2 * s];
-          records[4 * i + 1] = va[2 * s + 1];
-          records[4 * i + 2] = kind[s];
-        }
-        // Lines: each record's own (single accesses), or consecutive from the run's first line.
-        if (item.line0 < 0) for (let i = 0, s = item.at; i < n; i++, s++) records[4 * i + 3] = line[s];
-        else for (let i = 0, l = item.line0 - item.first + item.at; i < n; i++, l++) records[4 * i + 3] = l;
+        // Two block copies into the batch area's columns; the lines stay where they are.
+        columnVa.set(buf.va.subarray(8 * item.at, 8 * (item.at + n)));
+        columns.kind.set(buf.kind.subarray(item.at, item.at + n));
+        plan.lines = item.line0 < 0 ? -1 : item.line0 - item.first + item.at;
+        plan.lineBuf = item.buf;
+        plan.lineAt = item.at;
         item.at += n;
         if (item.at >= item.end) plan.items.shift();
         plan.fromRecords = true;
@@ -184,15 +193,34 @@ export class LaneRunner {
     return { plan, done, singles, status, events: Uint32Array.from(events) };
   }
 
+  /** The trace line of record `index` of the plan's batch area. */
+  lineOf(plan: LanePlan, index: number): number {
+    if (!plan.fromRecords) return this.machine.batchArea(plan.cpu).records[4 * index + 3];
+    if (plan.lines >= 0) return plan.lines + index;
+    const buf = this.buffers.get(plan.lineBuf);
+    if (!buf) throw new Error(`internal: record buffer ${plan.lineBuf} is not registered with this runner`);
+    return buf.line[plan.lineAt + index];
+  }
+
+  /** The linear address and kind of record `index` of the plan's batch area (a lane's stop). */
+  accessOf(plan: LanePlan, index: number): { va: bigint; kind: number } {
+    if (plan.fromRecords) {
+      const { va, kind } = this.machine.batchColumns(plan.cpu);
+      return { va: va[index], kind: kind[index] };
+    }
+    const { records } = this.machine.batchArea(plan.cpu);
+    return { va: BigInt(records[4 * index]) | (BigInt(records[4 * index + 1]) << 32n), kind: records[4 * index + 2] };
+  }
+
   /** Moves the CPU's event ring into `out`, each event's batch index turned into its trace line. */
-  private drainEvents(dv: DataView, b: number, records: Uint32Array, out: number[]): void {
+  private drainEvents(dv: DataView, b: number, plan: LanePlan, records: Uint32Array, out: number[]): void {
     const { layout } = this.machine;
     const count = dv.getUint32(b + L.CPU_EVENT_COUNT, true);
     for (let e = 0; e < count; e++) {
       const p = b + layout.eventOff + e * L.EVENT_BYTES;
       const index = dv.getUint32(p + L.EV_INDEX, true);
       out.push(
-        dv.getUint32(p + L.EV_KIND, true), records[4 * index + 3],
+        dv.getUint32(p + L.EV_KIND, true), plan.fromRecords ? this.lineOf(plan, index) : records[4 * index + 3],
         dv.getUint32(p + L.EV_VA, true), dv.getUint32(p + L.EV_VA + 4, true),
         dv.getUint32(p + L.EV_PA, true), dv.getUint32(p + L.EV_PA + 4, true),
         dv.getUint32(p + L.EV_SLOT, true), dv.getUint32(p + L.EV_STAMP, true),

@@ -152,7 +152,7 @@ class Lane {
   localPending = 0;
   projectedMm: MmStruct | undefined;
   constructor(readonly cpu: number) {
-    this.plan = { cpu, pos: 0, end: 0, fromRecords: false, items: [], budget: 0, slice: 0 };
+    this.plan = { cpu, pos: 0, end: 0, fromRecords: false, lines: -1, lineBuf: 0, lineAt: 0, items: [], budget: 0, slice: 0 };
   }
   get hasWork(): boolean {
     return this.plan.pos < this.plan.end || this.items.length > 0;
@@ -477,7 +477,8 @@ export class ReplayWindow {
       results.forEach((r, j) => {
         const i = which[j];
         const lane = active[i];
-        Object.assign(lane.plan, { pos: r.plan.pos, end: r.plan.end, fromRecords: r.plan.fromRecords, items: r.plan.items });
+        const { pos, end, fromRecords, lines, lineBuf, lineAt, items } = r.plan;
+        Object.assign(lane.plan, { pos, end, fromRecords, lines, lineBuf, lineAt, items });
         lane.plan.budget -= r.done;
         done[i] += r.done;
         singles[i] += r.singles;
@@ -522,8 +523,7 @@ export class ReplayWindow {
       lane.faulty = status[i] === 'page-fault' && done[i] < LOCAL_SLICE;
       if (status[i] === 'marker') stops.push({ lane, line: lane.entry!.line, status: 'marker' });
       else if (status[i] === 'page-fault' || status[i] === 'general-protection') {
-        const { records } = this.host.machine.batchArea(lane.cpu);
-        stops.push({ lane, line: records[4 * lane.plan.pos + 3], status: status[i] as Stop['status'] });
+        stops.push({ lane, line: this.local.lineOf(lane.plan, lane.plan.pos), status: status[i] as Stop['status'] });
       }
     }
     // What the accesses revealed, in trace order (then by CPU), whichever thread ran them.
@@ -587,14 +587,11 @@ export class ReplayWindow {
       this.host.runLocal(e.line, e.ev!);
       return;
     }
-    const { records } = this.host.machine.batchArea(cpu);
-    const at = 4 * lane.plan.pos;
-    const va = BigInt(records[at]) | (BigInt(records[at + 1]) << 32n);
+    const { va, kind } = this.local.accessOf(lane.plan, lane.plan.pos);
     if (s.status === 'general-protection') {
       this.skip(lane, s.line, va);
       return;
     }
-    const kind = records[at + 2];
     const rw: Access = kind & KIND.write ? 'w' : kind & KIND.fetch ? 'x' : 'r';
     if (lane.faultSeq === lane.seq && lane.faultOp) lane.faults++;
     else {
