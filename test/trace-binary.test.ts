@@ -10,7 +10,8 @@ import { spawnSync } from 'node:child_process';
 import { parseTrace, type TraceItem } from '../src/trace/parser.ts';
 import { readTrace } from '../src/node/read-trace.ts';
 import { BinaryTraceWriter, readBinaryRecords, BINARY_MAGIC, MAX_RUN } from '../src/trace/binary.ts';
-import { FileSink, openTraceFile, sniffTrace } from '../src/node/trace-files.ts';
+import { FileSink, fileChunks, openTraceFile, sniffTrace } from '../src/node/trace-files.ts';
+import { readTraceSource } from '../src/trace/read.ts';
 import { convertTrace } from '../src/node/convert.ts';
 import { replayFile } from '../src/node/replay-file.ts';
 import { listScenarios, SCENARIO_DIR } from '../src/cli/scenarios.ts';
@@ -180,6 +181,68 @@ describe('conversion', () => {
     expect(() => statSync(out2)).toThrow();
     expect(cli('convert', src, tmp('.txt')).status).toBe(2);
     expect(cli('convert', src).status).toBe(2);
+  });
+});
+
+describe('reading a large file', () => {
+  it('read into the reader\'s own buffer, a 10 MiB file gives the records the writer wrote, as the same bytes from memory do', async () => {
+    // Runs of changing CPU and length, so that records fall across every boundary of the 4 MiB buffer.
+    const p = tmp('.mmtrace');
+    const hash = (h: number, v: number) => Math.imul(h ^ v, 0x01000193) >>> 0;
+    let want = 0x811c9dc5;
+    let count = 0;
+    writeBinary(p, (w) => {
+      w.json(HEADER);
+      let seed = 7;
+      for (let k = 0; k < 1_150_000; ) {
+        seed = (seed * 1103515245 + 12345) >>> 0;
+        const len = 1 + (seed % 70000);
+        const cpu = (seed >>> 20) & 1;
+        for (let i = 0; i < len; i++, k++) {
+          const va = 0x10000000 + ((k * 4104) % (1 << 30));
+          const rw = k % 5 === 0 ? 1 : 0;
+          w.access(cpu, va, rw);
+          want = hash(hash(hash(want, cpu), va), rw);
+          count++;
+        }
+        if (seed % 3 === 0) w.json(`{"op":"mm","mm":"M${k}"}`);
+      }
+    });
+    expect(statSync(p).size).toBeGreaterThan(10 << 20);
+    const seen = async (src: AsyncIterable<TraceItem>): Promise<{ hash: number; count: number; lines: number[] }> => {
+      let h = 0x811c9dc5;
+      let n = 0;
+      const lines: number[] = [];
+      for await (const it of src) {
+        lines.push(it.line);
+        if (it.kind !== 'event' || it.event.op !== 'access_run') continue;
+        const run = it.event as unknown as { cpu: number; va: BigUint64Array; rw: Uint8Array };
+        for (let i = 0; i < run.va.length; i++, n++) h = hash(hash(hash(h, run.cpu), Number(run.va[i])), run.rw[i]);
+      }
+      return { hash: h, count: n, lines };
+    };
+    const fromFile = await seen(readTrace(p));
+    expect({ hash: fromFile.hash, count: fromFile.count }).toEqual({ hash: want, count });
+    expect(await seen(readTraceSource(readFileSync(p), p))).toEqual(fromFile);
+  });
+
+  it('a file source fills the room its reader offers, and a plain buffer otherwise', async () => {
+    const p = tmp('.mmtrace');
+    writeFileSync(p, new Uint8Array(3 << 20).fill(7));
+    const chunks = fileChunks(p);
+    const first = await chunks.next();
+    expect(first.value!.length).toBe(1 << 20);
+    const room = new Uint8Array(2 << 20);
+    const into = await chunks.next(room.subarray(100));
+    expect(into.value!.buffer).toBe(room.buffer);
+    expect(into.value!.byteOffset).toBe(100);
+    expect(into.value!.length).toBe((2 << 20) - 100);
+    expect(room[99]).toBe(0);
+    expect(room[100]).toBe(7);
+    const small = await chunks.next(new Uint8Array(100));
+    expect(small.value!.buffer).not.toBe(room.buffer);
+    expect(small.value!.length).toBe((3 << 20) - (1 << 20) - ((2 << 20) - 100));
+    expect((await chunks.next()).done).toBe(true);
   });
 });
 

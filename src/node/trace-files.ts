@@ -4,18 +4,19 @@ import { closeSync, openSync, readSync, writeSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { constants, crc32, deflateRawSync, gunzipSync } from 'node:zlib';
 import { TraceError } from '../trace/trace-error.ts';
-import { openTraceBytes, type TraceBytes } from '../trace/source.ts';
+import { openTraceBytes, type ReadInto, type TraceBytes } from '../trace/source.ts';
 import { BINARY_EXTENSION, BINARY_MAGIC, BinaryTraceWriter, TextTraceWriter, formatOfPath, type ByteSink, type TraceWriter } from '../trace/binary.ts';
 
 /**
  * The chunks of a file; a file that cannot be opened is a TraceError naming it (line 0).
  *
- * A plain binary trace (known by its first chunk) is read into a ring of RING reused buffers: its
- * reader copies every chunk at once (src/trace/binary.ts), and a fresh MiB per chunk cost the replay
- * more in page faults and collections than the reading itself. Anything else gets a fresh buffer per
- * chunk: the gzip and JSON Lines readers may hold a chunk while they read the next ones.
+ * A reader that offers room for the next chunk (ReadInto: the binary reader's buffer) gets it read
+ * there, and copies nothing. Otherwise, a plain binary trace (known by its first chunk) is read into
+ * a ring of RING reused buffers (its reader copies every chunk at once): a fresh MiB per chunk cost
+ * the replay more in page faults and collections than the reading itself. Anything else gets a fresh
+ * buffer per chunk: the gzip and JSON Lines readers may hold a chunk while they read the next ones.
  */
-export async function* fileChunks(path: string, chunk = 1 << 20): AsyncGenerator<Uint8Array> {
+export async function* fileChunks(path: string, chunk = 1 << 20): AsyncGenerator<Uint8Array, void, ReadInto> {
   let fh: FileHandle;
   try {
     fh = await open(path, 'r');
@@ -24,12 +25,14 @@ export async function* fileChunks(path: string, chunk = 1 << 20): AsyncGenerator
   }
   try {
     let ring: Buffer[] | undefined;
+    let room: ReadInto;
     for (let n = 0; ; n++) {
-      const buf = ring ? ring[n % RING] : Buffer.allocUnsafe(chunk);
-      const { bytesRead } = await fh.read(buf, 0, chunk, null);
+      const into = room !== undefined && room.length >= MIN_ROOM;
+      const buf = into ? room! : ring ? ring[n % RING] : Buffer.allocUnsafe(chunk);
+      const { bytesRead } = await fh.read(buf, 0, into ? buf.length : chunk, null);
       if (bytesRead === 0) return;
       if (n === 0 && startsWith(buf.subarray(0, bytesRead), BINARY_MAGIC)) ring = Array.from({ length: RING }, () => Buffer.allocUnsafe(chunk));
-      yield buf.subarray(0, bytesRead);
+      room = yield buf.subarray(0, bytesRead);
     }
   } finally {
     await fh.close();
@@ -38,6 +41,8 @@ export async function* fileChunks(path: string, chunk = 1 << 20): AsyncGenerator
 
 /** Chunks of a plain binary trace in use at once: the one its reader copies, and one the sniffing of its form may hold. */
 const RING = 4;
+/** Less room than this is not worth a read of its own. */
+const MIN_ROOM = 64 << 10;
 
 /** A trace file's bytes, decompressed, with its form known from its first bytes. */
 export function openTraceFile(path: string): Promise<TraceBytes> {

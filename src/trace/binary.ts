@@ -6,7 +6,7 @@
 // one record and one chunk of the file, whatever the trace's length. Both work over bytes: the reader
 // over a TraceBytes (source.ts), the writers into a ByteSink (a file in Node: src/node/trace-files.ts).
 import { TraceError } from './trace-error.ts';
-import type { TraceBytes } from './source.ts';
+import type { ReadInto, TraceBytes } from './source.ts';
 import { TraceParser, type TraceItem } from './parser.ts';
 import { platform } from '../platform/platform.ts';
 
@@ -94,11 +94,16 @@ export type BinaryRecord =
   | { type: 'accesses'; line: number; cpu: number; va: BigUint64Array; rw: Uint8Array; offset: number; bytes: number };
 
 /**
- * Pulls bytes from a stream of chunks into one buffer that is reused for the whole file: each byte is
- * copied once, from its chunk to the buffer (joining the chunks a record spans anew at every refill
- * was a quarter of the replay's main thread). The buffer holds at most one record and one chunk.
- * Views of `buf` are valid until the next `fill`.
+ * Pulls bytes from a stream of chunks into one buffer that is reused for the whole file. It offers the
+ * source the free end of the buffer (ReadInto): a file is read straight into it; the chunks of any
+ * other source are copied in, each byte once (joining the chunks a record spans anew at every refill
+ * was a quarter of the replay's main thread). Only the bytes of a record cut by the end of the buffer
+ * move, to its start. The buffer holds at most one record and one chunk. Views of `buf` are valid
+ * until the next `fill`.
  */
+/** Room offered for a read into the reader's buffer: a file's chunk. */
+const ROOM = 1 << 20;
+
 class ByteReader {
   buf: Uint8Array = new Uint8Array(4 << 20);
   pos = 0;
@@ -106,19 +111,37 @@ class ByteReader {
   private end = 0;
   private base = 0;
   private eof = false;
-  constructor(private readonly chunks: AsyncIterator<Uint8Array>) {}
+  constructor(private readonly chunks: AsyncIterator<Uint8Array, unknown, ReadInto>) {}
 
   /** Makes n bytes available at `pos` if the stream has them; returns how many are. */
   async fill(n: number): Promise<number> {
     while (this.end - this.pos < n && !this.eof) {
-      const r = await this.chunks.next();
+      const r = await this.chunks.next(this.room());
       if (r.done) {
         this.eof = true;
         break;
       }
-      this.append(r.value);
+      const c = r.value;
+      if (c.buffer === this.buf.buffer && c.byteOffset === this.end) this.end += c.length;
+      else this.append(c);
     }
     return this.end - this.pos;
+  }
+
+  /** The free end of the buffer, at least ROOM bytes, for a source that can read into it. */
+  private room(): Uint8Array {
+    if (this.buf.length - this.end < ROOM) {
+      const have = this.end - this.pos;
+      if (have + ROOM > this.buf.length) {
+        const bigger = new Uint8Array(Math.max(have + ROOM, 2 * this.buf.length));
+        bigger.set(this.buf.subarray(this.pos, this.end));
+        this.buf = bigger;
+      } else this.buf.copyWithin(0, this.pos, this.end);
+      this.base += this.pos;
+      this.pos = 0;
+      this.end = have;
+    }
+    return this.buf.subarray(this.end);
   }
 
   private append(chunk: Uint8Array): void {
@@ -158,7 +181,7 @@ const isCommentLine = (s: string) => {
  */
 export async function* readBinaryRecords(src: TraceBytes): AsyncGenerator<BinaryRecord> {
   const { gzip, name: path } = src;
-  const chunks = src.chunks[Symbol.asyncIterator]();
+  const chunks = src.chunks[Symbol.asyncIterator]() as AsyncIterator<Uint8Array, unknown, ReadInto>;
   const r = new ByteReader(chunks);
   let line = 1;
   const fail = (reason: string, field?: string, at = line): never => {

@@ -55,12 +55,19 @@ export function gunzip(chunks: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8A
 }
 
 /** Pulls the first bytes of a stream of chunks without losing them. */
+/**
+ * Room a reader offers for its next chunk, passed as the argument of the chunk iterator's `next`: a
+ * source that can read into it (a file, src/node/trace-files.ts) gives a view of `room` as that chunk,
+ * so the reader need not copy it; any other source ignores it.
+ */
+export type ReadInto = Uint8Array | undefined;
+
 class Peekable {
   private readonly head: Uint8Array[] = [];
   private size = 0;
   private done = false;
   private error: unknown;
-  constructor(private readonly it: AsyncIterator<Uint8Array>) {}
+  constructor(private readonly it: AsyncIterator<Uint8Array, unknown, ReadInto>) {}
 
   /** At least n bytes from the start (fewer at the end of the stream). */
   async peek(n: number): Promise<Uint8Array> {
@@ -91,15 +98,17 @@ class Peekable {
     return out;
   }
 
-  async *chunks(): AsyncGenerator<Uint8Array> {
+  /** The chunks, peeked ones first; a reader's room for the next one is passed on (ReadInto). */
+  async *chunks(): AsyncGenerator<Uint8Array, void, ReadInto> {
     try {
-      while (this.head.length) yield this.head.shift()!;
+      let room: ReadInto;
+      while (this.head.length) room = yield this.head.shift()!;
       if (this.error !== undefined) throw this.error;
       if (this.done) return;
       for (;;) {
-        const r = await this.it.next();
+        const r = await this.it.next(room);
         if (r.done) return;
-        yield r.value;
+        room = yield r.value;
       }
     } finally {
       await this.it.return?.();
@@ -126,10 +135,19 @@ export interface TraceBytes {
  */
 export async function openTraceBytes(input: TraceInput, name: string): Promise<TraceBytes> {
   let read = 0;
-  const counted = (async function* () {
-    for await (const c of chunksOf(input)) {
-      read += c.length;
-      yield c;
+  const source = chunksOf(input);
+  // Passes the reader's room on to the source (a for-await loop would drop it).
+  const counted = (async function* (): AsyncGenerator<Uint8Array, void, ReadInto> {
+    try {
+      let room: ReadInto;
+      for (;;) {
+        const r = await source.next(room);
+        if (r.done) return;
+        read += r.value.length;
+        room = yield r.value;
+      }
+    } finally {
+      await source.return(undefined);
     }
   })();
   const raw = new Peekable(counted);
