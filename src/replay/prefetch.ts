@@ -1,10 +1,12 @@
 // Reading ahead: the trace reader runs while the replay waits for its workers, so decoding the next
-// events (and the binary form's access runs) overlaps the accesses of the current window. At most
-// `max` items are held; the order of items and of the reader's error is kept (the error comes after
-// every item read before it, as it would without the read-ahead).
-export async function* prefetch<T>(source: AsyncIterable<T>, max: number): AsyncGenerator<T> {
+// events (and the binary form's access runs) overlaps the accesses of the current window. Items of
+// at most `max` weight in all are held (at least one, whatever its weight); the order of items and of
+// the reader's error is kept (the error comes after every item read before it, as it would without
+// the read-ahead).
+export async function* prefetch<T>(source: AsyncIterable<T>, max: number, weight: (item: T) => number = () => 1): AsyncGenerator<T> {
   const it = source[Symbol.asyncIterator]();
   const buffer: T[] = [];
+  let held = 0;
   let done = false;
   let failure: { err: unknown } | undefined;
   let wake: (() => void) | undefined;
@@ -13,13 +15,14 @@ export async function* prefetch<T>(source: AsyncIterable<T>, max: number): Async
   const pump = (async () => {
     try {
       while (!stopped) {
-        if (buffer.length >= max) {
+        if (buffer.length && held >= max) {
           await new Promise<void>((r) => (room = r));
           continue;
         }
         const r = await it.next();
         if (r.done) break;
         buffer.push(r.value);
+        held += weight(r.value);
         wake?.();
       }
     } catch (err) {
@@ -33,6 +36,7 @@ export async function* prefetch<T>(source: AsyncIterable<T>, max: number): Async
     for (;;) {
       if (buffer.length) {
         const item = buffer.shift()!;
+        held -= weight(item);
         room?.();
         room = undefined;
         yield item;

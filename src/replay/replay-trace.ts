@@ -11,7 +11,7 @@ export { Interrupted } from './interrupted.ts';
 import { prefetch } from './prefetch.ts';
 import { ConfigError, ModelBugError } from '../mmu/errors.ts';
 import { machineConfig } from './machine-limits.ts';
-import { readTraceSource } from '../trace/read.ts';
+import { readTraceSource, TRACE_BLOCKS, type TraceItems } from '../trace/read.ts';
 import type { TraceInput } from '../trace/source.ts';
 
 export interface ReplayTraceOptions extends ReplayOptions {
@@ -26,8 +26,31 @@ export interface ReplayOutcome {
   replay?: Replay;
 }
 
-async function* toAsync<T>(items: AsyncIterable<T> | Iterable<T>): AsyncGenerator<T> {
-  yield* items;
+/** Items in blocks: a reader's own (TRACE_BLOCKS), or a list's in blocks of up to 256, or one by one. */
+async function* blocksOf(items: AsyncIterable<TraceItem> | Iterable<TraceItem>): AsyncGenerator<TraceItem[]> {
+  if (TRACE_BLOCKS in items) {
+    yield* (items as TraceItems)[TRACE_BLOCKS]();
+    return;
+  }
+  if (Symbol.iterator in items) {
+    let block: TraceItem[] = [];
+    try {
+      for (const item of items) {
+        block.push(item);
+        if (block.length === 256) {
+          yield block;
+          block = [];
+        }
+      }
+    } catch (err) {
+      // A bad item (a generator that parses as it goes): the items before it run first.
+      if (block.length) yield block;
+      throw err;
+    }
+    if (block.length) yield block;
+    return;
+  }
+  for await (const item of items) yield [item];
 }
 
 interface Located {
@@ -48,10 +71,11 @@ export async function replayTrace(items: AsyncIterable<TraceItem> | Iterable<Tra
   let replay: Replay | undefined;
   let lastLine = 0;
   try {
-    // The reader runs ahead while the workers run a window (at most 16 events, or access runs, held).
-    // An abort (a signal) stops the replay at once, even while the reader is still looking for the next
-    // event (a long run of comments, a slow pipe): the reader is left, not awaited.
-    const source = prefetch(toAsync(items), 16);
+    // The reader runs ahead while the workers run a window (at most 16 events, or access runs, held,
+    // or one block of lines). An abort (a signal) stops the replay at once, even while the reader is
+    // still looking for the next event (a long run of comments, a slow pipe): the reader is left, not
+    // awaited.
+    const source = prefetch(blocksOf(items), 16, (block) => block.length);
     const signal = opts.signal;
     let aborted: Promise<'aborted'> | undefined;
     if (signal) {
@@ -69,24 +93,26 @@ export async function replayTrace(items: AsyncIterable<TraceItem> | Iterable<Tra
         throw interrupted(path, lastLine, signal!);
       }
       if (r.done) break;
-      const item = r.value;
-      lastLine = item.line;
-      if (item.kind === 'header') {
-        try {
-          replay = await Replay.create(item.header, opts, path);
-        } catch (err) {
-          if (err instanceof ProfileError) throw Object.assign(new Error(err.message), { file: path, line: item.line });
-          if (err instanceof ConfigError || err instanceof RangeError) {
-            const { field, message } = machineConfig(item.header, opts, err);
-            throw new TraceError(path, item.line, field, message);
+      for (const item of r.value) {
+        if (signal?.aborted) throw interrupted(path, lastLine, signal);
+        lastLine = item.line;
+        if (item.kind === 'header') {
+          try {
+            replay = await Replay.create(item.header, opts, path);
+          } catch (err) {
+            if (err instanceof ProfileError) throw Object.assign(new Error(err.message), { file: path, line: item.line });
+            if (err instanceof ConfigError || err instanceof RangeError) {
+              const { field, message } = machineConfig(item.header, opts, err);
+              throw new TraceError(path, item.line, field, message);
+            }
+            throw err;
           }
-          throw err;
+          continue;
         }
-        continue;
+        const running = replay!.run(item.line, item.event as never);
+        if (running) await running;
+        opts.onEvent?.(replay!, item.line, item.bytes);
       }
-      const running = replay!.run(item.line, item.event as never);
-      if (running) await running;
-      opts.onEvent?.(replay!, item.line, item.bytes);
     }
     if (signal?.aborted) throw interrupted(path, lastLine, signal);
     if (!replay) throw Object.assign(new Error('the trace has no header line'), { file: path, line: lastLine });

@@ -77,6 +77,18 @@ function runArrays(count: number): { va: BigUint64Array; rw: Uint8Array } {
 }
 
 /**
+ * Arrays for an access run of up to MAX_RUN records that is built record by record (the text form's
+ * runs of plain accesses, src/trace/read.ts); accessRun makes the event of its first `count`.
+ */
+export function accessRunArrays(): { va: BigUint64Array; rw: Uint8Array } {
+  return runArrays(MAX_RUN);
+}
+
+export function accessRun(cpu: number, arrays: { va: BigUint64Array; rw: Uint8Array }, count: number): AccessRunEvent {
+  return { op: 'access_run', cpu, va: arrays.va.subarray(0, count), rw: arrays.rw.subarray(0, count) };
+}
+
+/**
  * Gives an access run's arrays back to the reader, for a later run: the caller no longer reads them
  * (nor anything else that may still hold the event).
  */

@@ -6,15 +6,19 @@
 // the (decompressed) file, not text with U+FFFD in it.
 import { TraceError } from './trace-error.ts';
 import type { TraceBytes } from './source.ts';
+import type { PlainAccessScanner } from './plain-access.ts';
 
 /** Bytes of one line at most (without its line break): 16 MiB, the binary form's MAX_TEXT. */
 export const MAX_LINE = 16 << 20;
 
 export interface TextLine {
   line: number;
+  /** The text ('' for a line the block's scanner took). */
   text: string;
   /** Bytes of the input read so far (progress). */
   bytes: number;
+  /** A line the scanner of readLineBlocks took: its index in the scanner's columns for this block. */
+  plain?: number;
 }
 
 const NL = 0x0a;
@@ -62,9 +66,11 @@ export async function* readLines(src: TraceBytes, maxLine = MAX_LINE): AsyncGene
 /**
  * The lines of a text trace, in blocks (those that end in one chunk of the input): one await per
  * chunk instead of per line. A read error (a corrupt gzip stream) is a TraceError at the line it cut;
- * the lines before it have been handed out.
+ * the lines before it have been handed out. A `scanner` sees the bytes of each whole line of a chunk
+ * first; a line it takes is not decoded (its fields are in the scanner's columns, valid until the
+ * next block).
  */
-export async function* readLineBlocks(src: TraceBytes, maxLine = MAX_LINE): AsyncGenerator<TextLine[]> {
+export async function* readLineBlocks(src: TraceBytes, maxLine = MAX_LINE, scanner?: PlainAccessScanner): AsyncGenerator<TextLine[]> {
   // Not the decoder's fatal mode: in Node it takes a slower path that makes two-byte strings, which
   // JSON.parse reads more slowly. A U+FFFD in the text is checked against the bytes instead.
   const utf8 = new TextDecoder('utf-8', { ignoreBOM: true });
@@ -150,6 +156,26 @@ export async function* readLineBlocks(src: TraceBytes, maxLine = MAX_LINE): Asyn
               throw err;
             }
             block.push({ line: ++line, text: t, bytes });
+            at = end + 1;
+          }
+        } else if (scanner) {
+          // Line by line: a plain access is read from its bytes; any other line is decoded alone.
+          scanner.reset(chunk);
+          for (let at = first + 1; at <= last; ) {
+            // The scanner finds the end of a line it takes; any other line is looked for.
+            let end = scanner.take(at, last);
+            if (end >= 0) block.push({ line: ++line, text: '', bytes, plain: scanner.n - 1 });
+            else {
+              end = chunk.indexOf(NL, at);
+              let t: string;
+              try {
+                t = strip(decode(chunk.subarray(at, end), fileOffset + at));
+              } catch (err) {
+                yield block;
+                throw err;
+              }
+              block.push({ line: ++line, text: t, bytes });
+            }
             at = end + 1;
           }
         } else {

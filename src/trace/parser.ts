@@ -9,6 +9,7 @@ import { fixById } from '../kernel/fixes.ts';
 import { VIOLATION_KINDS } from '../oracle/violation.ts';
 import { ARRAY_NAMES } from '../mmu/model.ts';
 import type { ReplayEvent, ReplayHeader, TraceItem } from './events.ts';
+import { scanPlainAccess, type PlainAccess } from './plain-access.ts';
 
 export type { TraceItem } from './events.ts';
 
@@ -166,7 +167,27 @@ export class TraceParser {
     throw new TraceError(this.file, line, field, reason);
   }
 
+  private readonly scan: PlainAccess = { cpu: 0, lo: 0, hi: 0, code: 0 };
+
+  /**
+   * Whether the line is a plain access in the canonical form that this trace accepts as it is (the
+   * header seen, its CPU exists, no concurrent block open); its fields are then in `out`.
+   */
+  plainAccess(text: string, out: PlainAccess): boolean {
+    return scanPlainAccess(text, out) && this.takesPlainAccess(out.cpu);
+  }
+
+  /** Whether a plain access of this CPU is accepted as it is here (see plainAccess). */
+  takesPlainAccess(cpu: number): boolean {
+    return this.header !== undefined && this.blockLine === undefined && cpu < this.header.cpus;
+  }
+
   line(lineNo: number, text: string, bytes: number): TraceItem | undefined {
+    const a = this.scan;
+    if (this.plainAccess(text, a)) {
+      const event: ReplayEvent = { op: 'access', cpu: a.cpu, va: (BigInt(a.hi) << 32n) | BigInt(a.lo), rw: RW[a.code] };
+      return { kind: 'event', line: lineNo, event, bytes };
+    }
     const t = (lineNo === 1 ? text.replace(/^\uFEFF/, '') : text).trim();
     if (t === '' || t.startsWith('#') || t.startsWith('//')) return undefined;
     let obj: unknown;
