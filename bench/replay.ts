@@ -11,6 +11,8 @@
 //   (JSON Lines): five rounds in which each CPU switches process and streams 1 M random accesses over
 //   the segment (30% writes), with a migration between rounds. The workers generate the accesses, so
 //   this shows how the lanes scale when the reader is not in the way.
+// - replay-jsonl: the database workload again, 4 M accesses written as JSON Lines, one
+//   {"op":"access",…} line each (≈ 55 bytes a line): the text reader's throughput in a replay.
 //
 // Each trace is written into a temporary file before the clock starts, and the worker threads are
 // started before it too (a replay reuses them). A sample is one whole replay (replayFile); ops are
@@ -44,7 +46,8 @@ export interface ReplayBenchOptions {
 /** The worker counts measured (the targets compare 2 with 1). */
 export const REPLAY_WORKERS = [1, 2] as const;
 export const REPLAY_ACCESSES = 20_000_000;
-export const REPLAY_BENCH_NAMES = ['replay', 'replay-streams'] as const;
+export const REPLAY_JSONL_ACCESSES = 4_000_000;
+export const REPLAY_BENCH_NAMES = ['replay', 'replay-streams', 'replay-jsonl'] as const;
 
 interface ReplayWorkload {
   name: (typeof REPLAY_BENCH_NAMES)[number];
@@ -85,6 +88,10 @@ const WORKLOADS: readonly ReplayWorkload[] = [
       }
       j({ op: 'expect', violations: 0, with: '017b1660df89' });
     },
+  },
+  {
+    name: 'replay-jsonl', file: 'database.jsonl', note: 'generate database, 4 M accesses as JSON Lines (one access a line), oracle on',
+    write: (w) => void writeWorkload('database', { ...WORKLOAD_DEFAULTS.database, accesses: REPLAY_JSONL_ACCESSES }, w),
   },
 ];
 

@@ -182,6 +182,7 @@ export const TARGETS: readonly Target[] = [
   replayThroughput('replay', 50e6),
   replayScaling,
   replayThroughput('replay-streams', 150e6),
+  replayThroughput('replay-jsonl', 5e6),
   exploreThroughput,
   exploreScaling,
 ];
