@@ -259,6 +259,15 @@ describe('files', () => {
     await expect(collect(join(dir, 'bad.jsonl.gz'))).rejects.toThrow(/bad\.jsonl\.gz:1: cannot read the trace \(is it valid gzip\?\)/);
   });
 
+  it('a line of 6 MiB, read through the four reused buffers of the file, comes out whole, and so do the lines around it', async () => {
+    const name = Array.from({ length: (6 << 20) / 16 }, (_, i) => i.toString(16).padStart(16, 'n')).join('');
+    const lines = [HEADER, ...Array.from({ length: 30000 }, (_, i) => `{"op":"mm","mm":"m${i}"}`), `{"op":"mm","mm":"${name}"}`, `{"op":"switch","cpu":1,"mm":"${name}"}`, '{"op":"mm","mm":"after"}'];
+    writeFileSync(join(dir, 'long.jsonl'), lines.join('\n') + '\n');
+    const items = await collect(join(dir, 'long.jsonl'));
+    expect(items).toHaveLength(lines.length);
+    expect(items.map((i) => (i.kind === 'event' ? i.event.mm : undefined)).slice(1)).toEqual([...Array.from({ length: 30000 }, (_, i) => `m${i}`), name, name, 'after']);
+  });
+
   it('hands out every event before the bad line', async () => {
     writeFileSync(join(dir, 'b.jsonl'), `${HEADER}\n{"op":"mm","mm":"A"}\n{"op":"mm"}\n{"op":"mm","mm":"B"}\n`);
     const seen: number[] = [];

@@ -11,10 +11,11 @@ import { BINARY_EXTENSION, BINARY_MAGIC, BinaryTraceWriter, TextTraceWriter, for
  * The chunks of a file; a file that cannot be opened is a TraceError naming it (line 0).
  *
  * A reader that offers room for the next chunk (ReadInto: the binary reader's buffer) gets it read
- * there, and copies nothing. Otherwise, a plain binary trace (known by its first chunk) is read into
- * a ring of RING reused buffers (its reader copies every chunk at once): a fresh MiB per chunk cost
- * the replay more in page faults and collections than the reading itself. Anything else gets a fresh
- * buffer per chunk: the gzip and JSON Lines readers may hold a chunk while they read the next ones.
+ * there, and copies nothing. Otherwise an uncompressed file (not gzip by its first bytes nor by its
+ * name) is read into a ring of RING reused buffers: its readers (the binary one, and the lines of
+ * src/trace/lines.ts) copy what they keep of a chunk before the next but RING − 1, and a fresh MiB per
+ * chunk cost the replay more in page faults and collections than the reading itself. A gzip file
+ * gets a fresh buffer per chunk: the decompressor may still hold one while it reads the next ones.
  */
 export async function* fileChunks(path: string, chunk = 1 << 20): AsyncGenerator<Uint8Array, void, ReadInto> {
   let fh: FileHandle;
@@ -31,7 +32,7 @@ export async function* fileChunks(path: string, chunk = 1 << 20): AsyncGenerator
       const buf = into ? room! : ring ? ring[n % RING] : Buffer.allocUnsafe(chunk);
       const { bytesRead } = await fh.read(buf, 0, into ? buf.length : chunk, null);
       if (bytesRead === 0) return;
-      if (n === 0 && startsWith(buf.subarray(0, bytesRead), BINARY_MAGIC)) ring = Array.from({ length: RING }, () => Buffer.allocUnsafe(chunk));
+      if (n === 0 && !startsWith(buf.subarray(0, bytesRead), GZIP_MAGIC) && !path.endsWith('.gz')) ring = Array.from({ length: RING }, () => Buffer.allocUnsafe(chunk));
       room = yield buf.subarray(0, bytesRead);
     }
   } finally {
@@ -39,8 +40,9 @@ export async function* fileChunks(path: string, chunk = 1 << 20): AsyncGenerator
   }
 }
 
-/** Chunks of a plain binary trace in use at once: the one its reader copies, and one the sniffing of its form may hold. */
+/** Chunks of an uncompressed trace in use at once: the one its reader reads, and those the sniffing of its form may hold. */
 const RING = 4;
+const GZIP_MAGIC = [0x1f, 0x8b];
 /** Less room than this is not worth a read of its own. */
 const MIN_ROOM = 64 << 10;
 

@@ -17,8 +17,12 @@ export interface TextLine {
   text: string;
   /** Bytes of the input read so far (progress). */
   bytes: number;
-  /** A line the scanner of readLineBlocks took: its index in the scanner's columns for this block. */
+  /**
+   * Lines the scanner of readLineBlocks took: `count` of them from `line` on (1 if absent), the first
+   * at this index of the scanner's columns for this block, the others after it.
+   */
   plain?: number;
+  count?: number;
 }
 
 const NL = 0x0a;
@@ -112,7 +116,7 @@ export async function* readLineBlocks(src: TraceBytes, maxLine = MAX_LINE, scann
       chunk = r.value;
       const first = chunk.indexOf(NL);
       if (first < 0) {
-        carry.push(chunk);
+        carry.push(new Uint8Array(chunk)); // a copy (a Buffer's slice is not): the source may reuse its buffers
         carried += chunk.length;
         if (carried > maxLine) tooLong();
         fileOffset += chunk.length;
@@ -164,8 +168,13 @@ export async function* readLineBlocks(src: TraceBytes, maxLine = MAX_LINE, scann
           for (let at = first + 1; at <= last; ) {
             // The scanner finds the end of a line it takes; any other line is looked for.
             let end = scanner.take(at, last);
-            if (end >= 0) block.push({ line: ++line, text: '', bytes, plain: scanner.n - 1 });
-            else {
+            if (end >= 0) {
+              // Consecutive taken lines share one entry (an object per line costs the collector dearly).
+              const prev = block[block.length - 1];
+              line++;
+              if (prev.plain !== undefined && prev.plain + prev.count! === scanner.n - 1) prev.count!++;
+              else block.push({ line, text: '', bytes, plain: scanner.n - 1, count: 1 });
+            } else {
               end = chunk.indexOf(NL, at);
               let t: string;
               try {
@@ -193,7 +202,7 @@ export async function* readLineBlocks(src: TraceBytes, maxLine = MAX_LINE, scann
       if (last + 1 < chunk.length) {
         const rest = chunk.subarray(last + 1);
         if (rest.length > maxLine) tooLong();
-        carry.push(rest);
+        carry.push(new Uint8Array(rest));
         carried = rest.length;
       }
       fileOffset += chunk.length;

@@ -77,36 +77,40 @@ export async function* readTraceBlocks(input: TraceInput, name = 'trace', opts: 
       n = 0;
       arrays = halves = undefined;
     };
+    /** One line: a plain access joins the run (or starts one); anything else ends it and is parsed. */
+    const one = (line: number, text: string, bytes: number, plain: number | undefined): void => {
+      last = line;
+      if (plain !== undefined) {
+        if (parser.takesPlainAccess(scanner!.cpu[plain])) {
+          a.cpu = scanner!.cpu[plain];
+          a.lo = scanner!.lo[plain];
+          a.hi = scanner!.hi[plain];
+          a.code = scanner!.code[plain];
+        } else text = scanner!.text(plain);
+      }
+      if (runs && ((plain !== undefined && text === '') || parser.plainAccess(text, a))) {
+        if (n > 0 && (a.cpu !== cpu || first + n !== line || n === MAX_RUN)) endRun();
+        if (n === 0) {
+          arrays = accessRunArrays();
+          halves = new Uint32Array(arrays.va.buffer, arrays.va.byteOffset, 2 * MAX_RUN);
+          cpu = a.cpu;
+          first = line;
+        }
+        halves![2 * n] = a.lo;
+        halves![2 * n + 1] = a.hi;
+        arrays!.rw[n] = a.code;
+        n++;
+        runBytes = bytes;
+        return;
+      }
+      endRun();
+      const item = parser.line(line, text, bytes);
+      if (item) items.push(item);
+    };
     try {
-      for (const { line, text: t, bytes, plain } of block) {
-        last = line;
-        let text = t;
-        if (plain !== undefined) {
-          if (parser.takesPlainAccess(scanner!.cpu[plain])) {
-            a.cpu = scanner!.cpu[plain];
-            a.lo = scanner!.lo[plain];
-            a.hi = scanner!.hi[plain];
-            a.code = scanner!.code[plain];
-          } else text = scanner!.text(plain);
-        }
-        if (runs && ((plain !== undefined && text === '') || parser.plainAccess(text, a))) {
-          if (n > 0 && (a.cpu !== cpu || first + n !== line || n === MAX_RUN)) endRun();
-          if (n === 0) {
-            arrays = accessRunArrays();
-            halves = new Uint32Array(arrays.va.buffer, arrays.va.byteOffset, 2 * MAX_RUN);
-            cpu = a.cpu;
-            first = line;
-          }
-          halves![2 * n] = a.lo;
-          halves![2 * n + 1] = a.hi;
-          arrays!.rw[n] = a.code;
-          n++;
-          runBytes = bytes;
-          continue;
-        }
-        endRun();
-        const item = parser.line(line, text, bytes);
-        if (item) items.push(item);
+      for (const { line, text, bytes, plain, count = 1 } of block) {
+        if (plain === undefined) one(line, text, bytes, undefined);
+        else for (let j = 0; j < count; j++) one(line + j, '', bytes, plain + j);
       }
       endRun();
     } catch (err) {
