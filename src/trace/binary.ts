@@ -142,35 +142,28 @@ class ByteReader {
 
   /** The free end of the buffer, at least ROOM bytes, for a source that can read into it. */
   private room(): Uint8Array {
-    if (this.buf.length - this.end < ROOM) {
-      const have = this.end - this.pos;
-      if (have + ROOM > this.buf.length) {
-        const bigger = new Uint8Array(Math.max(have + ROOM, 2 * this.buf.length));
-        bigger.set(this.buf.subarray(this.pos, this.end));
-        this.buf = bigger;
-      } else this.buf.copyWithin(0, this.pos, this.end);
-      this.base += this.pos;
-      this.pos = 0;
-      this.end = have;
-    }
+    this.free(ROOM);
     return this.buf.subarray(this.end);
   }
 
   private append(chunk: Uint8Array): void {
-    if (this.end + chunk.length > this.buf.length) {
-      const have = this.end - this.pos;
-      const need = have + chunk.length;
-      if (need > this.buf.length) {
-        const bigger = new Uint8Array(Math.max(need, 2 * this.buf.length));
-        bigger.set(this.buf.subarray(this.pos, this.end));
-        this.buf = bigger;
-      } else this.buf.copyWithin(0, this.pos, this.end);
-      this.base += this.pos;
-      this.pos = 0;
-      this.end = have;
-    }
+    this.free(chunk.length);
     this.buf.set(chunk, this.end);
     this.end += chunk.length;
+  }
+
+  /** At least n free bytes after `end`: the unread bytes move to the start of the buffer, or to a bigger one. */
+  private free(n: number): void {
+    if (this.end + n <= this.buf.length) return;
+    const have = this.end - this.pos;
+    if (have + n > this.buf.length) {
+      const bigger = new Uint8Array(Math.max(have + n, 2 * this.buf.length));
+      bigger.set(this.buf.subarray(this.pos, this.end));
+      this.buf = bigger;
+    } else this.buf.copyWithin(0, this.pos, this.end);
+    this.base += this.pos;
+    this.pos = 0;
+    this.end = have;
   }
 
   /** The offset of `pos` in the (decompressed) file. */
