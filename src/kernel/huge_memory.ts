@@ -82,14 +82,23 @@ export function doHugePmdAnonymousPage(k: Kernel, mm: MmStruct, vma: VmArea, add
   if (pa === undefined) return false;
   const pgtable = allocTable(k, mm, 'pte');
   vma.anonVma ??= k.newAnonVma(vma);
-  const page = new Page(pa, '2M', vma.anonVma, Number(vma.linearPageIndex(haddr)));
+  mapNewThp(k, mm, vma, haddr, pmdp, pa, pgtable, 'do_huge_pmd_anonymous_page');
+  return true;
+}
+
+/**
+ * The end both a THP fault and a collapse come to: the new 2 MiB page takes its anon_vma's reverse
+ * map (its only mapping), the PTE table is deposited under the PMD (pgtable_trans_huge_deposit) and
+ * the huge PMD set, dirty and writable as the VMA allows.
+ */
+function mapNewThp(k: Kernel, mm: MmStruct, vma: VmArea, haddr: bigint, pmdp: bigint, pa: bigint, pgtable: bigint, caller: string): void {
+  const page = new Page(pa, '2M', vma.anonVma!, Number(vma.linearPageIndex(haddr)));
   k.pages.set(pa, page);
   page.refcount = 1;
   page.mapcount = 1;
   pgtableTransHugeDeposit(k, pmdp, pgtable);
-  setEntry(k, mm, haddr, 'pmd', pmdp, mkPte(vma, page, vma.prot.w, true), 'do_huge_pmd_anonymous_page');
+  setEntry(k, mm, haddr, 'pmd', pmdp, mkPte(vma, page, vma.prot.w, true), caller);
   k.observer.mapped(mm, haddr, page);
-  return true;
 }
 
 /**
@@ -199,13 +208,7 @@ export function* collapseHugePage(k: Kernel, op: Op, mm: MmStruct, address: bigi
       page.mapcount--;
       k.putPage(page, `collapse_huge_page in ${mm.name}`);
     }
-    const page = new Page(pa, '2M', vma.anonVma!, Number(vma.linearPageIndex(haddr)));
-    k.pages.set(pa, page);
-    page.refcount = 1;
-    page.mapcount = 1;
-    pgtableTransHugeDeposit(k, pmdp, table);
-    setEntry(k, mm, haddr, 'pmd', pmdp, mkPte(vma, page, vma.prot.w, true), 'collapse_huge_page');
-    k.observer.mapped(mm, haddr, page);
+    mapNewThp(k, mm, vma, haddr, pmdp, pa, table, 'collapse_huge_page');
   } finally {
     mm.mmapLock.upWrite(op);
   }

@@ -4,7 +4,7 @@ import { closeSync, openSync, readSync, writeSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { constants, crc32, deflateRawSync, gunzipSync } from 'node:zlib';
 import { TraceError } from '../trace/trace-error.ts';
-import { openTraceBytes, type ReadInto, type TraceBytes } from '../trace/source.ts';
+import { GZIP_MAGIC, openTraceBytes, type ReadInto, type TraceBytes } from '../trace/source.ts';
 import { BINARY_EXTENSION, BINARY_MAGIC, BinaryTraceWriter, TextTraceWriter, formatOfPath, type ByteSink, type TraceWriter } from '../trace/binary.ts';
 
 /**
@@ -42,7 +42,6 @@ export async function* fileChunks(path: string, chunk = 1 << 20): AsyncGenerator
 
 /** Chunks of an uncompressed trace in use at once: the one its reader reads, and those the sniffing of its form may hold. */
 const RING = 4;
-const GZIP_MAGIC = [0x1f, 0x8b];
 /** Less room than this is not worth a read of its own. */
 const MIN_ROOM = 64 << 10;
 
@@ -68,7 +67,7 @@ export function sniffTrace(path: string): { gzip: boolean; binary: boolean } {
     return { gzip: false, binary: false }; // the reader reports an unreadable file itself
   }
   const BIN4 = BINARY_MAGIC.slice(0, 4);
-  if (!startsWith(head, [0x1f, 0x8b])) return { gzip: false, binary: startsWith(head, BIN4) };
+  if (!startsWith(head, GZIP_MAGIC)) return { gzip: false, binary: startsWith(head, BIN4) };
   let inner: Buffer = Buffer.alloc(0);
   try {
     inner = gunzipSync(head, { finishFlush: 2 /* Z_SYNC_FLUSH: tolerate the cut */ });

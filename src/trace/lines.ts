@@ -143,44 +143,30 @@ export async function* readLineBlocks(src: TraceBytes, maxLine = MAX_LINE, scann
       // The whole lines after it, decoded at once (a line break never splits a UTF-8 sequence).
       const last = chunk.lastIndexOf(NL);
       if (last > first) {
-        if (last - first - 1 > maxLine) {
-          // A chunk larger than a line may be: line by line, each measured.
-          let at = first + 1;
-          while (at <= last) {
-            const end = chunk.indexOf(NL, at);
-            if (end - at > maxLine) {
-              yield block;
-              tooLong();
-            }
-            let t: string;
-            try {
-              t = strip(decode(chunk.subarray(at, end), fileOffset + at));
-            } catch (err) {
-              yield block; // the good lines first
-              throw err;
-            }
-            block.push({ line: ++line, text: t, bytes });
-            at = end + 1;
-          }
-        } else if (scanner) {
-          // Line by line: a plain access is read from its bytes; any other line is decoded alone.
-          scanner.reset(chunk);
+        if (scanner || last - first - 1 > maxLine) {
+          // Line by line: a plain access read from its bytes by the scanner (which finds where it
+          // ends); any other line looked for, measured (a chunk may be larger than a line may be)
+          // and decoded alone.
+          scanner?.reset(chunk);
           for (let at = first + 1; at <= last; ) {
-            // The scanner finds the end of a line it takes; any other line is looked for.
-            let end = scanner.take(at, last);
+            let end = scanner ? scanner.take(at, last) : -1;
             if (end >= 0) {
               // Consecutive taken lines share one entry (an object per line costs the collector dearly).
               const prev = block[block.length - 1];
               line++;
-              if (prev.plain !== undefined && prev.plain + prev.count! === scanner.n - 1) prev.count!++;
-              else block.push({ line, text: '', bytes, plain: scanner.n - 1, count: 1 });
+              if (prev.plain !== undefined && prev.plain + prev.count! === scanner!.n - 1) prev.count!++;
+              else block.push({ line, text: '', bytes, plain: scanner!.n - 1, count: 1 });
             } else {
               end = chunk.indexOf(NL, at);
+              if (end - at > maxLine) {
+                yield block;
+                tooLong();
+              }
               let t: string;
               try {
                 t = strip(decode(chunk.subarray(at, end), fileOffset + at));
               } catch (err) {
-                yield block;
+                yield block; // the good lines first
                 throw err;
               }
               block.push({ line: ++line, text: t, bytes });

@@ -80,15 +80,18 @@ export async function* readTraceBlocks(input: TraceInput, name = 'trace', opts: 
     /** One line: a plain access joins the run (or starts one); anything else ends it and is parsed. */
     const one = (line: number, text: string, bytes: number, plain: number | undefined): void => {
       last = line;
+      // A line the scanner took joins the run unless the parser must see it (then its text is needed).
+      let plainAccess: boolean;
       if (plain !== undefined) {
-        if (parser.takesPlainAccess(scanner!.cpu[plain])) {
+        plainAccess = parser.takesPlainAccess(scanner!.cpu[plain]);
+        if (plainAccess) {
           a.cpu = scanner!.cpu[plain];
           a.lo = scanner!.lo[plain];
           a.hi = scanner!.hi[plain];
           a.code = scanner!.code[plain];
         } else text = scanner!.text(plain);
-      }
-      if (runs && ((plain !== undefined && text === '') || parser.plainAccess(text, a))) {
+      } else plainAccess = runs && parser.plainAccess(text, a);
+      if (plainAccess) {
         if (n > 0 && (a.cpu !== cpu || first + n !== line || n === MAX_RUN)) endRun();
         if (n === 0) {
           arrays = accessRunArrays();

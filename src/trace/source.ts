@@ -16,7 +16,7 @@ export type TraceInput =
 /** Input held in memory is handed to the readers in slices of this size (a line may span several). */
 const SLICE = 1 << 20;
 
-const GZIP_MAGIC = [0x1f, 0x8b];
+export const GZIP_MAGIC = [0x1f, 0x8b];
 /** The first four bytes of the binary form's magic (docs/trace-binary.md) decide which reader reads it. */
 const BINARY_MAGIC4 = [0x89, 0x4d, 0x4d, 0x54];
 const startsWith = (b: Uint8Array, magic: readonly number[]) => b.length >= magic.length && magic.every((m, i) => b[i] === m);
