@@ -64,3 +64,56 @@ describe('a device write into a page its address space no longer owns', () => {
     expect(report.violations.map((v) => `${v.kind}@${v.line} ${v.device}`)).toEqual(['stale-device@8 kvm0', 'stale-write@10 kvm0']);
   });
 });
+
+describe('mremap flushes as the kernel does, extent by extent', () => {
+  // move_page_tables moves up to the next PMD boundary of the old address or of the new one at a
+  // time (v6.18 `get_extent`); from eb66ae030829 each move_ptes flushes its own extent when it moved a
+  // present entry. CPU 1 runs the mm: each flush also interrupts it.
+  const flushes = (...pages: number[]) => pages.flatMap((n) => [{ reason: 'local-mm', pages: n }, { reason: 'remote-ipi', pages: n }, { reason: 'remote-shootdown', pages: n }]);
+  const trace = [
+    { format: 'mmuwasm-trace', version: 1, cpus: 2 },
+    { op: 'mm', mm: 'A' },
+    { op: 'switch', cpu: 0, mm: 'A' },
+    { op: 'switch', cpu: 1, mm: 'A' },
+    // A read-only page in each PMD an old range leaves, so that no page table is freed after a move.
+    ...['0x10000000', '0x103ff000', '0x301ff000', '0x40200000', '0x405ff000', '0x501ff000', '0x601ff000'].map((va) => ({ op: 'mmap', cpu: 0, va, len: '4K', prot: 'r', flags: 'private' })),
+    { op: 'mmap', cpu: 0, va: '0x101fe000', len: '12K', prot: 'rw', flags: 'private' },
+    { op: 'access', cpu: 0, va: '0x101fe000', rw: 'w' },
+    { op: 'access', cpu: 0, va: '0x101ff000', rw: 'r' },
+    { op: 'access', cpu: 0, va: '0x10200000', rw: 'w' },
+    // The old range crosses 0x10200000: extents of 2 pages and 1 page.
+    { op: 'mremap', cpu: 0, va: '0x101fe000', len: '12K', newva: '0x30000000', observed: { flushes: flushes(2, 1) } },
+    // The new range crosses 0x40400000: extents of 1 page and 2 pages.
+    { op: 'mremap', cpu: 0, va: '0x30000000', len: '12K', newva: '0x403ff000', observed: { flushes: flushes(1, 2) } },
+    // And then the old one does.
+    { op: 'mremap', cpu: 0, va: '0x403ff000', len: '12K', newva: '0x50000000', observed: { flushes: flushes(1, 2) } },
+    // Neither crosses: one extent.
+    { op: 'mremap', cpu: 0, va: '0x50000000', len: '12K', newva: '0x60000000', observed: { flushes: flushes(3) } },
+    // Nothing present, only the page table: no flush.
+    { op: 'madvise', cpu: 0, va: '0x60000000', len: '12K', advice: 'dontneed' },
+    { op: 'mremap', cpu: 0, va: '0x60000000', len: '12K', newva: '0x70000000', observed: { flushes: [] } },
+  ].map((e) => JSON.stringify(e));
+
+  async function replay(kernel: string) {
+    let r: Replay | undefined;
+    for (const item of parseTrace(trace, 'mremap.jsonl')) {
+      if (item.kind === 'header') r = await Replay.create(item.header, { kernel }, 'mremap.jsonl');
+      else await r!.run(item.line, item.event);
+    }
+    await r!.finish(trace.length);
+    const report = r!.result();
+    await r!.close();
+    expect(report.violations).toEqual([]);
+    return report;
+  }
+
+  // The model traces its flushes where v6.18 does (docs/fidelity.md); v4.4's flush path has no such points.
+  it.each(PROFILE_NAMES.filter((p) => p !== 'v4.4'))('under %s, one flush per extent that moved a present entry', async (kernel) => {
+    expect((await replay(kernel)).fidelity).toEqual({ events: 5, matching: 5, mismatches: [] });
+  });
+
+  it('under v4.4, one flush per call at its end, present entries or not, and one for the madvise', async () => {
+    // Each flush INVLPGs its pages on both CPUs: five calls of 3 pages, and the madvise's 3.
+    expect((await replay('v4.4')).stats.flush).toMatchObject({ flushes: 6, invlpg: 2 * (5 * 3 + 3) });
+  });
+});

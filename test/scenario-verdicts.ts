@@ -28,6 +28,9 @@ export const VERDICTS: Readonly<Record<string, ScenarioVerdicts>> = {
   'b11-mremap-flush-before-ptl-release': {
     'v4.4': ['stale-tlb@21 cpu1 eb66ae030829', 'use-after-free@22 cpu1 eb66ae030829'],
   },
+  'b11-mremap-clean-entry': {
+    'v4.4': ['stale-tlb@20 cpu1 eb66ae030829', 'use-after-free@21 cpu1 eb66ae030829'],
+  },
   'b12-switch-mm-window-skipped-flush': {
     'v4.4': ['use-after-free@34 cpu1 fea4e317f9e7'],
     'v4.19': ['use-after-free@34 cpu1 fea4e317f9e7'],
@@ -216,6 +219,8 @@ export const FIX_SWITCHES: readonly FixSwitch[] = [
   ['b10-parallel-dontneed', 'v4.4', { '99baac21e458': true }, null],
   ['b11-mremap-flush-before-ptl-release', 'v6.18', { eb66ae030829: false }, 'eb66ae030829'],
   ['b11-mremap-flush-before-ptl-release', 'v4.4', { eb66ae030829: true }, null],
+  ['b11-mremap-clean-entry', 'v6.18', { eb66ae030829: false }, 'eb66ae030829'],
+  ['b11-mremap-clean-entry', 'v4.4', { eb66ae030829: true }, null],
   ['b13-lazy-cpu-skipped-table-freed', 'v6.18', { '3ef938c35035': false }, '3ef938c35035'],
   ['b13-lazy-cpu-skipped-table-freed', 'v4.4', { '3ef938c35035': true }, null],
   ['b12-switch-mm-window-skipped-flush', 'v6.18', { fea4e317f9e7: false }, 'fea4e317f9e7'],

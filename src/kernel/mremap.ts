@@ -1,13 +1,16 @@
 // mm/mremap.c for private anonymous memory: move_page_tables / move_ptes, in the trace's steps `move`,
-// `unlock`, `flush`. Before eb66ae030829 the old range was flushed only at the end of
-// move_page_tables, after the page-table locks were dropped: a CPU could keep using the old address
-// while another path freed the page through the new one.
+// `unlock`, `flush`. move_page_tables moves the range in extents that end at the next PMD boundary of
+// the old address and of the new one; move_ptes moves one extent under its page-table locks.
+// Before eb66ae030829 (v4.4) the old range was flushed once, at the end of move_page_tables, after the
+// locks were dropped: a CPU could keep using the old address while another path freed the page through
+// the new one. From it (v4.19 on) move_ptes flushes its extent before it drops the locks, whenever it
+// moved a present entry, dirty or not.
 import { thpMappedIn } from './huge_memory.ts';
 import type { Kernel } from './kernel.ts';
 import { VmArea, type MmStruct } from './mm_types.ts';
 import { runToEnd, type Op, type OpGen } from './ops.ts';
 import { KernelRefusal, unmapRegion, vmasExactly } from './mmap.ts';
-import { pteDirty, pteNone, ptePresent, readEntry, setEntry, walkTo } from './pgtable.ts';
+import { pteNone, ptePresent, readEntry, setEntry, walkTo } from './pgtable.ts';
 import { freePgtables } from './memory.ts';
 import { tlbFinishMmuFlush, tlbFinishMmuFree, tlbGatherMmu } from './mmu_gather.ts';
 import { mremapHugetlb } from './mremap_hugetlb.ts';
@@ -46,26 +49,26 @@ export function* sysMremap(k: Kernel, op: Op, mm: MmStruct, oldAddr: bigint, len
     nv.anonVma = vma.anonVma;
     if (nv.anonVma) nv.anonVma.vmas.push(nv);
     mm.insertVma(nv);
-    let forceFlush = false;
+    const fixed = k.fixes.has('eb66ae030829');
+    // v4.4's need_flush: set by every extent whose old PMD has a page table, present entries or not.
     let needFlush = false;
-    for (let off = 0n; off < moveLen; off += 4096n) {
-      const oldPtep = walkTo(k, mm, oldAddr + off, 'pte');
-      if (oldPtep === undefined) continue;
-      const e = readEntry(k, oldPtep);
-      if (pteNone(e)) continue;
-      setEntry(k, mm, oldAddr + off, 'pte', oldPtep, 0n, 'move_ptes');
-      const newPtep = walkTo(k, mm, newAddr + off, 'pte', true)!;
-      setEntry(k, mm, newAddr + off, 'pte', newPtep, e, 'move_ptes');
-      if (ptePresent(e) && pteDirty(e)) forceFlush = true;
-      needFlush = true;
+    let movedPresent = false;
+    for (let off = 0n; off < moveLen;) {
+      const extent = moveExtent(oldAddr + off, newAddr + off, moveLen - off);
+      if (walkTo(k, mm, oldAddr + off, 'pte') !== undefined) {
+        // alloc_new_pmd and pte_alloc come before move_ptes, whether or not an entry moves.
+        walkTo(k, mm, newAddr + off, 'pte', true);
+        const present = movePtes(k, mm, oldAddr + off, newAddr + off, extent);
+        movedPresent ||= present;
+        if (fixed && present) k.flushTlbRangeOf(op.cpu, vma, oldAddr + off, oldAddr + off + extent);
+        if (!fixed) needFlush = true;
+      }
+      off += extent;
     }
-    if (k.fixes.has('eb66ae030829') && forceFlush) {
-      k.flushTlbRangeOf(op.cpu, vma, oldAddr, oldAddr + moveLen);
-      needFlush = false;
-    } else if (!k.fixes.has('eb66ae030829') && forceFlush) {
+    if (!fixed && movedPresent) {
       k.observer.missedFix('eb66ae030829', {
         mms: [mm], start: oldAddr, end: oldAddr + moveLen,
-        text: `mremap moved dirty entries and released the page-table locks before flushing the old range [0x${oldAddr.toString(16)}, 0x${(oldAddr + moveLen).toString(16)}); fix eb66ae030829 flushes it first`,
+        text: `mremap moved present entries and released the page-table locks before flushing the old range [0x${oldAddr.toString(16)}, 0x${(oldAddr + moveLen).toString(16)}); fix eb66ae030829 flushes it first`,
       });
     }
     // The old VMA goes; its range has no entries left.
@@ -84,4 +87,31 @@ export function* sysMremap(k: Kernel, op: Op, mm: MmStruct, oldAddr: bigint, len
   }
   k.observer.opReturned(op, [mm], oldAddr, oldAddr + len);
   k.observer.opReturned(op, [mm], newAddr, newAddr + newLen);
+}
+
+const PMD_SIZE = 1n << 21n;
+
+/** The bytes move_page_tables moves in one step from `oldAddr` to `newAddr`: up to the next PMD
+ *  boundary of either address (v6.18 `mm/mremap.c` `get_extent` l.537-568; v4.19 l.209-245), and no
+ *  more than `left`. */
+function moveExtent(oldAddr: bigint, newAddr: bigint, left: bigint): bigint {
+  let extent = PMD_SIZE - (oldAddr & (PMD_SIZE - 1n));
+  if (extent > left) extent = left;
+  const toNew = PMD_SIZE - (newAddr & (PMD_SIZE - 1n));
+  return extent < toNew ? extent : toNew;
+}
+
+/** move_ptes: each entry of one extent out of the old page table into the new one (both exist).
+ *  Whether a present entry moved: that is what makes v4.19's and later kernels flush the extent. */
+function movePtes(k: Kernel, mm: MmStruct, oldAddr: bigint, newAddr: bigint, len: bigint): boolean {
+  let present = false;
+  for (let off = 0n; off < len; off += 4096n) {
+    const oldPtep = walkTo(k, mm, oldAddr + off, 'pte')!;
+    const e = readEntry(k, oldPtep);
+    if (pteNone(e)) continue;
+    setEntry(k, mm, oldAddr + off, 'pte', oldPtep, 0n, 'move_ptes');
+    setEntry(k, mm, newAddr + off, 'pte', walkTo(k, mm, newAddr + off, 'pte')!, e, 'move_ptes');
+    if (ptePresent(e)) present = true;
+  }
+  return present;
 }

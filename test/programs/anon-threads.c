@@ -1,17 +1,22 @@
 // Two threads of one process, pinned to CPU 0 and CPU 1, on anonymous memory: while the thread on
 // CPU 1 spins in user mode with the mm loaded, the one on CPU 0 calls MADV_DONTNEED, MADV_FREE,
-// mprotect and mremap on pages both touched, so each flush has to reach the other CPU.
+// mprotect and mremap on pages both touched, so each flush has to reach the other CPU. The area is
+// placed so that each mremap crosses a PMD boundary, first of its old range, then of its new one:
+// move_page_tables moves (and, from eb66ae030829, flushes) one extent per PMD of either.
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #define PAGE 4096UL
 #define NPAGES 64
+#define PMD (2UL << 20)
+#define HOLE (8UL << 20)
 
 static char *area;
 static atomic_int phase;
@@ -43,7 +48,15 @@ static void *other(void *unused) {
 
 int main(void) {
   pin(0);
-  area = mmap(NULL, NPAGES * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  // A free hole of 8 MiB; the area starts 41 pages below a PMD boundary inside it.
+  char *hole = mmap(NULL, HOLE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (hole == MAP_FAILED || munmap(hole, HOLE)) {
+    perror("mmap/munmap of the hole");
+    return 1;
+  }
+  uintptr_t boundary = ((uintptr_t)hole + 41 * PAGE + PMD - 1) & ~(PMD - 1);
+  area = mmap((char *)(boundary - 41 * PAGE), NPAGES * PAGE, PROT_READ | PROT_WRITE,
+              MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
   if (area == MAP_FAILED) {
     perror("mmap");
     return 1;
@@ -60,6 +73,8 @@ int main(void) {
   if (mprotect(area + 40 * PAGE, 2 * PAGE, PROT_READ)) perror("mprotect");
   char *moved = mremap(area + 40 * PAGE, 2 * PAGE, 2 * PAGE, MREMAP_MAYMOVE | MREMAP_FIXED, area + 96 * PAGE);
   if (moved == MAP_FAILED) perror("mremap");
+  // Back to 1 page below the next PMD boundary: the new range crosses it.
+  if (mremap(moved, 2 * PAGE, 2 * PAGE, MREMAP_MAYMOVE | MREMAP_FIXED, (char *)(boundary + PMD - PAGE)) == MAP_FAILED) perror("mremap");
   atomic_store(&phase, 2);
   pthread_join(t, NULL);
   return 0;
