@@ -1,4 +1,4 @@
-// The accesses of an `accesses` stream (random, sequential and stride patterns), written into a CPU's
+// The accesses of an `accesses` stream (random, sequential, stride, and zipf's draws), written into a CPU's
 // batch area as src/replay/stream-cursor.ts's fillStream writes them: the same numbers, record for
 // record. The JavaScript generator builds each 64-bit step from 32-bit halves and 16-bit limbs; here
 // one u64 multiply does it, which is what makes the workers' streams cheap (test/parallel-replay.test.ts, "the streams' generator",
@@ -12,6 +12,7 @@ import * as L from './layout';
 const PATTERN_RANDOM: i32 = 0;
 const PATTERN_SEQUENTIAL: i32 = 1;
 const PATTERN_STRIDE: i32 = 2;
+const PATTERN_ZIPF: i32 = 3;
 
 let outHi: u32 = 0;
 let outLo: u32 = 0;
@@ -40,7 +41,10 @@ const MUL: u64 = 0x2545f4914f6cdd1d;
  * (vaHi:vaLo), the range's length and its number of 8-byte slots (both below 2^53, as the host's
  * numbers), the write fraction, the stride (mod len), the trace line, the generator state (sHi:sLo)
  * and the cursor. Returns n, or -1 for a CPU or a record range out of bounds or a pattern it does not
- * generate (zipf stays with the host, and so does a range of fewer than 8 bytes).
+ * generate (a range of fewer than 8 bytes stays with the host).
+ * A zipf stream's records come out half made: the draw u as an f64 where the address goes, and the
+ * slot in the page (9 bits) | the kind << 16 where the kind goes. The host, which holds the zipf table,
+ * turns u into the page and finishes each record (src/replay/stream-cursor.ts, finishZipf).
  */
 export function fillStream(
   cpu: i32, pattern: i32, vaLo: u32, vaHi: u32, len: f64, slots: f64, write: f64, stride: f64,
@@ -75,6 +79,18 @@ export function fillStream(
       if (writes) kind = <u32>(unit((s = step(s))) < write);
       store<u64>(rec, base + <u64>off);
       store<u32>(rec, kind, 8);
+      store<u32>(rec, line, 12);
+    }
+  } else if (pattern == PATTERN_ZIPF) {
+    for (let i: i32 = 0; i < n; i++, rec += 16) {
+      s = step(s);
+      const u = unit(s);
+      s = step(s);
+      const slot = <u32>(s * MUL) & 511;
+      let kind: u32 = 0;
+      if (writes) kind = <u32>(unit((s = step(s))) < write);
+      store<f64>(rec, u);
+      store<u32>(rec, slot | (kind << 16), 8);
       store<u32>(rec, line, 12);
     }
   } else return -1;

@@ -11,6 +11,8 @@
 //   (JSON Lines): five rounds in which each CPU switches process and streams 1 M random accesses over
 //   the segment (30% writes), with a migration between rounds. The workers generate the accesses, so
 //   this shows how the lanes scale when the reader is not in the way.
+// - replay-zipf: replay-streams with 4 M accesses in zipf streams (theta 0.99) instead: the core
+//   draws them, the worker turns each draw into its page through the zipf table.
 // - replay-jsonl: the database workload again, 4 M accesses written as JSON Lines, one
 //   {"op":"access",…} line each (≈ 55 bytes a line): the text reader's throughput in a replay.
 //
@@ -47,7 +49,8 @@ export interface ReplayBenchOptions {
 export const REPLAY_WORKERS = [1, 2] as const;
 export const REPLAY_ACCESSES = 20_000_000;
 export const REPLAY_JSONL_ACCESSES = 4_000_000;
-export const REPLAY_BENCH_NAMES = ['replay', 'replay-streams', 'replay-jsonl'] as const;
+export const REPLAY_ZIPF_ACCESSES = 4_000_000;
+export const REPLAY_BENCH_NAMES = ['replay', 'replay-streams', 'replay-zipf', 'replay-jsonl'] as const;
 
 interface ReplayWorkload {
   name: (typeof REPLAY_BENCH_NAMES)[number];
@@ -65,35 +68,42 @@ const WORKLOADS: readonly ReplayWorkload[] = [
   },
   {
     name: 'replay-streams', file: 'streams.jsonl', note: 'shared 2 GiB hugetlb segment, 4 CPUs, 20 M accesses in random streams, a migration per round, oracle on',
-    write: (w) => {
-      const j = (o: object) => w.json(JSON.stringify(o));
-      const cpus = 4;
-      const rounds = 5;
-      j({ format: 'mmuwasm-trace', version: 1, cpus, seed: 1 });
-      j({ op: 'hugetlbfs', file: 'shm', size: '2G', pagesize: '2M' });
-      for (let p = 0; p < cpus; p++) {
-        j({ op: 'mm', mm: `db${p}` });
-        j({ op: 'switch', cpu: p, mm: `db${p}` });
-        j({ op: 'mmap', cpu: p, va: `0x${SEGMENT.toString(16)}`, len: '2G', prot: 'rw', flags: 'shared', file: 'shm', offset: 0 });
-      }
-      // Every process touches every 2 MiB page once (the faults, and the PMD sharing, happen here).
-      for (let p = 0; p < cpus; p++) j({ op: 'accesses', cpu: p, va: `0x${SEGMENT.toString(16)}`, len: '2G', count: 1024, pattern: 'stride', stride: '2M', write: 1 });
-      const per = REPLAY_ACCESSES / (rounds * cpus);
-      for (let r = 0; r < rounds; r++) {
-        for (let c = 0; c < cpus; c++) {
-          j({ op: 'switch', cpu: c, mm: `db${(c + r) % cpus}` });
-          j({ op: 'accesses', cpu: c, va: `0x${SEGMENT.toString(16)}`, len: '2G', count: per, pattern: 'random', write: 0.3 });
-        }
-        j({ op: 'migrate', cpu: 0, file: 'shm', offset: `0x${(((r * 37) % 1024) * (1 << 21)).toString(16)}` });
-      }
-      j({ op: 'expect', violations: 0, with: '017b1660df89' });
-    },
+    write: (w) => writeStreams(w, REPLAY_ACCESSES, { pattern: 'random' }),
+  },
+  {
+    name: 'replay-zipf', file: 'zipf.jsonl', note: 'replay-streams with 4 M accesses in zipf streams (theta 0.99), oracle on',
+    write: (w) => writeStreams(w, REPLAY_ZIPF_ACCESSES, { pattern: 'zipf', theta: 0.99 }),
   },
   {
     name: 'replay-jsonl', file: 'database.jsonl', note: 'generate database, 4 M accesses as JSON Lines (one access a line), oracle on',
     write: (w) => void writeWorkload('database', { ...WORKLOAD_DEFAULTS.database, accesses: REPLAY_JSONL_ACCESSES }, w),
   },
 ];
+
+/** replay-streams' trace: four processes on one hugetlb segment, five rounds of one stream per CPU. */
+function writeStreams(w: TraceWriter, accesses: number, pattern: { pattern: string; theta?: number }): void {
+  const j = (o: object) => w.json(JSON.stringify(o));
+  const cpus = 4;
+  const rounds = 5;
+  j({ format: 'mmuwasm-trace', version: 1, cpus, seed: 1 });
+  j({ op: 'hugetlbfs', file: 'shm', size: '2G', pagesize: '2M' });
+  for (let p = 0; p < cpus; p++) {
+    j({ op: 'mm', mm: `db${p}` });
+    j({ op: 'switch', cpu: p, mm: `db${p}` });
+    j({ op: 'mmap', cpu: p, va: `0x${SEGMENT.toString(16)}`, len: '2G', prot: 'rw', flags: 'shared', file: 'shm', offset: 0 });
+  }
+  // Every process touches every 2 MiB page once (the faults, and the PMD sharing, happen here).
+  for (let p = 0; p < cpus; p++) j({ op: 'accesses', cpu: p, va: `0x${SEGMENT.toString(16)}`, len: '2G', count: 1024, pattern: 'stride', stride: '2M', write: 1 });
+  const per = accesses / (rounds * cpus);
+  for (let r = 0; r < rounds; r++) {
+    for (let c = 0; c < cpus; c++) {
+      j({ op: 'switch', cpu: c, mm: `db${(c + r) % cpus}` });
+      j({ op: 'accesses', cpu: c, va: `0x${SEGMENT.toString(16)}`, len: '2G', count: per, ...pattern, write: 0.3 });
+    }
+    j({ op: 'migrate', cpu: 0, file: 'shm', offset: `0x${(((r * 37) % 1024) * (1 << 21)).toString(16)}` });
+  }
+  j({ op: 'expect', violations: 0, with: '017b1660df89' });
+}
 
 /** CPU time so far (ns): this thread, each worker of the pool, the whole process. */
 interface CpuClock {

@@ -210,15 +210,16 @@ export function fillStream(p: StreamParams, state: StreamState, out: Uint32Array
 
 /**
  * fillStream into the CPU's batch area through the WebAssembly core (assembly/stream.ts: the same
- * records, a u64 multiply per step instead of 16-bit limbs); zipf streams and ranges of fewer than 8
- * bytes are generated here. `records` is the CPU's batch area (for the host's generator).
+ * records, a u64 multiply per step instead of 16-bit limbs); a zipf stream's draws come from the core
+ * and their pages from the table here (finishZipf); ranges of fewer than 8 bytes are generated here. `records` is the CPU's batch area (for the host's generator).
  */
 export function fillStreamInto(core: CoreExports, cpu: number, p: StreamParams, state: StreamState, records: Uint32Array, max: number): number {
   const n = Math.min(max, p.count - state.i);
   if (n <= 0) return 0;
-  if (p.pattern !== PATTERN.zipf && p.slots >= 1) {
+  if (p.slots >= 1) {
     const done = core.fillStream(cpu, p.pattern, p.vaLo, p.vaHi, p.len, p.slots, p.write, p.stride, p.line, state.sHi, state.sLo, state.cursor, 0, n);
     if (done === n) {
+      if (p.pattern === PATTERN.zipf) finishZipf(p, records, n);
       state.sHi = core.streamOut(0);
       state.sLo = core.streamOut(1);
       state.cursor = core.streamOut(2);
@@ -227,6 +228,33 @@ export function fillStreamInto(core: CoreExports, cpu: number, p: StreamParams, 
     }
   }
   return fillStream(p, state, records, 0, max);
+}
+
+/**
+ * Turns the core's half-made zipf records (the draw u where the address goes, the slot | kind << 16
+ * where the kind goes) into accesses: fillStream's zipf loop without the generator, which the core ran.
+ */
+function finishZipf(p: StreamParams, records: Uint32Array, n: number): void {
+  const draws = new Float64Array(records.buffer, records.byteOffset, 2 * n);
+  const pages = Math.ceil(p.len / 4096);
+  const t = zipfTable(pages, p.theta);
+  const { vaLo, vaHi, len } = p;
+  for (let i = 0, w = 0; i < n; i++, w += 4) {
+    // (rank · 0x9e3779b1) mod pages, exactly: the product is below 2^52, and a quotient that
+    // rounded to a neighbour is put right (a double's % is a library call, several times slower).
+    const x = zipfRank(t, draws[2 * i]) * 0x9e3779b1;
+    let page = x - Math.floor(x / pages) * pages;
+    if (page < 0) page += pages;
+    else if (page >= pages) page -= pages;
+    const word = records[w + 2];
+    let off = page * 4096 + (word & 511) * 8;
+    if (off >= len) off = len - 8 - ((len - 8) % 8);
+    const offHi = Math.floor(off / TWO32);
+    const lo = vaLo + (off - offHi * TWO32);
+    records[w] = lo >>> 0;
+    records[w + 1] = (vaHi + offHi + (lo >= TWO32 ? 1 : 0)) >>> 0;
+    records[w + 2] = word >>> 16;
+  }
 }
 
 /** x mod n for x = hi·2^32 + lo and 1 ≤ n < 2^53, exactly (BigInt's `%`). */
