@@ -61,12 +61,14 @@ interface ZipfTable {
   /** guide[k]: the first rank whose cdf is ≥ k / buckets (a start for the search). */
   guide: Uint32Array;
   buckets: number;
+  /** The range's pages, over which the ranks are spread (more than the ranks above 2^20). */
+  pages: number;
 }
 const zipfTables = new Map<string, ZipfTable>();
 
 function zipfTable(pages: number, theta: number): ZipfTable {
   const n = pages < 1 << 20 ? pages : 1 << 20;
-  const key = `${n}:${theta}`;
+  const key = `${pages}:${theta}`;
   let t = zipfTables.get(key);
   if (t) return t;
   // Exactly accessStream's table: s accumulates 1/(r+1)^theta in rank order, then every entry / s.
@@ -82,7 +84,7 @@ function zipfTable(pages: number, theta: number): ZipfTable {
     while (r < n - 1 && cdf[r] < at) r++;
     guide[k] = r;
   }
-  t = { cdf, guide, buckets };
+  t = { cdf, guide, buckets, pages };
   if (zipfTables.size > 16) zipfTables.clear();
   zipfTables.set(key, t);
   return t;
@@ -185,20 +187,12 @@ export function fillStream(p: StreamParams, state: StreamState, out: Uint32Array
     }
     state.cursor = cursor;
   } else {
-    const pages = Math.ceil(len / 4096);
-    const t = zipfTable(pages, p.theta);
+    const t = zipfTable(Math.ceil(len / 4096), p.theta);
     for (let i = 0; i < n; i++, w += 4) {
-      const rank = zipfRank(t, unit(r));
-      const page = (rank * 0x9e3779b1) % pages;
+      const u = unit(r);
       xorshift(r);
-      let off = page * 4096 + (r[3] & 511) * 8;
-      if (off >= len) off = len - 8;
-      off -= off % 8;
-      const offHi = Math.floor(off / TWO32);
-      const lo = vaLo + (off - offHi * TWO32);
-      out[w] = lo >>> 0;
-      out[w + 1] = (vaHi + offHi + (lo >= TWO32 ? 1 : 0)) >>> 0;
-      out[w + 2] = write > 0 && unit(r) < write ? 1 : 0;
+      const slot = r[3] & 511;
+      zipfAccess(p, t, u, slot, write > 0 && unit(r) < write ? 1 : 0, out, w);
       out[w + 3] = line;
     }
   }
@@ -211,7 +205,8 @@ export function fillStream(p: StreamParams, state: StreamState, out: Uint32Array
 /**
  * fillStream into the CPU's batch area through the WebAssembly core (assembly/stream.ts: the same
  * records, a u64 multiply per step instead of 16-bit limbs); a zipf stream's draws come from the core
- * and their pages from the table here (finishZipf); ranges of fewer than 8 bytes are generated here. `records` is the CPU's batch area (for the host's generator).
+ * and their pages from the table here (finishZipf); ranges of fewer than 8 bytes are generated here.
+ * `records` is the CPU's batch area (for the host's generator).
  */
 export function fillStreamInto(core: CoreExports, cpu: number, p: StreamParams, state: StreamState, records: Uint32Array, max: number): number {
   const n = Math.min(max, p.count - state.i);
@@ -232,29 +227,34 @@ export function fillStreamInto(core: CoreExports, cpu: number, p: StreamParams, 
 
 /**
  * Turns the core's half-made zipf records (the draw u where the address goes, the slot | kind << 16
- * where the kind goes) into accesses: fillStream's zipf loop without the generator, which the core ran.
+ * where the kind goes) into accesses.
  */
 function finishZipf(p: StreamParams, records: Uint32Array, n: number): void {
   const draws = new Float64Array(records.buffer, records.byteOffset, 2 * n);
-  const pages = Math.ceil(p.len / 4096);
-  const t = zipfTable(pages, p.theta);
-  const { vaLo, vaHi, len } = p;
+  const t = zipfTable(Math.ceil(p.len / 4096), p.theta);
   for (let i = 0, w = 0; i < n; i++, w += 4) {
-    // (rank · 0x9e3779b1) mod pages, exactly: the product is below 2^52, and a quotient that
-    // rounded to a neighbour is put right (a double's % is a library call, several times slower).
-    const x = zipfRank(t, draws[2 * i]) * 0x9e3779b1;
-    let page = x - Math.floor(x / pages) * pages;
-    if (page < 0) page += pages;
-    else if (page >= pages) page -= pages;
     const word = records[w + 2];
-    let off = page * 4096 + (word & 511) * 8;
-    if (off >= len) off = len - 8 - ((len - 8) % 8);
-    const offHi = Math.floor(off / TWO32);
-    const lo = vaLo + (off - offHi * TWO32);
-    records[w] = lo >>> 0;
-    records[w + 1] = (vaHi + offHi + (lo >= TWO32 ? 1 : 0)) >>> 0;
-    records[w + 2] = word >>> 16;
+    zipfAccess(p, t, draws[2 * i], word & 511, word >>> 16, records, w);
   }
+}
+
+/** A zipf access from its draw: the rank's page (spread over the range), the slot in it, the kind. */
+function zipfAccess(p: StreamParams, t: ZipfTable, u: number, slot: number, kind: number, out: Uint32Array, w: number): void {
+  const pages = t.pages;
+  // (rank · 0x9e3779b1) mod pages, exactly: the product is below 2^52, and a quotient that
+  // rounded to a neighbour is put right (a double's % is a library call, several times slower).
+  const x = zipfRank(t, u) * 0x9e3779b1;
+  let page = x - Math.floor(x / pages) * pages;
+  if (page < 0) page += pages;
+  else if (page >= pages) page -= pages;
+  let off = page * 4096 + slot * 8;
+  // Only the last page can reach past the range: then its last whole slot.
+  if (off >= p.len) off = p.len - 8 - ((p.len - 8) % 8);
+  const offHi = Math.floor(off / TWO32);
+  const lo = p.vaLo + (off - offHi * TWO32);
+  out[w] = lo >>> 0;
+  out[w + 1] = (p.vaHi + offHi + (lo >= TWO32 ? 1 : 0)) >>> 0;
+  out[w + 2] = kind;
 }
 
 /** x mod n for x = hi·2^32 + lo and 1 ≤ n < 2^53, exactly (BigInt's `%`). */
