@@ -48,8 +48,8 @@ export class PtDesc {
     readonly pa: bigint,
     readonly level: TableLevel,
     readonly owner: MmStruct,
-    /** The first address it maps in its owner (what the entry that links it covers). */
-    readonly base = 0n,
+    /** The first address it maps in its owner (what the entry that links it covers; mremap's move_normal_pmd moves it). */
+    public base = 0n,
   ) {}
 }
 

@@ -10,7 +10,7 @@ import type { Kernel } from './kernel.ts';
 import { VmArea, type MmStruct } from './mm_types.ts';
 import { runToEnd, type Op, type OpGen } from './ops.ts';
 import { KernelRefusal, unmapRegion, vmasExactly } from './mmap.ts';
-import { pteNone, ptePresent, readEntry, setEntry, walkTo } from './pgtable.ts';
+import { PTE_PFN_MASK, pteNone, ptePresent, readEntry, setEntry, walkTo } from './pgtable.ts';
 import { freePgtables } from './memory.ts';
 import { tlbFinishMmuFlush, tlbFinishMmuFree, tlbGatherMmu } from './mmu_gather.ts';
 import { mremapHugetlb } from './mremap_hugetlb.ts';
@@ -50,12 +50,17 @@ export function* sysMremap(k: Kernel, op: Op, mm: MmStruct, oldAddr: bigint, len
     if (nv.anonVma) nv.anonVma.vmas.push(nv);
     mm.insertVma(nv);
     const fixed = k.fixes.has('eb66ae030829');
+    const movePmd = k.fixes.has('9f132f7e1455');
     // v4.4's need_flush: set by every extent whose old PMD has a page table, present entries or not.
     let needFlush = false;
     let movedPresent = false;
     for (let off = 0n; off < moveLen;) {
       const extent = moveExtent(oldAddr + off, newAddr + off, moveLen - off);
       if (walkTo(k, mm, oldAddr + off, 'pte') !== undefined) {
+        if (movePmd && extent === PMD_SIZE && moveNormalPmd(k, op.cpu, mm, vma, oldAddr + off, newAddr + off)) {
+          off += extent;
+          continue;
+        }
         // alloc_new_pmd and pte_alloc come before move_ptes, whether or not an entry moves.
         walkTo(k, mm, newAddr + off, 'pte', true);
         const present = movePtes(k, mm, oldAddr + off, newAddr + off, extent);
@@ -99,6 +104,24 @@ function moveExtent(oldAddr: bigint, newAddr: bigint, left: bigint): bigint {
   if (extent > left) extent = left;
   const toNew = PMD_SIZE - (newAddr & (PMD_SIZE - 1n));
   return extent < toNew ? extent : toNew;
+}
+
+/**
+ * move_normal_pmd (2c91bd4a4e2e, on x86 from 9f132f7e1455): the page table of a whole PMD changes place.
+ * The old PMD entry is cleared, the new one points at the same table, and the old PMD's range is
+ * flushed before the PMD locks are dropped, present entries or not (v6.18 `mm/mremap.c` l.346-413).
+ * Only into an empty PMD entry; otherwise the entries move one by one. Nothing is left to free.
+ */
+function moveNormalPmd(k: Kernel, cpu: number, mm: MmStruct, vma: VmArea, from: bigint, to: bigint): boolean {
+  const oldPmdp = walkTo(k, mm, from, 'pmd')!;
+  const newPmdp = walkTo(k, mm, to, 'pmd', true)!; // alloc_new_pmd
+  if (!pteNone(readEntry(k, newPmdp))) return false;
+  const pmd = readEntry(k, oldPmdp);
+  setEntry(k, mm, from, 'pmd', oldPmdp, 0n, 'move_normal_pmd');
+  setEntry(k, mm, to, 'pmd', newPmdp, pmd, 'move_normal_pmd');
+  k.ptdescs.get(pmd & PTE_PFN_MASK)!.base = to;
+  k.flushTlbRangeOf(cpu, vma, from, from + PMD_SIZE);
+  return true;
 }
 
 /** move_ptes: each entry of one extent out of the old page table into the new one (both exist).

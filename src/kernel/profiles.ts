@@ -6,7 +6,7 @@ import { FIXES, FixSet, fixById } from './fixes.ts';
 const V4_4 = ['d833352a4338'];
 const V4_19 = [...V4_4, 'b528e4b6405b', 'b5bc66b71310', 'b0579ade7cd8', '10af6235e0d3', '3ea277194daa', '99baac21e458', '369ea8242c0f', '5f32b265400d',
   '017b1660df89', 'dff11abe280b', 'eb66ae030829'];
-const V5_16 = [...V4_19, '9b553bf5eb99', 'a31acd3ee8f7', '016c4d92cd16', '75802ca66354', 'c0d0381ade79', '550a7d60bd5e', 'a4a118f2eead'];
+const V5_16 = [...V4_19, '9b553bf5eb99', '9f132f7e1455', 'a31acd3ee8f7', '016c4d92cd16', '75802ca66354', 'c0d0381ade79', '550a7d60bd5e', 'a4a118f2eead'];
 // v6.1 replaced the fault side of c0d0381ade79 (reverted) with the hugetlb VMA lock.
 const V6_1 = [...V5_16.filter((id) => id !== 'c0d0381ade79'), '90e7e7f5ef3f', '3d0b95cd87b2', '40549ba8f8e0', '4a18419f71cd'];
 const V6_18 = [...V6_1, '209954cbc7d0', '6bbd42e2df8f', '59d9094df3d7', '3ef938c35035', '081056dc00a2', '1013af4f585f',
