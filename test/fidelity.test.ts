@@ -94,13 +94,14 @@ describe('mremap flushes as the kernel does, extent by extent', () => {
     { op: 'mremap', cpu: 0, va: '0x60000000', len: '12K', newva: '0x70000000', observed: { flushes: [] } },
   ].map((e) => JSON.stringify(e));
 
-  async function replay(kernel: string) {
+  /** The report of `lines` under `kernel`, which must have no violation. */
+  async function replay(kernel: string, lines = trace) {
     let r: Replay | undefined;
-    for (const item of parseTrace(trace, 'mremap.jsonl')) {
+    for (const item of parseTrace(lines, 'mremap.jsonl')) {
       if (item.kind === 'header') r = await Replay.create(item.header, { kernel }, 'mremap.jsonl');
       else await r!.run(item.line, item.event);
     }
-    await r!.finish(trace.length);
+    await r!.finish(lines.length);
     const report = r!.result();
     await r!.close();
     expect(report.violations).toEqual([]);
@@ -131,17 +132,7 @@ describe('mremap flushes as the kernel does, extent by extent', () => {
   ].map((e) => JSON.stringify(e));
   it.each(PROFILE_NAMES.filter((p) => p !== 'v4.4'))('under %s, a whole PMD: its page table moves where the profile has move_normal_pmd', async (kernel) => {
     const pmdMove = kernel !== 'v4.19';
-    const full = { flushes: flushes(-1) };
-    let r: Replay | undefined;
-    const t = whole(full);
-    for (const item of parseTrace(t, 'whole.jsonl')) {
-      if (item.kind === 'header') r = await Replay.create(item.header, { kernel }, 'whole.jsonl');
-      else await r!.run(item.line, item.event);
-    }
-    await r!.finish(t.length);
-    const report = r!.result();
-    await r!.close();
-    expect(report.violations).toEqual([]);
+    const report = await replay(kernel, whole({ flushes: flushes(-1) }));
     // The table the entries were in now maps the new range; before v5.0 a new table did and the old one was freed.
     if (pmdMove) expect(report.fidelity).toEqual({ events: 1, matching: 1, mismatches: [] });
     else expect(report.fidelity?.mismatches.map((m) => m.model.map((f) => `${f.reason} ${f.pages}`).sort())).toEqual([['local-mm -1', 'local-mm 1', 'remote-ipi -1', 'remote-ipi 1', 'remote-shootdown -1', 'remote-shootdown 1']]);
