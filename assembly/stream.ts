@@ -1,8 +1,9 @@
-// The accesses of an `accesses` stream (random, sequential, stride, and zipf's draws), written into a CPU's
-// batch area as src/replay/stream-cursor.ts's fillStream writes them: the same numbers, record for
-// record. The JavaScript generator builds each 64-bit step from 32-bit halves and 16-bit limbs; here
-// one u64 multiply does it, which is what makes the workers' streams cheap (test/parallel-replay.test.ts, "the streams' generator",
-// compares both generators over every pattern and edge of the range).
+// The accesses of an `accesses` stream (random, sequential, stride, and zipf's draws), written into a
+// CPU's batch area as src/replay/stream-cursor.ts's fillStream writes them: the same numbers, record
+// for record. The JavaScript generator builds each 64-bit step from 32-bit halves and 16-bit limbs;
+// here one u64 multiply does it, which is what makes the workers' streams cheap
+// (test/parallel-replay.test.ts, "the streams' generator", compares both generators over every
+// pattern and edge of the range).
 //
 // The generator's state goes out through streamOut(): xorshift64*'s state and the cursor of the
 // sequential and stride patterns, both numbers the host keeps between calls.

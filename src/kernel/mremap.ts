@@ -14,6 +14,7 @@ import { PTE_PFN_MASK, pteNone, ptePresent, readEntry, setEntry, walkTo } from '
 import { freePgtables } from './memory.ts';
 import { tlbFinishMmuFlush, tlbFinishMmuFree, tlbGatherMmu } from './mmu_gather.ts';
 import { mremapHugetlb } from './mremap_hugetlb.ts';
+import { PMD_SIZE } from './hugetlb.ts';
 
 export function* sysMremap(k: Kernel, op: Op, mm: MmStruct, oldAddr: bigint, len: bigint, newAddr: bigint, newLen: bigint): OpGen {
   if (oldAddr % 4096n !== 0n || newAddr % 4096n !== 0n || len % 4096n !== 0n || newLen % 4096n !== 0n) {
@@ -93,8 +94,6 @@ export function* sysMremap(k: Kernel, op: Op, mm: MmStruct, oldAddr: bigint, len
   k.observer.opReturned(op, [mm], oldAddr, oldAddr + len);
   k.observer.opReturned(op, [mm], newAddr, newAddr + newLen);
 }
-
-const PMD_SIZE = 1n << 21n;
 
 /** The bytes move_page_tables moves in one step from `oldAddr` to `newAddr`: up to the next PMD
  *  boundary of either address (v6.18 `mm/mremap.c` `get_extent` l.537-568; v4.19 l.209-245), and no
